@@ -1,0 +1,393 @@
+//! What discovery finds: plain data (serde), built by the resolver and read by the receiver test,
+//! the score and the reports. Every part that can fail on its own is a `Result`, so one timeout
+//! does not lose the rest.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use serde::Serialize;
+
+use crate::answer::{Answer, CnameHop, TxtRecord};
+use crate::finding::Finding;
+use crate::mx::{MxKind, MxRecord};
+use crate::records::Parsed;
+use crate::records::bimi::BimiRecord;
+use crate::records::dkim::DkimKey;
+use crate::records::dmarc::{DmarcRecord, ExternalDestination};
+use crate::records::mta_sts::MtaStsTxt;
+use crate::records::spf::{SpfLookups, SpfRecord};
+use crate::records::tls_rpt::TlsRptRecord;
+use crate::{DomainName, Error, Proof, TlsaRecord};
+
+/// Which address families to look up (CheckTLS's IPv4/IPv6 choice).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IpChoice {
+    /// A and AAAA (the default).
+    #[default]
+    Both,
+    /// A only.
+    V4,
+    /// AAAA only.
+    V6,
+}
+
+impl IpChoice {
+    /// Whether A records are wanted.
+    pub fn v4(self) -> bool {
+        matches!(self, Self::Both | Self::V4)
+    }
+
+    /// Whether AAAA records are wanted.
+    pub fn v6(self) -> bool {
+        matches!(self, Self::Both | Self::V6)
+    }
+}
+
+/// The addresses of one host: its A and AAAA answers (`None` when not asked for).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostAddresses {
+    /// The host name as given (the MX exchange).
+    pub host: DomainName,
+    /// The A answer, if asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv4: Option<Result<Answer<Ipv4Addr>, Error>>,
+    /// The AAAA answer, if asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Result<Answer<Ipv6Addr>, Error>>,
+}
+
+impl HostAddresses {
+    /// Addresses from answers.
+    pub fn new(
+        host: DomainName,
+        ipv4: Option<Result<Answer<Ipv4Addr>, Error>>,
+        ipv6: Option<Result<Answer<Ipv6Addr>, Error>>,
+    ) -> Self {
+        Self { host, ipv4, ipv6 }
+    }
+
+    /// Every address found, IPv4 first, each family in answer order.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        let v4 = self
+            .ipv4
+            .iter()
+            .flatten()
+            .flat_map(|a| a.records().iter().copied().map(IpAddr::V4));
+        let v6 = self
+            .ipv6
+            .iter()
+            .flatten()
+            .flat_map(|a| a.records().iter().copied().map(IpAddr::V6));
+        v4.chain(v6).collect()
+    }
+
+    /// The weakest proof over the answers that came (indeterminate if none came).
+    pub fn proof(&self) -> Proof {
+        let proofs: Vec<Proof> = self
+            .ipv4
+            .iter()
+            .flatten()
+            .map(|a| a.proof.clone())
+            .chain(self.ipv6.iter().flatten().map(|a| a.proof.clone()))
+            .collect();
+        proofs
+            .into_iter()
+            .reduce(Proof::weakest)
+            .unwrap_or(Proof::Indeterminate)
+    }
+
+    /// The CNAMEs the address lookups went through (those of the first answer that came).
+    pub fn cnames(&self) -> &[CnameHop] {
+        if let Some(Ok(a)) = &self.ipv4
+            && !a.cnames.is_empty()
+        {
+            return &a.cnames;
+        }
+        if let Some(Ok(a)) = &self.ipv6 {
+            return &a.cnames;
+        }
+        &[]
+    }
+
+    /// The name the addresses belong to: the end of the CNAME chain, or the host.
+    pub fn canonical_name(&self) -> &DomainName {
+        self.cnames().last().map_or(&self.host, |h| &h.to)
+    }
+
+    /// The lookups that failed.
+    pub fn errors(&self) -> Vec<&Error> {
+        let v4 = self.ipv4.iter().filter_map(|r| r.as_ref().err());
+        let v6 = self.ipv6.iter().filter_map(|r| r.as_ref().err());
+        v4.chain(v6).collect()
+    }
+}
+
+/// One MX host with its addresses.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MxHost {
+    /// The MX record (preference 0 and the domain itself for an implicit MX).
+    pub record: MxRecord,
+    /// Its addresses.
+    pub addresses: HostAddresses,
+    /// What was noticed about this host (no addresses, CNAME instead of a host name).
+    pub findings: Vec<Finding>,
+}
+
+/// A domain's MX set: the answer, its kind, and the selected hosts with their addresses.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MxSet {
+    /// The domain asked about.
+    pub domain: DomainName,
+    /// The MX answer, with its proof.
+    pub answer: Answer<MxRecord>,
+    /// Listed, null, implicit, or no such domain.
+    pub kind: MxKind,
+    /// The hosts selected by the limit, in delivery order.
+    pub hosts: Vec<MxHost>,
+    /// The hosts the limit left out, in delivery order (not looked up).
+    pub skipped: Vec<MxRecord>,
+    /// What was noticed about the set.
+    pub findings: Vec<Finding>,
+}
+
+/// The TLSA records for one host and port, found by RFC 7672 §2.2.2's rules: at the CNAME-
+/// expanded name first when the address chain is secure, then at the MX host name.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsaLookup {
+    /// The MX host.
+    pub host: DomainName,
+    /// The port.
+    pub port: u16,
+    /// The TLSA base domain the answer belongs to.
+    pub base: DomainName,
+    /// The answer at `_<port>._tcp.<base>`.
+    pub answer: Answer<TlsaRecord>,
+    /// Earlier candidates that had no TLSA records, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tried: Vec<Answer<TlsaRecord>>,
+    /// What was noticed (DANE not applicable, usable records).
+    pub findings: Vec<Finding>,
+}
+
+impl TlsaLookup {
+    /// The TLSA records, if DANE applies: the RRset is secure and non-empty.
+    pub fn usable_records(&self) -> Option<&[TlsaRecord]> {
+        (self.answer.proof.is_secure() && !self.answer.records().is_empty())
+            .then(|| self.answer.records())
+    }
+}
+
+/// PTR records of an address and whether they lead back to it (forward-confirmed reverse DNS).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ReverseDns {
+    /// The address.
+    pub address: IpAddr,
+    /// The PTR answer.
+    pub ptr: Answer<DomainName>,
+    /// For each PTR name (at most 10), its forward answer of the address's family.
+    pub forward: Vec<ForwardCheck>,
+    /// Whether some PTR name resolves back to the address.
+    pub confirmed: bool,
+}
+
+/// The forward lookup of one PTR name.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ForwardCheck {
+    /// The PTR name.
+    pub name: DomainName,
+    /// The addresses found (of the family of the address checked).
+    pub result: Result<Answer<IpAddr>, Error>,
+    /// Whether they include the address.
+    pub matches: bool,
+}
+
+/// A TXT lookup and the record parsed from it.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TxtCheck<T> {
+    /// The TXT answer.
+    pub answer: Answer<TxtRecord>,
+    /// The record picked and parsed from it.
+    pub parsed: Parsed<T>,
+}
+
+/// A domain's SPF record and its recursive lookup count.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SpfCheck {
+    /// The TXT answer at the domain.
+    pub answer: Answer<TxtRecord>,
+    /// The SPF record picked and parsed.
+    pub parsed: Parsed<SpfRecord>,
+    /// DNS-querying terms and void lookups through includes and redirects.
+    pub lookups: SpfLookups,
+}
+
+/// A domain's DMARC policy: looked up at the domain, then at its organisational domain.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DmarcCheck {
+    /// The domain asked about.
+    pub domain: DomainName,
+    /// The domain whose `_dmarc` record applies, if one was found.
+    pub policy_domain: Option<DomainName>,
+    /// Whether the record came from the organisational domain (then `sp=` applies).
+    pub organizational_fallback: bool,
+    /// The TXT answers, in the order asked (`_dmarc.<domain>`, then `_dmarc.<organisational>`).
+    pub answers: Vec<Answer<TxtRecord>>,
+    /// The record picked and parsed (from the last answer).
+    pub parsed: Parsed<DmarcRecord>,
+    /// Report destinations outside the organisation, and whether they authorise it.
+    pub external: Vec<ExternalCheck>,
+    /// What was noticed beyond the record itself.
+    pub findings: Vec<Finding>,
+}
+
+/// One external report destination's authorisation (RFC 7489 §7.1).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ExternalCheck {
+    /// The destination.
+    pub destination: ExternalDestination,
+    /// The TXT answer at its verification name.
+    pub answer: Result<Answer<TxtRecord>, Error>,
+    /// Whether a `v=DMARC1` record there authorises the destination.
+    pub authorised: bool,
+}
+
+/// A BIMI record: looked up at `<selector>._bimi.<domain>`, then at the organisational domain.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BimiCheck {
+    /// The selector (`default` unless a message names another).
+    pub selector: String,
+    /// Whether the record came from the organisational domain.
+    pub organizational_fallback: bool,
+    /// The TXT answers, in the order asked.
+    pub answers: Vec<Answer<TxtRecord>>,
+    /// The record picked and parsed (from the last answer).
+    pub parsed: Parsed<BimiRecord>,
+}
+
+/// One DKIM selector's key record.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DkimCheck {
+    /// The selector.
+    pub selector: String,
+    /// Whether the caller named it (rather than it coming from the list of common selectors).
+    pub requested: bool,
+    /// The lookup and the key parsed from it.
+    pub result: Result<TxtCheck<DkimKey>, Error>,
+}
+
+/// Selectors commonly used by large senders and mail software, tried when asked.
+pub const COMMON_DKIM_SELECTORS: &[&str] = &[
+    "default",
+    "dkim",
+    "mail",
+    "selector1",
+    "selector2",
+    "google",
+    "k1",
+    "k2",
+    "k3",
+    "s1",
+    "s2",
+    "s1024",
+    "s2048",
+    "key1",
+    "key2",
+    "smtp",
+    "mx",
+    "email",
+    "dk",
+    "mandrill",
+    "mxvault",
+    "zoho",
+    "fm1",
+    "fm2",
+    "fm3",
+    "protonmail",
+    "protonmail2",
+    "protonmail3",
+    "everlytickey1",
+    "everlytickey2",
+    "mailjet",
+    "pm",
+    "sig1",
+];
+
+/// TLSA and reverse DNS of one selected MX host.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostDiscovery {
+    /// The host.
+    pub host: DomainName,
+    /// TLSA per port asked for, in order.
+    pub tlsa: Vec<Result<TlsaLookup, Error>>,
+    /// Reverse DNS per address, in address order (empty unless asked for).
+    pub reverse: Vec<Result<ReverseDns, Error>>,
+}
+
+/// Everything discovered about a domain. Parts not asked for are `None` (or empty).
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Discovery {
+    /// The domain.
+    pub domain: DomainName,
+    /// Whether its authoritative servers were asked directly.
+    pub authoritative: bool,
+    /// The MX set with the hosts' addresses.
+    pub mx: Result<MxSet, Error>,
+    /// TLSA and reverse DNS of each selected host, in the MX set's order.
+    pub hosts: Vec<HostDiscovery>,
+    /// The MTA-STS TXT record.
+    pub mta_sts: Option<Result<TxtCheck<MtaStsTxt>, Error>>,
+    /// The TLS-RPT record.
+    pub tls_rpt: Option<Result<TxtCheck<TlsRptRecord>, Error>>,
+    /// The SPF record.
+    pub spf: Option<Result<SpfCheck, Error>>,
+    /// The DMARC policy.
+    pub dmarc: Option<Result<DmarcCheck, Error>>,
+    /// The BIMI record.
+    pub bimi: Option<Result<BimiCheck, Error>>,
+    /// DKIM keys: every requested selector, and the common selectors that exist.
+    pub dkim: Vec<DkimCheck>,
+}
+
+impl Discovery {
+    /// Every error met, in the order of the fields.
+    pub fn errors(&self) -> Vec<&Error> {
+        let mut out = Vec::new();
+        match &self.mx {
+            Err(e) => out.push(e),
+            Ok(set) => {
+                for h in &set.hosts {
+                    out.extend(h.addresses.errors());
+                }
+            }
+        }
+        for h in &self.hosts {
+            out.extend(h.tlsa.iter().filter_map(|r| r.as_ref().err()));
+            out.extend(h.reverse.iter().filter_map(|r| r.as_ref().err()));
+        }
+        let parts = [
+            self.mta_sts.as_ref().and_then(|r| r.as_ref().err()),
+            self.tls_rpt.as_ref().and_then(|r| r.as_ref().err()),
+            self.spf.as_ref().and_then(|r| r.as_ref().err()),
+            self.dmarc.as_ref().and_then(|r| r.as_ref().err()),
+            self.bimi.as_ref().and_then(|r| r.as_ref().err()),
+        ];
+        out.extend(parts.into_iter().flatten());
+        out.extend(self.dkim.iter().filter_map(|d| d.result.as_ref().err()));
+        out
+    }
+}

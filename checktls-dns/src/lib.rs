@@ -1,0 +1,60 @@
+//! DNS for mail security tests: everything a receiver test and a domain audit ask of DNS, each
+//! answer with its DNSSEC proof, and pure parsers and checks for the mail-domain records.
+//!
+//! ```text
+//!   caller (receiver test, audit, batch)
+//!     │
+//!     ├─ resolver::Resolver (feature "resolver")      I/O: UDP/TCP to name servers, via hickory
+//!     │    lookup_mx / lookup_a / … → Answer<T> { outcome, cnames, proof }
+//!     │    mx / tlsa / spf / dmarc / … / discover → discovery::* (serde data)
+//!     │
+//!     └─ pure, no I/O, no clock (builds with --no-default-features, fuzzed):
+//!          records::{mta_sts, tls_rpt, spf, dmarc, dkim, bimi}   text → Parsed<T> + findings
+//!          mx::MxPlan                                          MX answer → hosts to try
+//!          TrustAnchors, DomainName, organizational_domain     parsing and names
+//! ```
+//!
+//! NXDOMAIN and NODATA are [`Outcome`]s with their [`Proof`]; a bogus answer keeps its records,
+//! labelled [`Proof::Bogus`] with the reason; timeouts and SERVFAIL are [`Error`]s that
+//! [`is_temporary`](Error::is_temporary). No hickory type appears in the API.
+//!
+//! ```
+//! use checktls_dns::records::spf;
+//!
+//! let parsed = spf::parse("v=spf1 include:_spf.example.net ptr +all");
+//! let codes: Vec<&str> = parsed.findings.iter().map(|f| f.code).collect();
+//! assert_eq!(codes, ["spf.pass_all", "spf.ptr"]);
+//! assert_eq!(parsed.value.unwrap().local_lookups(), 2);
+//! ```
+//!
+//! # Features
+//!
+//! - `resolver` (default): the async [`resolver`] on tokio and hickory-resolver (with DNSSEC
+//!   validation on ring). Without it only the types, parsers and checks build.
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+mod anchor;
+mod answer;
+pub mod discovery;
+mod error;
+mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod mx;
+mod name;
+mod org;
+mod proof;
+pub mod records;
+#[cfg(feature = "resolver")]
+pub mod resolver;
+mod tlsa;
+
+pub use anchor::{TrustAnchor, TrustAnchors};
+pub use answer::{Answer, CnameHop, Outcome, Query, RecordType, TxtRecord};
+pub use error::{Error, Rcode};
+pub use finding::{Finding, Severity};
+pub use mx::{MxKind, MxLimit, MxPlan, MxRecord};
+pub use name::DomainName;
+pub use org::{organizational_domain, same_organization};
+pub use proof::Proof;
+pub use tlsa::{TlsaMatching, TlsaRecord, TlsaSelector, TlsaUsage};

@@ -1,0 +1,174 @@
+//! TLSA records (RFC 6698), as DANE for SMTP (RFC 7672) reads them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The certificate usage field.
+#[allow(clippy::exhaustive_enums)] // Unassigned(u8) covers the rest of the registry
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "u8", into = "u8")]
+pub enum TlsaUsage {
+    /// 0, PKIX-TA: unusable for SMTP (RFC 7672 §3.1.3).
+    PkixTa,
+    /// 1, PKIX-EE: unusable for SMTP (RFC 7672 §3.1.3).
+    PkixEe,
+    /// 2, DANE-TA: a trust anchor for this service.
+    DaneTa,
+    /// 3, DANE-EE: the server's own certificate or key.
+    DaneEe,
+    /// Any other value.
+    Unassigned(u8),
+}
+
+impl From<u8> for TlsaUsage {
+    fn from(v: u8) -> Self {
+        match v {
+            0 => Self::PkixTa,
+            1 => Self::PkixEe,
+            2 => Self::DaneTa,
+            3 => Self::DaneEe,
+            o => Self::Unassigned(o),
+        }
+    }
+}
+
+impl From<TlsaUsage> for u8 {
+    fn from(v: TlsaUsage) -> Self {
+        match v {
+            TlsaUsage::PkixTa => 0,
+            TlsaUsage::PkixEe => 1,
+            TlsaUsage::DaneTa => 2,
+            TlsaUsage::DaneEe => 3,
+            TlsaUsage::Unassigned(o) => o,
+        }
+    }
+}
+
+/// The selector field.
+#[allow(clippy::exhaustive_enums)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "u8", into = "u8")]
+pub enum TlsaSelector {
+    /// 0: the full certificate.
+    FullCertificate,
+    /// 1: the SubjectPublicKeyInfo.
+    SubjectPublicKeyInfo,
+    /// Any other value.
+    Unassigned(u8),
+}
+
+impl From<u8> for TlsaSelector {
+    fn from(v: u8) -> Self {
+        match v {
+            0 => Self::FullCertificate,
+            1 => Self::SubjectPublicKeyInfo,
+            o => Self::Unassigned(o),
+        }
+    }
+}
+
+impl From<TlsaSelector> for u8 {
+    fn from(v: TlsaSelector) -> Self {
+        match v {
+            TlsaSelector::FullCertificate => 0,
+            TlsaSelector::SubjectPublicKeyInfo => 1,
+            TlsaSelector::Unassigned(o) => o,
+        }
+    }
+}
+
+/// The matching type field.
+#[allow(clippy::exhaustive_enums)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(from = "u8", into = "u8")]
+pub enum TlsaMatching {
+    /// 0: the selected content itself.
+    Full,
+    /// 1: its SHA-256 digest.
+    Sha256,
+    /// 2: its SHA-512 digest.
+    Sha512,
+    /// Any other value.
+    Unassigned(u8),
+}
+
+impl From<u8> for TlsaMatching {
+    fn from(v: u8) -> Self {
+        match v {
+            0 => Self::Full,
+            1 => Self::Sha256,
+            2 => Self::Sha512,
+            o => Self::Unassigned(o),
+        }
+    }
+}
+
+impl From<TlsaMatching> for u8 {
+    fn from(v: TlsaMatching) -> Self {
+        match v {
+            TlsaMatching::Full => 0,
+            TlsaMatching::Sha256 => 1,
+            TlsaMatching::Sha512 => 2,
+            TlsaMatching::Unassigned(o) => o,
+        }
+    }
+}
+
+/// One TLSA record.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TlsaRecord {
+    /// Certificate usage.
+    pub usage: TlsaUsage,
+    /// Selector.
+    pub selector: TlsaSelector,
+    /// Matching type.
+    pub matching: TlsaMatching,
+    /// Certificate association data.
+    #[serde(with = "hex_bytes")]
+    pub data: Vec<u8>,
+}
+
+impl fmt::Display for TlsaRecord {
+    /// Presentation format: `3 1 1 0a1b…`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} ",
+            u8::from(self.usage),
+            u8::from(self.selector),
+            u8::from(self.matching)
+        )?;
+        for b in &self.data {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+mod hex_bytes {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        let mut out = String::with_capacity(bytes.len() * 2);
+        for b in bytes {
+            out.push_str(&format!("{b:02x}"));
+        }
+        s.serialize_str(&out)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() % 2 != 0 {
+            return Err(serde::de::Error::custom("odd number of hex digits"));
+        }
+        (0..s.len())
+            .step_by(2)
+            .map(|i| {
+                s.get(i..i + 2)
+                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+                    .ok_or_else(|| serde::de::Error::custom("bad hex digit"))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,57 @@
+//! The checktls lab: everything a receiver test talks to, in-process and on loopback, for the
+//! test suites, the benchmarks and `checktls demo`.
+//!
+//! ```text
+//!   tests / benches / `checktls demo`
+//!        │ start servers on 127.0.0.1:0 (ephemeral ports), get their addresses
+//!        ▼
+//!   ┌──────────────────────────────── checktls-lab ─────────────────────────────────┐
+//!   │ pki      root + intermediate CA, leaves of every posture (rcgen)               │
+//!   │ smtp     SMTP receivers with chosen postures and hostile behaviours            │
+//!   │ dns      an authoritative DNS server with signed (and broken) zones            │
+//!   │ https    HTTPS for MTA-STS policies; OCSP responder; CRL server                 │
+//!   │ legacy   a ClientHello responder that answers like an SSLv3/TLS 1.0/1.1 server  │
+//!   └────────────────────────────────────────────────────────────────────────────────┘
+//! ```
+//!
+//! The lab is `publish = false`: it exists to exercise the published crates. It depends on none
+//! of them, so the servers here are independent implementations, not mirrors of the client code.
+//!
+//! ```
+//! # fn main() -> Result<(), checktls_lab::Error> {
+//! use std::time::SystemTime;
+//!
+//! let pki = checktls_lab::pki::Pki::generate(SystemTime::now())?;
+//! let leaf = pki.valid("mx.example.test")?;
+//! assert_eq!(leaf.chain.len(), 2); // leaf + intermediate
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod dns;
+pub mod http;
+pub mod pki;
+
+/// What can go wrong while building the lab.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Certificate generation failed.
+    #[error("certificate generation failed: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    /// A TLS configuration was refused.
+    #[error("TLS configuration refused: {0}")]
+    Rustls(#[from] rustls::Error),
+    /// The system random generator failed.
+    #[error("the system random generator failed")]
+    Random,
+    /// The lab's DNS zones could not be built (bad zone text, a signing failure).
+    #[error("lab DNS: {reason}")]
+    DnsLab {
+        /// What went wrong.
+        reason: String,
+    },
+    /// An I/O error (binding a listener, reading a fixture).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,297 @@
+//! The recording handshake over any async stream (feature `tokio`).
+//!
+//! ```text
+//!   caller's stream (TCP, SOCKS5, after SMTP STARTTLS, in-memory duplex)
+//!        │ handshake(stream, &options)
+//!        ▼
+//!   rustls client (ring) ── RecordingVerifier: keeps chain + OCSP staple, checks signatures
+//!        │
+//!        ▼
+//!   (TlsStream<S>, TlsFacts)   or   HandshakeFailure { error, partial facts }
+//! ```
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use rustls::client::Resumption;
+use rustls::crypto::ring as ring_provider;
+use rustls::{ClientConfig, SupportedProtocolVersion};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::Error;
+use crate::danger::RecordingVerifier;
+use crate::facts::{PartialFacts, TlsFacts};
+use crate::version::{CipherSuite, NamedGroup, TlsVersion};
+
+/// Which protocol versions the client offers (rustls speaks only TLS 1.2 and 1.3; older
+/// versions are found by the raw ClientHello prober).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum VersionChoice {
+    /// TLS 1.3 and TLS 1.2 (the default).
+    #[default]
+    Tls13AndTls12,
+    /// TLS 1.3 only.
+    Tls13Only,
+    /// TLS 1.2 only.
+    Tls12Only,
+}
+
+/// A client certificate to present when the server asks for one.
+pub struct ClientCertificate {
+    /// The chain, leaf first.
+    pub chain: Vec<CertificateDer<'static>>,
+    /// The private key.
+    pub key: PrivateKeyDer<'static>,
+}
+
+impl Clone for ClientCertificate {
+    fn clone(&self) -> Self {
+        Self {
+            chain: self.chain.clone(),
+            key: self.key.clone_key(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ClientCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the key.
+        f.debug_struct("ClientCertificate")
+            .field("chain_len", &self.chain.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How to run the handshake.
+#[non_exhaustive]
+#[derive(Clone, Debug, Default)]
+pub struct HandshakeOptions {
+    /// The SNI name to send. `None`, or an IP address, sends no SNI. Default: `None`.
+    pub sni: Option<String>,
+    /// Which protocol versions to offer. Default: TLS 1.3 and 1.2.
+    pub versions: VersionChoice,
+    /// Cipher suites to offer, by IANA name (`TLS_AES_128_GCM_SHA256`) or rustls name; empty
+    /// offers every suite the ring provider has. Default: empty.
+    pub cipher_suites: Vec<String>,
+    /// ALPN protocols to offer. Default: none.
+    pub alpn: Vec<Vec<u8>>,
+    /// A client certificate to present when asked. Default: none.
+    pub client_certificate: Option<ClientCertificate>,
+}
+
+/// A handshake that did not complete: why, and what was learnt before it failed.
+#[derive(Clone, Debug)]
+pub struct HandshakeFailure {
+    /// Why it failed.
+    pub error: Error,
+    /// The chain and staple, if the server sent them before the failure.
+    pub partial: PartialFacts,
+}
+
+impl std::fmt::Display for HandshakeFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for HandshakeFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+/// An established TLS client stream over `S`.
+pub struct TlsStream<S> {
+    inner: tokio_rustls::client::TlsStream<S>,
+}
+
+impl<S> TlsStream<S> {
+    /// The underlying stream.
+    pub fn get_ref(&self) -> &S {
+        self.inner.get_ref().0
+    }
+}
+
+impl<S> std::fmt::Debug for TlsStream<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsStream").finish_non_exhaustive()
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for TlsStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for TlsStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Runs a TLS client handshake over `stream`, recording what the server presents.
+///
+/// The certificate is not judged here (see [`crate::cert::evaluate`]); the server's handshake
+/// signature is checked. The caller bounds the time (for example with `tokio::time::timeout`).
+pub async fn handshake<S>(
+    stream: S,
+    options: &HandshakeOptions,
+) -> Result<(TlsStream<S>, TlsFacts), HandshakeFailure>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let start = Instant::now();
+    let verifier = Arc::new(RecordingVerifier::new());
+    let config = client_config(options, verifier.clone()).map_err(|error| HandshakeFailure {
+        error,
+        partial: PartialFacts::default(),
+    })?;
+    let (server_name, sni) = server_name(options.sni.as_deref());
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let result = connector.connect(server_name, stream).await;
+    let elapsed = start.elapsed();
+    let recorded = verifier.recorded();
+    match result {
+        Ok(tls) => {
+            let (_, conn) = tls.get_ref();
+            let facts = facts_of(conn, recorded, sni, elapsed);
+            match facts {
+                Some(facts) => Ok((TlsStream { inner: tls }, facts)),
+                None => Err(HandshakeFailure {
+                    error: Error::Handshake {
+                        detail: "the handshake finished without a negotiated version or suite"
+                            .to_owned(),
+                    },
+                    partial: PartialFacts::default(),
+                }),
+            }
+        }
+        Err(e) => Err(HandshakeFailure {
+            error: Error::from_handshake_io(e),
+            partial: PartialFacts {
+                chain: recorded.chain,
+                stapled_ocsp: recorded.stapled_ocsp,
+                elapsed,
+            },
+        }),
+    }
+}
+
+fn facts_of(
+    conn: &rustls::ClientConnection,
+    recorded: crate::danger::Recorded,
+    sni: Option<String>,
+    elapsed: Duration,
+) -> Option<TlsFacts> {
+    let version = TlsVersion::from_rustls(conn.protocol_version()?)?;
+    let suite = conn.negotiated_cipher_suite()?;
+    let cipher_suite = CipherSuite::from_code(u16::from(suite.suite()));
+    let key_exchange_group = conn
+        .negotiated_key_exchange_group()
+        .map(|g| NamedGroup::from_code(u16::from(g.name())));
+    let chain = match conn.peer_certificates() {
+        Some(certs) if !certs.is_empty() => certs.iter().map(|c| c.clone().into_owned()).collect(),
+        _ => recorded.chain,
+    };
+    Some(TlsFacts {
+        version,
+        cipher_suite,
+        key_exchange_group,
+        alpn: conn
+            .alpn_protocol()
+            .map(|p| String::from_utf8_lossy(p).into_owned()),
+        sni,
+        chain,
+        stapled_ocsp: recorded.stapled_ocsp,
+        handshake_time: elapsed,
+        resumed: matches!(conn.handshake_kind(), Some(rustls::HandshakeKind::Resumed)),
+    })
+}
+
+/// The name rustls is given, and the SNI actually sent (none for IP addresses or no name).
+fn server_name(sni: Option<&str>) -> (ServerName<'static>, Option<String>) {
+    match sni {
+        Some(name) => match ServerName::try_from(name.trim_end_matches('.').to_owned()) {
+            Ok(sn @ ServerName::DnsName(_)) => (sn, Some(name.to_owned())),
+            Ok(other) => (other, None),
+            Err(_) => (placeholder_name(), None),
+        },
+        None => (placeholder_name(), None),
+    }
+}
+
+/// An IP-address server name: rustls sends no SNI for it, and the recording verifier ignores it.
+fn placeholder_name() -> ServerName<'static> {
+    ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into())
+}
+
+fn client_config(
+    options: &HandshakeOptions,
+    verifier: Arc<RecordingVerifier>,
+) -> Result<Arc<ClientConfig>, Error> {
+    let mut provider = ring_provider::default_provider();
+    if !options.cipher_suites.is_empty() {
+        let mut chosen = Vec::new();
+        for name in &options.cipher_suites {
+            let wanted = name.trim();
+            let found = provider.cipher_suites.iter().find(|s| {
+                let c = CipherSuite::from_code(u16::from(s.suite()));
+                c.name.eq_ignore_ascii_case(wanted)
+                    || format!("{:?}", s.suite()).eq_ignore_ascii_case(wanted)
+            });
+            match found {
+                Some(s) => chosen.push(*s),
+                None => {
+                    return Err(Error::UnknownCipherSuite { name: name.clone() });
+                }
+            }
+        }
+        provider.cipher_suites = chosen;
+    }
+    let versions: &[&'static SupportedProtocolVersion] = match options.versions {
+        VersionChoice::Tls13AndTls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
+        VersionChoice::Tls13Only => &[&rustls::version::TLS13],
+        VersionChoice::Tls12Only => &[&rustls::version::TLS12],
+    };
+    let builder = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_protocol_versions(versions)
+        .map_err(|e| Error::Config {
+            detail: e.to_string(),
+        })?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
+    let mut config = match &options.client_certificate {
+        Some(cc) => builder
+            .with_client_auth_cert(cc.chain.clone(), cc.key.clone_key())
+            .map_err(|e| Error::Config {
+                detail: e.to_string(),
+            })?,
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = options.alpn.clone();
+    // Each probe stands alone: a resumed session would hide the certificate.
+    config.resumption = Resumption::disabled();
+    Ok(Arc::new(config))
+}

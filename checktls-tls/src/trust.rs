@@ -1,0 +1,102 @@
+//! Trust anchors: Mozilla's roots compiled in, CA files, single certificates.
+
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, TrustAnchor};
+
+use crate::Error;
+
+/// The set of trust anchors a chain is validated against.
+///
+/// The default is Mozilla's root program as compiled into `webpki-roots`, so results are
+/// reproducible and need no system files.
+#[derive(Clone, Debug)]
+pub struct TrustStore {
+    anchors: Vec<TrustAnchor<'static>>,
+    /// Whether the Mozilla roots are included (for reports).
+    mozilla: bool,
+    /// Certificates added by the caller, DER (for reports naming the anchor that was used).
+    added: Vec<CertificateDer<'static>>,
+}
+
+impl TrustStore {
+    /// Mozilla's roots (webpki-roots).
+    pub fn mozilla() -> Self {
+        Self {
+            anchors: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+            mozilla: true,
+            added: Vec::new(),
+        }
+    }
+
+    /// No anchors at all (add your own with [`TrustStore::add_der`] or [`TrustStore::add_pem`]).
+    pub fn empty() -> Self {
+        Self {
+            anchors: Vec::new(),
+            mozilla: false,
+            added: Vec::new(),
+        }
+    }
+
+    /// Adds one trusted certificate (DER).
+    pub fn add_der(&mut self, cert: CertificateDer<'_>) -> Result<(), Error> {
+        let anchor = webpki::anchor_from_trusted_cert(&cert)
+            .map_err(|e| Error::BadInput {
+                what: "trust anchor certificate",
+                detail: format!("{e:?}"),
+            })?
+            .to_owned();
+        self.anchors.push(anchor);
+        self.added.push(cert.into_owned());
+        Ok(())
+    }
+
+    /// Adds every certificate of a PEM bundle; returns how many were added.
+    pub fn add_pem(&mut self, pem: &[u8]) -> Result<usize, Error> {
+        let mut n = 0;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| Error::BadInput {
+                what: "PEM CA bundle",
+                detail: e.to_string(),
+            })?;
+            self.add_der(cert)?;
+            n += 1;
+        }
+        if n == 0 {
+            return Err(Error::BadInput {
+                what: "PEM CA bundle",
+                detail: "no CERTIFICATE blocks found".to_owned(),
+            });
+        }
+        Ok(n)
+    }
+
+    /// Adds every certificate of a PEM file; returns how many were added.
+    pub fn add_pem_file(&mut self, path: &std::path::Path) -> Result<usize, Error> {
+        let bytes = std::fs::read(path).map_err(|e| Error::BadInput {
+            what: "CA file",
+            detail: format!("{}: {e}", path.display()),
+        })?;
+        self.add_pem(&bytes)
+    }
+
+    /// The anchors.
+    pub fn anchors(&self) -> &[TrustAnchor<'static>] {
+        &self.anchors
+    }
+
+    /// Whether Mozilla's roots are part of this store.
+    pub fn includes_mozilla(&self) -> bool {
+        self.mozilla
+    }
+
+    /// The certificates added by the caller.
+    pub fn added(&self) -> &[CertificateDer<'static>] {
+        &self.added
+    }
+}
+
+impl Default for TrustStore {
+    fn default() -> Self {
+        Self::mozilla()
+    }
+}

@@ -1,0 +1,2 @@
+//! The `checktls` command.
+fn main() {}
