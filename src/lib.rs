@@ -1,7 +1,15 @@
 #![doc = include_str!("../README.md")]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub use checktls_batch as batch;
 pub use checktls_dns as dns;
 pub use checktls_score as score;
 pub use checktls_smtp as smtp;
 pub use checktls_tls as tls;
+
+pub mod output;
+pub mod report;
+pub mod target;
+
+pub use report::ReceiverReport;
+pub use target::Target;

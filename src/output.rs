@@ -1,0 +1,599 @@
+//! The report as people and programs read it: CheckTLS's output levels, each as text, JSON or
+//! XML with CheckTLS's element names.
+//!
+//! ```text
+//!   Level:  score < matrix < smtp < detail < certdetail < ssldetail      (each adds to the last)
+//!           debug    (the raw traffic only, as a hex dump)
+//!           sslprobe (protocols and ciphers from the legacy prober)
+//!   Format: text | json (the serde form of ReceiverReport) | xml (<CheckTLS> … </CheckTLS>)
+//! ```
+//!
+//! ```no_run
+//! # async fn run(report: checktls::ReceiverReport) {
+//! use checktls::output::{render, Format, Level};
+//! print!("{}", render(&report, Level::Matrix, Format::Text));
+//! # }
+//! ```
+
+use std::fmt::Write as _;
+use std::str::FromStr;
+
+use quick_xml::Writer;
+use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
+
+use crate::report::{HostReport, ReceiverReport};
+
+/// How much to show (CheckTLS's output levels).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Level {
+    /// The Confidence Factor only.
+    Score,
+    /// Plus the MX/steps matrix.
+    #[default]
+    Matrix,
+    /// Plus the SMTP transcript of each host.
+    Smtp,
+    /// Plus the certificate summary, revocation, DANE, MTA-STS, DNS and the score's reasons.
+    Detail,
+    /// Plus every certificate decoded, with its PEM.
+    CertDetail,
+    /// Plus the TLS details (version, cipher, group, handshake time).
+    SslDetail,
+    /// The raw traffic only, as a hex dump.
+    Debug,
+    /// The protocols and ciphers found by the legacy prober.
+    SslProbe,
+}
+
+impl Level {
+    /// Every level, in order.
+    pub const ALL: [Level; 8] = [
+        Level::Score,
+        Level::Matrix,
+        Level::Smtp,
+        Level::Detail,
+        Level::CertDetail,
+        Level::SslDetail,
+        Level::Debug,
+        Level::SslProbe,
+    ];
+
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Score => "score",
+            Level::Matrix => "matrix",
+            Level::Smtp => "smtp",
+            Level::Detail => "detail",
+            Level::CertDetail => "certdetail",
+            Level::SslDetail => "ssldetail",
+            Level::Debug => "debug",
+            Level::SslProbe => "sslprobe",
+        }
+    }
+
+    fn includes(self, other: Level) -> bool {
+        self <= Level::SslDetail && other <= self
+    }
+}
+
+impl FromStr for Level {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Level::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<_> = Level::ALL.iter().map(|l| l.name()).collect();
+                format!("unknown level {s:?}: expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// The output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// Text for people.
+    #[default]
+    Text,
+    /// JSON: the serde form of [`ReceiverReport`], trimmed to the level.
+    Json,
+    /// XML with CheckTLS's element names.
+    Xml,
+}
+
+impl FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "text" => Ok(Format::Text),
+            "json" => Ok(Format::Json),
+            "xml" => Ok(Format::Xml),
+            _ => Err(format!("unknown format {s:?}: expected text, json or xml")),
+        }
+    }
+}
+
+/// Renders a report at a level in a format.
+pub fn render(report: &ReceiverReport, level: Level, format: Format) -> String {
+    match format {
+        Format::Text => text(report, level),
+        Format::Json => json(report, level),
+        Format::Xml => xml(report, level),
+    }
+}
+
+/// Stage columns of the matrix: (JSON stage name, column heading).
+const COLUMNS: [(&str, &str); 10] = [
+    ("answer", "Answer"),
+    ("connect", "Connect"),
+    ("ehlo", "HELO"),
+    ("tls_offered", "TLS"),
+    ("cert", "Cert"),
+    ("secure", "Secure"),
+    ("mail_from", "From"),
+    ("rcpt_to", "To"),
+    ("data", "Data"),
+    ("email", "Email"),
+];
+
+fn host_label(h: &HostReport) -> String {
+    match h.address {
+        Some(std::net::IpAddr::V6(a)) => format!("{}[{a}]:{}", h.name, h.port),
+        Some(a) => format!("{}[{a}]:{}", h.name, h.port),
+        None => format!("{}[unresolvable]:{}", h.name, h.port),
+    }
+}
+
+/// The text form.
+pub fn text(report: &ReceiverReport, level: Level) -> String {
+    let mut out = String::new();
+    if level == Level::Debug {
+        for h in &report.mx {
+            let _ = writeln!(out, "{} ({}):", host_label(h), h.preference);
+            match &h.raw {
+                Some(raw) => out.push_str(raw),
+                None => out.push_str("(no raw traffic recorded)\n"),
+            }
+        }
+        return out;
+    }
+    if level == Level::SslProbe {
+        for h in &report.mx {
+            let _ = writeln!(out, "{} ({}):", host_label(h), h.preference);
+            match &h.sslprobe {
+                Some(p) => {
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string_pretty(p).unwrap_or_default()
+                    );
+                }
+                None => out.push_str("(the prober did not run on this host)\n"),
+            }
+        }
+        return out;
+    }
+    let _ = writeln!(out, "Checking {}", report.target);
+    let cf = &report.confidence_factor;
+    let _ = writeln!(
+        out,
+        "Confidence Factor: {} (of {} possible, {}%; best in class {})",
+        cf.score, cf.max, cf.percent, cf.best_in_class
+    );
+    if let Some(a) = &report.assuredness {
+        let _ = writeln!(out, "Assuredness Factor: {} ({})", a.factor, a.text);
+    }
+    if !report.tested {
+        out.push_str("Nothing could be tested: no MX host was reached.\n");
+    }
+    if level.includes(Level::Matrix) {
+        out.push('\n');
+        out.push_str(&matrix(report));
+    }
+    if level.includes(Level::Smtp) {
+        for h in &report.mx {
+            let _ = writeln!(out, "\nTrying TLS on {} ({}):", host_label(h), h.preference);
+            for line in &h.transcript {
+                let _ = writeln!(out, "{line}");
+            }
+            if let Some(e) = &h.error {
+                let _ = writeln!(out, "Stopped: {e}");
+            }
+        }
+    }
+    if level.includes(Level::Detail) {
+        detail(&mut out, report, level);
+    }
+    if !report.findings.is_empty() && level.includes(Level::Matrix) {
+        out.push_str("\nFindings:\n");
+        for f in &report.findings {
+            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+        }
+    }
+    out
+}
+
+/// The MX/steps matrix: a row per MX address, each stage OK/FAIL with its milliseconds, and an
+/// average row with the percentage of hosts that passed each stage.
+pub fn matrix(report: &ReceiverReport) -> String {
+    let used: Vec<(&str, &str)> = COLUMNS
+        .iter()
+        .copied()
+        .filter(|(key, _)| {
+            report
+                .mx
+                .iter()
+                .any(|h| h.stages.iter().any(|s| s.stage == *key))
+                || matches!(
+                    *key,
+                    "answer" | "connect" | "ehlo" | "tls_offered" | "cert" | "secure"
+                )
+        })
+        .collect();
+    let name_w = report
+        .mx
+        .iter()
+        .map(|h| host_label(h).len())
+        .max()
+        .unwrap_or(0)
+        .max("MX Server".len());
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "{:<name_w$}  {:>5}  {:>5}",
+        "MX Server", "Pref", "Score"
+    );
+    for (_, head) in &used {
+        let _ = write!(out, "  {head:<12}");
+    }
+    out.push('\n');
+    for h in &report.mx {
+        let _ = write!(
+            out,
+            "{:<name_w$}  {:>5}  {:>5}",
+            host_label(h),
+            h.preference,
+            h.score
+        );
+        for (key, _) in &used {
+            let cell = match h.stages.iter().find(|s| s.stage == *key) {
+                Some(s) if s.ok => format!("OK ({}ms)", s.ms),
+                Some(_) => "FAIL".to_owned(),
+                None => "-".to_owned(),
+            };
+            let _ = write!(out, "  {cell:<12}");
+        }
+        out.push('\n');
+    }
+    if !report.mx.is_empty() {
+        let _ = write!(out, "{:<name_w$}  {:>5}  {:>5}", "Average", "", "");
+        for (key, _) in &used {
+            let passed = report
+                .mx
+                .iter()
+                .filter(|h| h.stages.iter().any(|s| s.stage == *key && s.ok))
+                .count();
+            let pct = (passed * 100 + report.mx.len() / 2) / report.mx.len();
+            let _ = write!(out, "  {:<12}", format!("{pct}%"));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
+    if let Some(sts) = &report.mta_sts {
+        let _ = writeln!(
+            out,
+            "\nMTA-STS: {} (mode {}, id {}, mx {})",
+            if sts.valid {
+                "valid policy"
+            } else {
+                "no valid policy"
+            },
+            sts.mode.as_deref().unwrap_or("-"),
+            sts.id.as_deref().unwrap_or("-"),
+            sts.mx.join(" ")
+        );
+        for f in &sts.findings {
+            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+        }
+    }
+    for h in &report.mx {
+        let _ = writeln!(
+            out,
+            "\n{} ({}): score {}",
+            host_label(h),
+            h.preference,
+            h.score
+        );
+        if let Some(tls) = &h.tls {
+            let _ = writeln!(out, "  SSLVersion in use: {}", tls.version);
+            let _ = writeln!(out, "  Cipher in use: {}", tls.cipher);
+            if level.includes(Level::SslDetail) {
+                let _ = writeln!(
+                    out,
+                    "  Key exchange: {}; handshake {} ms; learnt by {}{}",
+                    tls.group.as_deref().unwrap_or("-"),
+                    tls.handshake_ms,
+                    tls.source,
+                    if tls.deprecated {
+                        "; DEPRECATED version"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        if let Some(c) = &h.certificate {
+            let n = c.chain.len();
+            for s in &c.chain {
+                let _ = writeln!(out, "  Certificate {} of {n} in chain:", s.depth + 1);
+                let _ = writeln!(out, "    subject= {}", s.subject);
+                let _ = writeln!(out, "    issuer= {}", s.issuer);
+                if level.includes(Level::CertDetail) {
+                    let _ = writeln!(out, "    SAN: {}", s.san.join(", "));
+                    let _ = writeln!(out, "    valid: {} to {}", s.not_before, s.not_after);
+                    let _ = writeln!(out, "    key: {}; signature: {}", s.key, s.signature);
+                    let _ = writeln!(out, "    sha256: {}", s.sha256);
+                    for line in s.pem.lines() {
+                        let _ = writeln!(out, "    {line}");
+                    }
+                }
+            }
+            let _ = writeln!(
+                out,
+                "  Cert {}",
+                if c.chain_valid {
+                    "VALIDATED: ok".to_owned()
+                } else {
+                    format!("NOT VALIDATED: {}", c.problems.join(", "))
+                }
+            );
+            match c.name_match {
+                Some(true) => {
+                    let _ = writeln!(
+                        out,
+                        "  Cert Hostname VERIFIED ({} = {})",
+                        h.name,
+                        c.matched_name.as_deref().unwrap_or("?")
+                    );
+                }
+                Some(false) => {
+                    let _ = writeln!(out, "  Cert Hostname DOES NOT VERIFY ({})", h.name);
+                }
+                None => {}
+            }
+            if let Some(d) = c.days_to_expiry {
+                let _ = writeln!(
+                    out,
+                    "  Expires in {d} days{}",
+                    if c.expired {
+                        " (EXPIRED)"
+                    } else if c.expiry_warning {
+                        " (soon)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  Revocation: {} {}",
+            h.revocation.status, h.revocation.detail
+        );
+        let _ = writeln!(
+            out,
+            "  DANE: {}{}",
+            h.dane.status,
+            h.dane
+                .matched
+                .as_ref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        );
+        let _ = writeln!(
+            out,
+            "  MTA-STS: {}{}",
+            h.mta_sts.verdict,
+            if h.mta_sts.covered { " (covered)" } else { "" }
+        );
+        for f in &h.findings {
+            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+        }
+        if let Some(s) = &h.score_detail {
+            for r in &s.reasons {
+                let _ = writeln!(out, "  {r}");
+            }
+        }
+    }
+    let cf = &report.confidence_factor;
+    if !cf.reasons.is_empty() {
+        out.push_str("\nConfidence Factor:\n");
+        for r in &cf.reasons {
+            let _ = writeln!(out, "  {r}");
+        }
+    }
+}
+
+/// The JSON form, trimmed to the level: below `smtp` no transcripts, below `debug` no raw
+/// traffic, below `certdetail` no PEM.
+pub fn json(report: &ReceiverReport, level: Level) -> String {
+    let mut value = match serde_json::to_value(report) {
+        Ok(v) => v,
+        Err(e) => return format!("{{\"error\":{:?}}}", e.to_string()),
+    };
+    if let Some(hosts) = value.get_mut("mx").and_then(|m| m.as_array_mut()) {
+        for h in hosts {
+            let Some(obj) = h.as_object_mut() else {
+                continue;
+            };
+            if !level.includes(Level::Smtp) && level != Level::Debug {
+                obj.remove("transcript");
+            }
+            if level != Level::Debug {
+                obj.remove("raw");
+            }
+            if !level.includes(Level::CertDetail)
+                && let Some(chain) = obj
+                    .get_mut("certificate")
+                    .and_then(|c| c.get_mut("chain"))
+                    .and_then(|c| c.as_array_mut())
+            {
+                for c in chain {
+                    if let Some(c) = c.as_object_mut() {
+                        c.remove("pem");
+                    }
+                }
+            }
+        }
+    }
+    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn elem(w: &mut Writer<Vec<u8>>, name: &str, text: &str) {
+    let _ = w.write_event(Event::Start(BytesStart::new(name)));
+    let _ = w.write_event(Event::Text(BytesText::new(text)));
+    let _ = w.write_event(Event::End(BytesEnd::new(name)));
+}
+
+/// The XML form with CheckTLS's element names: `CheckTLS`, `eMailAddress`, `ConfidenceFactor`,
+/// `MX` (attributes `name`, `exchange`, `address`, `preference`, `port`), `MX/SSL/SSLVersion`
+/// (`TLSv1_3`), `MX/SSL/Cipher`, `MX/SSL/SSLDeprecated`, `MX/SSL/Certs/Cert` with `Subject`,
+/// `Issuer`, `ValidateError`, `Expired`, `RevokedByCRL`; our additions (`MaxConfidenceFactor`,
+/// `Percent`, `BestInClass`, `Steps`) use names CheckTLS does not.
+pub fn xml(report: &ReceiverReport, level: Level) -> String {
+    let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
+    let _ = w.write_event(Event::Decl(quick_xml::events::BytesDecl::new(
+        "1.0",
+        Some("UTF-8"),
+        None,
+    )));
+    let mut root = BytesStart::new("CheckTLS");
+    root.push_attribute(("test", "TestReceiver"));
+    let _ = w.write_event(Event::Start(root));
+    elem(&mut w, "eMailAddress", &report.target.to_string());
+    let cf = &report.confidence_factor;
+    elem(&mut w, "ConfidenceFactor", &cf.score.to_string());
+    elem(&mut w, "MaxConfidenceFactor", &cf.max.to_string());
+    elem(&mut w, "Percent", &cf.percent.to_string());
+    elem(&mut w, "BestInClass", &cf.best_in_class.to_string());
+    let n = report.mx.len().max(1) as f64;
+    let share = |key: &str| {
+        let passed = report
+            .mx
+            .iter()
+            .filter(|h| h.stages.iter().any(|s| s.stage == key && s.ok))
+            .count() as f64;
+        format!("{:.2}", 100.0 * passed / n)
+    };
+    elem(&mut w, "TLS", &share("tls_offered"));
+    elem(&mut w, "Cert", &share("cert"));
+    elem(&mut w, "Secure", &share("secure"));
+    for h in &report.mx {
+        let mut mx = BytesStart::new("MX");
+        let address = h
+            .address
+            .map_or_else(|| "unresolvable".to_owned(), |a| a.to_string());
+        mx.push_attribute(("name", h.name.as_str()));
+        mx.push_attribute(("exchange", h.name.as_str()));
+        mx.push_attribute(("address", address.as_str()));
+        mx.push_attribute(("preference", h.preference.to_string().as_str()));
+        mx.push_attribute(("port", h.port.to_string().as_str()));
+        let _ = w.write_event(Event::Start(mx));
+        elem(&mut w, "Score", &h.score.to_string());
+        let stage_pct = |key: &str| {
+            if h.stages.iter().any(|s| s.stage == key && s.ok) {
+                "100.00"
+            } else {
+                "0.00"
+            }
+        };
+        elem(&mut w, "TLS", stage_pct("tls_offered"));
+        elem(&mut w, "Cert", stage_pct("cert"));
+        elem(&mut w, "Secure", stage_pct("secure"));
+        if level.includes(Level::Matrix) {
+            let _ = w.write_event(Event::Start(BytesStart::new("Steps")));
+            for s in &h.stages {
+                let mut step = BytesStart::new("Step");
+                step.push_attribute(("name", s.stage));
+                step.push_attribute(("ok", if s.ok { "1" } else { "0" }));
+                step.push_attribute(("ms", s.ms.to_string().as_str()));
+                let _ = w.write_event(Event::Empty(step));
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new("Steps")));
+        }
+        if let Some(tls) = &h.tls {
+            let _ = w.write_event(Event::Start(BytesStart::new("SSL")));
+            elem(&mut w, "SSLVersion", &tls.version.replace('.', "_"));
+            elem(&mut w, "Cipher", &tls.cipher);
+            elem(
+                &mut w,
+                "SSLDeprecated",
+                if tls.deprecated { "1" } else { "0" },
+            );
+            if let Some(c) = &h.certificate
+                && level.includes(Level::Detail)
+            {
+                let mut certs = BytesStart::new("Certs");
+                certs.push_attribute(("count", c.chain.len().to_string().as_str()));
+                let _ = w.write_event(Event::Start(certs));
+                for s in &c.chain {
+                    let _ = w.write_event(Event::Start(BytesStart::new("Cert")));
+                    let _ = w.write_event(Event::Start(BytesStart::new("Subject")));
+                    elem(&mut w, "commonName", &common_name(&s.subject));
+                    let _ = w.write_event(Event::End(BytesEnd::new("Subject")));
+                    let _ = w.write_event(Event::Start(BytesStart::new("Issuer")));
+                    elem(&mut w, "commonName", &common_name(&s.issuer));
+                    let _ = w.write_event(Event::End(BytesEnd::new("Issuer")));
+                    let leaf = s.depth == 0;
+                    elem(
+                        &mut w,
+                        "ValidateError",
+                        if leaf && !c.chain_valid {
+                            c.problems.first().map_or("invalid", String::as_str)
+                        } else {
+                            ""
+                        },
+                    );
+                    elem(&mut w, "Expired", if leaf && c.expired { "1" } else { "0" });
+                    elem(
+                        &mut w,
+                        "RevokedByCRL",
+                        if leaf && h.revocation.status == "revoked" {
+                            "1"
+                        } else {
+                            "0"
+                        },
+                    );
+                    if level.includes(Level::CertDetail) {
+                        elem(&mut w, "PEM", &s.pem);
+                    }
+                    let _ = w.write_event(Event::End(BytesEnd::new("Cert")));
+                }
+                let _ = w.write_event(Event::End(BytesEnd::new("Certs")));
+            }
+            let _ = w.write_event(Event::End(BytesEnd::new("SSL")));
+        }
+        if level.includes(Level::Smtp) {
+            elem(&mut w, "Transcript", &h.transcript.join("\n"));
+        }
+        let _ = w.write_event(Event::End(BytesEnd::new("MX")));
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new("CheckTLS")));
+    let mut s = String::from_utf8(w.into_inner()).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn common_name(dn: &str) -> String {
+    dn.split(',')
+        .map(str::trim)
+        .find_map(|part| part.strip_prefix("CN="))
+        .unwrap_or(dn)
+        .to_owned()
+}

@@ -1,0 +1,277 @@
+//! The receiver test's report: everything found, kept even when later steps failed.
+//!
+//! ```text
+//!   ReceiverReport
+//!   ├── target, started_unix, duration_ms, tested
+//!   ├── confidence_factor {score, max, percent, best_in_class, kind, exact, hosts, reasons}
+//!   ├── assuredness                     (AssureTLS mode only)
+//!   ├── dns          MX set, proofs, MTA-STS / TLS-RPT / SPF / DMARC / BIMI / DKIM (checktls-dns)
+//!   ├── mta_sts      the policy fetched over HTTPS, its mode and which MX it covers
+//!   ├── mx[]         one per MX address tested:
+//!   │     name, preference, address, port, score, stages[{stage, ok, ms}],
+//!   │     tls {version, cipher, ...} | null, certificate {...} | null, dane, mta_sts,
+//!   │     revocation, reasons, findings, transcript, raw
+//!   └── findings     what was noticed about the target as a whole
+//! ```
+//!
+//! The JSON form of this type (serde) is the documented schema of `checktls receiver --format
+//! json`; its field names are stable.
+
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::dns::discovery::Discovery;
+use crate::score::{Assuredness, ConfidenceFactor, HostScore};
+use crate::target::Target;
+
+/// How serious a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth knowing.
+    Info,
+    /// A weakness: mail still travels encrypted, or the check could not be completed.
+    Warning,
+    /// Mail would not travel securely, or a policy is broken.
+    Error,
+}
+
+/// Something noticed, as data: a stable code, a severity and a sentence.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// A stable, dotted code, e.g. `smtp.no_starttls`.
+    pub code: String,
+    /// How serious it is.
+    pub severity: Severity,
+    /// A sentence for people.
+    pub message: String,
+}
+
+impl Finding {
+    /// A finding.
+    pub fn new(code: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            severity,
+            message: message.into(),
+        }
+    }
+}
+
+/// The receiver test's report of one target.
+#[derive(Clone, Debug, Serialize)]
+pub struct ReceiverReport {
+    /// The target as tested.
+    pub target: Target,
+    /// When the test started, in seconds since the Unix epoch.
+    pub started_unix: u64,
+    /// How long the test took, in milliseconds.
+    pub duration_ms: u64,
+    /// Whether at least one host could be tested (reached on its address and port).
+    pub tested: bool,
+    /// The grade.
+    pub confidence_factor: ConfidenceFactor,
+    /// AssureTLS's Assuredness Factor, when the mandatory-TLS test was run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assuredness: Option<Assuredness>,
+    /// What DNS said (absent when a host was given and no domain is known).
+    pub dns: Option<Discovery>,
+    /// The MTA-STS policy, when the domain publishes one.
+    pub mta_sts: Option<MtaStsReport>,
+    /// One entry per MX address tested, in MX preference order.
+    pub mx: Vec<HostReport>,
+    /// What was noticed about the target as a whole.
+    pub findings: Vec<Finding>,
+}
+
+impl ReceiverReport {
+    /// The grade (the Confidence Factor's score).
+    pub fn score(&self) -> u16 {
+        self.confidence_factor.score
+    }
+}
+
+/// One stage of one host: passed or failed, and how long it took.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StageView {
+    /// answer, connect, ehlo, tls_offered, cert, secure, mail_from, rcpt_to, data, email.
+    pub stage: &'static str,
+    /// Whether it passed.
+    pub ok: bool,
+    /// How long it took, in milliseconds.
+    pub ms: u64,
+}
+
+/// The TLS session of a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsView {
+    /// "TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3".
+    pub version: String,
+    /// The cipher suite, IANA name.
+    pub cipher: String,
+    /// The key-exchange group, when known.
+    pub group: Option<String>,
+    /// Whether the version is deprecated (before TLS 1.2).
+    pub deprecated: bool,
+    /// How the facts were learnt: "rustls" (a full handshake) or "prober" (the raw ClientHello
+    /// prober, when rustls could not negotiate).
+    pub source: &'static str,
+    /// The handshake time in milliseconds.
+    pub handshake_ms: u64,
+}
+
+/// One certificate of the presented chain, summarised.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CertSummaryView {
+    /// Position (0 = leaf).
+    pub depth: usize,
+    /// Subject, as a distinguished name.
+    pub subject: String,
+    /// Issuer, as a distinguished name.
+    pub issuer: String,
+    /// Subject alternative names (DNS).
+    pub san: Vec<String>,
+    /// Not before, RFC 3339.
+    pub not_before: String,
+    /// Not after, RFC 3339.
+    pub not_after: String,
+    /// Public key algorithm and size, e.g. "RSA 2048", "EC 256".
+    pub key: String,
+    /// Signature algorithm, e.g. "sha256WithRSAEncryption".
+    pub signature: String,
+    /// SHA-256 fingerprint, hex.
+    pub sha256: String,
+    /// The certificate in PEM.
+    pub pem: String,
+}
+
+/// The judgement of a host's certificate chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CertificateView {
+    /// The chain leads to a trust anchor (dates apart).
+    pub chain_valid: bool,
+    /// The MX name matches (None when not checked).
+    pub name_match: Option<bool>,
+    /// Which SAN or CN matched.
+    pub matched_name: Option<String>,
+    /// The leaf is past its notAfter.
+    pub expired: bool,
+    /// The leaf is before its notBefore.
+    pub not_yet_valid: bool,
+    /// Whole days left (negative once expired).
+    pub days_to_expiry: Option<i64>,
+    /// Fewer days left than the warning threshold.
+    pub expiry_warning: bool,
+    /// The leaf signs itself.
+    pub self_signed: bool,
+    /// Every problem, most specific first, as codes.
+    pub problems: Vec<String>,
+    /// The chain, summarised (leaf first).
+    pub chain: Vec<CertSummaryView>,
+}
+
+/// DANE for a host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DaneView {
+    /// "none" (no TLSA), "insecure" (TLSA not DNSSEC-signed: not DANE), "bogus", "matched",
+    /// "failed", "unusable" (only PKIX usages 0/1), "not_checked".
+    pub status: String,
+    /// The TLSA records, in presentation form.
+    pub records: Vec<String>,
+    /// Which record matched, and at which chain depth.
+    pub matched: Option<String>,
+    /// Why each other record did not match.
+    pub notes: Vec<String>,
+}
+
+/// The MTA-STS policy of the domain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MtaStsReport {
+    /// The TXT id, if the record was found.
+    pub id: Option<String>,
+    /// "enforce", "testing", "none", or null when no valid policy was fetched.
+    pub mode: Option<String>,
+    /// The MX patterns of the policy.
+    pub mx: Vec<String>,
+    /// max_age, seconds.
+    pub max_age: Option<u64>,
+    /// Whether a valid policy was fetched.
+    pub valid: bool,
+    /// Why not, or what was noticed.
+    pub findings: Vec<Finding>,
+}
+
+/// MTA-STS as it applies to one host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HostMtaSts {
+    /// Whether the domain has a valid policy.
+    pub policy: bool,
+    /// The policy's mode.
+    pub mode: Option<String>,
+    /// Whether the host matches one of the policy's MX patterns.
+    pub covered: bool,
+    /// "pass", "fail" (TLS failed under enforce), "warn" (under testing), "none".
+    pub verdict: String,
+}
+
+/// Revocation of the leaf.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RevocationView {
+    /// "good", "revoked", "unknown", "could_not_check", "not_checked".
+    pub status: String,
+    /// Where it came from: "stapled", "ocsp", "crl", or none.
+    pub source: Option<String>,
+    /// A sentence.
+    pub detail: String,
+}
+
+/// One MX address tested.
+#[derive(Clone, Debug, Serialize)]
+pub struct HostReport {
+    /// The MX host name (or the address, for an address target).
+    pub name: String,
+    /// MX preference (0 for an implicit or a given host).
+    pub preference: u16,
+    /// The address tested; null when the name had no address.
+    pub address: Option<IpAddr>,
+    /// The port tested.
+    pub port: u16,
+    /// This host's score.
+    pub score: u16,
+    /// The stages, in order, as far as the test went.
+    pub stages: Vec<StageView>,
+    /// The TLS session; null when none was negotiated.
+    pub tls: Option<TlsView>,
+    /// The certificate judgement; null when no certificate was seen.
+    pub certificate: Option<CertificateView>,
+    /// DANE.
+    pub dane: DaneView,
+    /// MTA-STS for this host.
+    pub mta_sts: HostMtaSts,
+    /// Revocation of the leaf.
+    pub revocation: RevocationView,
+    /// The score's reasons (points gained or lost).
+    pub score_detail: Option<HostScore>,
+    /// What was noticed.
+    pub findings: Vec<Finding>,
+    /// Why the test of this host stopped early, if it did.
+    pub error: Option<String>,
+    /// The SMTP transcript, rendered (`[SSS.mmm] --> EHLO …`).
+    pub transcript: Vec<String>,
+    /// The raw traffic as a hex dump, when recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw: Option<String>,
+    /// Protocols and ciphers from the legacy prober, when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sslprobe: Option<serde_json::Value>,
+}
+
+impl HostReport {
+    /// Whether the host answered (its Answer stage passed).
+    pub fn answered(&self) -> bool {
+        self.stages
+            .first()
+            .is_some_and(|s| s.stage == "answer" && s.ok)
+    }
+}
