@@ -7,6 +7,7 @@ pub use checktls_score as score;
 pub use checktls_smtp as smtp;
 pub use checktls_tls as tls;
 
+pub mod options;
 pub mod output;
 pub mod report;
 pub mod target;

@@ -31,6 +31,8 @@
 pub mod dns;
 pub mod http;
 pub mod pki;
+pub mod smtp;
+pub mod socks5;
 
 /// What can go wrong while building the lab.
 #[non_exhaustive]

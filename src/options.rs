@@ -1,0 +1,233 @@
+//! The receiver test's options, with CheckTLS's names where it has them.
+//!
+//! ```text
+//!   ReceiverOptions
+//!   ├── what to test     port, direct_tls, compel_tls, sni, ehlo_name, mail_from, send_email,
+//!   │                    stop_after, assure_tls, ip (IPv4/IPv6), mx_limit, host_limit
+//!   ├── how long         timeout (per stage), connections_per_address
+//!   ├── what to judge    revocation, min_score, expiry_warning_days
+//!   ├── how to reach     socks5, auth, client certificate, tls versions / cipher suites
+//!   └── ResolverSetup    nameservers, tcp, cache, DNSSEC anchors
+//! ```
+//!
+//! ```
+//! use checktls::options::ReceiverOptions;
+//! use std::time::Duration;
+//!
+//! let quick = ReceiverOptions::quick();
+//! assert_eq!(quick.timeout, Duration::from_secs(11));
+//! assert!(quick.ignore_no_connect && !quick.revocation);
+//! ```
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::dns::MxLimit;
+use crate::dns::discovery::IpChoice;
+
+/// The stage after which the SMTP dialog stops (CheckTLS's "stop after").
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum StopAfter {
+    /// TCP connected.
+    Answer,
+    /// Greeting accepted.
+    Connect,
+    /// First EHLO.
+    Ehlo1,
+    /// STARTTLS answered (and the TLS handshake done).
+    Starttls,
+    /// EHLO after TLS.
+    Ehlo2,
+    /// MAIL FROM.
+    MailFrom,
+    /// RCPT TO (the default: no message is sent).
+    #[default]
+    RcptTo,
+    /// DATA (a message is sent).
+    Data,
+}
+
+impl StopAfter {
+    /// Every stop, in order, with the command-line names.
+    pub const ALL: [(StopAfter, &'static str); 8] = [
+        (StopAfter::Answer, "answer"),
+        (StopAfter::Connect, "connect"),
+        (StopAfter::Ehlo1, "ehlo1"),
+        (StopAfter::Starttls, "starttls"),
+        (StopAfter::Ehlo2, "ehlo2"),
+        (StopAfter::MailFrom, "mailfrom"),
+        (StopAfter::RcptTo, "rcptto"),
+        (StopAfter::Data, "data"),
+    ];
+}
+
+impl std::str::FromStr for StopAfter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let want = s.to_ascii_lowercase().replace(['_', '-', ' '], "");
+        StopAfter::ALL
+            .iter()
+            .find(|(_, n)| *n == want)
+            .map(|(v, _)| *v)
+            .ok_or_else(|| {
+                let names: Vec<_> = StopAfter::ALL.iter().map(|(_, n)| *n).collect();
+                format!("unknown stage {s:?}: expected one of {}", names.join(", "))
+            })
+    }
+}
+
+/// Credentials for AUTH on a private system. The password never appears in Debug output,
+/// transcripts or reports.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthCredentials {
+    /// The user name.
+    pub user: String,
+    /// The password.
+    pub password: String,
+    /// Use LOGIN instead of PLAIN.
+    pub login: bool,
+}
+
+impl std::fmt::Debug for AuthCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthCredentials")
+            .field("user", &self.user)
+            .field("password", &"<redacted>")
+            .field("login", &self.login)
+            .finish()
+    }
+}
+
+/// How DNS is asked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolverSetup {
+    /// Name servers to ask instead of the system's.
+    pub nameservers: Vec<SocketAddr>,
+    /// DNS over TCP only.
+    pub tcp: bool,
+    /// Turn the cache off: every lookup is asked again.
+    pub no_cache: bool,
+    /// DNSSEC trust anchors (DNSKEY or DS records in zone-file syntax) instead of the IANA root's.
+    pub dnssec_anchors: Option<String>,
+    /// Ask the domain's authoritative servers directly (CheckTLS's "SOA" option).
+    pub authoritative: bool,
+    /// Per-attempt DNS timeout. Default: 5 s.
+    pub timeout: Option<Duration>,
+}
+
+/// The receiver test's options. [`Default`] is CheckTLS's full test; [`ReceiverOptions::quick`]
+/// its Quick test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReceiverOptions {
+    /// The SMTP port of every MX. Default: 25 (465 with `direct_tls`).
+    pub port: Option<u16>,
+    /// TLS on connect (SMTPS), no STARTTLS.
+    pub direct_tls: bool,
+    /// Send STARTTLS even when it is not offered.
+    pub compel_tls: bool,
+    /// The name sent in SNI. Default: the MX host name.
+    pub sni: Option<String>,
+    /// The EHLO name. Default: `checktls.invalid`.
+    pub ehlo_name: String,
+    /// The MAIL FROM address. Default: `test@checktls.invalid`.
+    pub mail_from: String,
+    /// Send a test message (DATA): the Data and Email stages.
+    pub send_email: bool,
+    /// Where the SMTP dialog stops. Default: after RCPT TO (after DATA with `send_email`).
+    pub stop_after: StopAfter,
+    /// AssureTLS: ignore the offered STARTTLS and try MAIL FROM in plaintext; a host passes only
+    /// if it refuses.
+    pub assure_tls: bool,
+    /// Address families. Default: both.
+    pub ip: IpChoice,
+    /// Which MX preference levels to test. Default: all.
+    pub mx_limit: MxLimit,
+    /// Which MX hosts to test (after `mx_limit`). Default: all.
+    pub host_limit: MxLimit,
+    /// Test one MX host only: the first that answers (Quick).
+    pub first_answering_host_only: bool,
+    /// Per-stage timeout. Default: 30 s (Quick: 11 s).
+    pub timeout: Duration,
+    /// Leave hosts that do not answer out of the grade (CheckTLS's IgnoreNoConnect).
+    pub ignore_no_connect: bool,
+    /// Check OCSP and CRL revocation (CheckTLS's CHECKOCSP). Default: on (Quick: off).
+    pub revocation: bool,
+    /// Run the legacy ClientHello prober when rustls cannot negotiate, and at level sslprobe.
+    pub legacy_probe: bool,
+    /// The grade at which the test counts as passed (the command's exit code). Default: 90.
+    pub min_score: u16,
+    /// Warn when a certificate expires within this many days. Default: 30.
+    pub expiry_warning_days: u32,
+    /// At most this many connections at once to one address. Default: 2.
+    pub connections_per_address: usize,
+    /// At most this many hosts probed at once in one run. Default: 64.
+    pub concurrency: usize,
+    /// A SOCKS5 proxy for the SMTP connections.
+    pub socks5: Option<SocketAddr>,
+    /// AUTH on a private system.
+    pub auth: Option<AuthCredentials>,
+    /// Record the raw traffic for a hex dump (level debug).
+    pub record_raw: bool,
+    /// TLS versions to offer: "1.2", "1.3"; empty offers both.
+    pub tls_versions: Vec<String>,
+    /// Cipher suites to offer (IANA names); empty offers the defaults.
+    pub cipher_suites: Vec<String>,
+    /// How DNS is asked.
+    pub resolver: ResolverSetup,
+}
+
+impl Default for ReceiverOptions {
+    fn default() -> Self {
+        Self {
+            port: None,
+            direct_tls: false,
+            compel_tls: false,
+            sni: None,
+            ehlo_name: "checktls.invalid".to_owned(),
+            mail_from: "test@checktls.invalid".to_owned(),
+            send_email: false,
+            stop_after: StopAfter::RcptTo,
+            assure_tls: false,
+            ip: IpChoice::Both,
+            mx_limit: MxLimit::All,
+            host_limit: MxLimit::All,
+            first_answering_host_only: false,
+            timeout: Duration::from_secs(30),
+            ignore_no_connect: false,
+            revocation: true,
+            legacy_probe: true,
+            min_score: 90,
+            expiry_warning_days: 30,
+            connections_per_address: 2,
+            concurrency: 64,
+            socks5: None,
+            auth: None,
+            record_raw: false,
+            tls_versions: Vec::new(),
+            cipher_suites: Vec::new(),
+            resolver: ResolverSetup::default(),
+        }
+    }
+}
+
+impl ReceiverOptions {
+    /// CheckTLS's Quick test: stop after the second EHLO, no revocation check, 11 s timeout,
+    /// ignore hosts that do not answer, one MX host (the first that answers). Each field can
+    /// be changed afterwards.
+    pub fn quick() -> Self {
+        Self {
+            stop_after: StopAfter::Ehlo2,
+            revocation: false,
+            timeout: Duration::from_secs(11),
+            ignore_no_connect: true,
+            first_answering_host_only: true,
+            ..Self::default()
+        }
+    }
+
+    /// The port used for every MX.
+    pub fn effective_port(&self) -> u16 {
+        self.port.unwrap_or(if self.direct_tls { 465 } else { 25 })
+    }
+}
