@@ -31,6 +31,7 @@
 pub mod dns;
 pub mod http;
 pub mod pki;
+pub mod postfix;
 pub mod smtp;
 pub mod socks5;
 
