@@ -188,7 +188,7 @@ pub struct Pki {
 }
 
 impl Pki {
-    /// Generates a new root and intermediate, valid from a day before `now` for ten years.
+    /// Generates a new root and intermediate, valid from five years before `now` to ten years after.
     pub fn generate(now: SystemTime) -> Result<Self, Error> {
         let root_key = KeyPair::generate()?;
         let mut root_params = ca_params("checktls lab root CA", now)?;
@@ -325,7 +325,8 @@ fn ca_params(cn: &str, now: SystemTime) -> Result<CertificateParams, Error> {
     dn.push(DnType::OrganizationName, "checktls lab");
     dn.push(DnType::CommonName, cn);
     params.distinguished_name = dn;
-    params.not_before = OffsetDateTime::from(now - DAY);
+    // Valid for years before `now`, as real CAs are, so an expired leaf still chains.
+    params.not_before = OffsetDateTime::from(now - 5 * 365 * DAY);
     params.not_after = OffsetDateTime::from(now + 3650 * DAY);
     params.key_usages = vec![
         KeyUsagePurpose::KeyCertSign,

@@ -110,7 +110,9 @@ impl CertProblem {
 /// The judgement of a chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CertReport {
-    /// A path to a trust anchor was found and validated at `now`.
+    /// A path to a trust anchor was found and validates, the leaf's own dates apart: an
+    /// expired (or not yet valid) leaf on a good chain is `chain_valid` with `expired` (or
+    /// `not_yet_valid`) set, judged at the last (first) second of the leaf's validity.
     pub chain_valid: bool,
     /// The leaf carries the expected name (`None` when no name was given).
     pub name_match: Option<bool>,
@@ -162,11 +164,13 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
         return report;
     };
     let now = policy.now.as_secs() as i64;
+    let window: (i64, i64);
 
     match X509Certificate::from_der(leaf_der) {
         Ok((_, leaf)) => {
             let not_before = leaf.validity().not_before.timestamp();
             let not_after = leaf.validity().not_after.timestamp();
+            window = (not_before, not_after);
             report.days_to_expiry = Some((not_after - now).div_euclid(86_400));
             if now > not_after {
                 report.expired = true;
@@ -208,17 +212,31 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
     match webpki::EndEntityCert::try_from(leaf_der) {
         Ok(ee) => {
             let intermediates: Vec<CertificateDer<'_>> = chain.iter().skip(1).cloned().collect();
-            let result = ee.verify_for_usage(
-                webpki::ALL_VERIFICATION_ALGS,
-                policy.trust.anchors(),
-                &intermediates,
-                policy.now,
-                webpki::KeyUsage::server_auth(),
-                None,
-                None,
-            );
-            match result {
-                Ok(_) => report.chain_valid = true,
+            let verify_at = |at: UnixTime| {
+                ee.verify_for_usage(
+                    webpki::ALL_VERIFICATION_ALGS,
+                    policy.trust.anchors(),
+                    &intermediates,
+                    at,
+                    webpki::KeyUsage::server_auth(),
+                    None,
+                    None,
+                )
+                .map(|_| ())
+            };
+            // The leaf's own dates are reported apart: judge the path within its validity.
+            let at = if report.expired {
+                window.1.saturating_sub(1)
+            } else if report.not_yet_valid {
+                window.0.saturating_add(1)
+            } else {
+                now
+            };
+            let at = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+                u64::try_from(at).unwrap_or(0),
+            ));
+            match verify_at(at) {
+                Ok(()) => report.chain_valid = true,
                 Err(webpki::Error::UnknownIssuer) => {
                     if !report.self_signed {
                         report.problems.push(CertProblem::UnknownIssuer);

@@ -40,6 +40,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod cert;
+pub mod dane;
 pub mod danger;
 mod error;
 pub mod facts;
