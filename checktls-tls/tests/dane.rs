@@ -121,7 +121,7 @@ fn mismatch_rollover_and_notes() {
     let wrong = record(3, 1, 1, &other.chain[0]);
     let right = record(3, 1, 1, &leaf.chain[0]);
     let rep = evaluate(
-        &[wrong.clone()],
+        std::slice::from_ref(&wrong),
         &Proof::Secure,
         &leaf.chain,
         &["mx.lab.test"],
