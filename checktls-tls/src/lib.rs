@@ -48,6 +48,7 @@ pub mod facts;
 pub mod handshake;
 #[cfg(feature = "tokio")]
 pub mod http;
+pub mod mta_sts;
 #[cfg(feature = "tokio")]
 pub mod net;
 mod serde_der;
