@@ -7,10 +7,17 @@ pub use checktls_score as score;
 pub use checktls_smtp as smtp;
 pub use checktls_tls as tls;
 
+mod checker;
+mod error;
+mod judge;
 pub mod options;
 pub mod output;
+mod probe;
 pub mod report;
 pub mod target;
 
+pub use checker::{Checker, CheckerBuilder};
+pub use error::Error;
+pub use options::ReceiverOptions;
 pub use report::ReceiverReport;
 pub use target::Target;

@@ -117,7 +117,7 @@ pub struct ResolverSetup {
 
 /// The receiver test's options. [`Default`] is CheckTLS's full test; [`ReceiverOptions::quick`]
 /// its Quick test.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReceiverOptions {
     /// The SMTP port of every MX. Default: 25 (465 with `direct_tls`).
@@ -173,6 +173,8 @@ pub struct ReceiverOptions {
     pub tls_versions: Vec<String>,
     /// Cipher suites to offer (IANA names); empty offers the defaults.
     pub cipher_suites: Vec<String>,
+    /// A client certificate to present when a server asks for one.
+    pub client_certificate: Option<crate::tls::handshake::ClientCertificate>,
     /// How DNS is asked.
     pub resolver: ResolverSetup,
 }
@@ -206,6 +208,7 @@ impl Default for ReceiverOptions {
             record_raw: false,
             tls_versions: Vec::new(),
             cipher_suites: Vec::new(),
+            client_certificate: None,
             resolver: ResolverSetup::default(),
         }
     }

@@ -32,6 +32,7 @@ pub mod dns;
 pub mod http;
 pub mod pki;
 pub mod postfix;
+pub mod scenario;
 pub mod smtp;
 pub mod socks5;
 

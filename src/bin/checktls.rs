@@ -1,2 +1,416 @@
-//! The `checktls` command.
-fn main() {}
+//! The `checktls` command: `checktls receiver TARGET`, and `checktls demo` on the embedded lab.
+//!
+//! Exit codes: 0 the test ran and the grade reached `--min-score`; 1 it ran and fell short;
+//! 2 bad usage or input; 3 nothing could be tested (no host reached, DNS failed).
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use checktls::dns::MxLimit;
+use checktls::dns::discovery::IpChoice;
+use checktls::options::{AuthCredentials, ReceiverOptions, StopAfter};
+use checktls::output::{Format, Level, render};
+use checktls::tls::TrustStore;
+use checktls::tls::handshake::ClientCertificate;
+use checktls::tls::net::StaticConnector;
+use checktls::{Checker, ReceiverReport, Target};
+
+#[derive(Parser)]
+#[command(
+    name = "checktls",
+    version,
+    about = "Will this address receive mail securely? Test it, and see why."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Test a receiver: an address, a domain, or user@domain[host:port].
+    Receiver(Box<ReceiverArgs>),
+    /// Start the embedded lab (DNS, SMTP receivers of several postures, MTA-STS) and test each
+    /// of its domains. Needs no network.
+    Demo {
+        /// Output level for each domain.
+        #[arg(long, default_value = "matrix")]
+        level: Level,
+    },
+}
+
+fn parse_limit(s: &str) -> Result<MxLimit, String> {
+    let (n, pct) = match s.strip_suffix('%') {
+        Some(n) => (n, true),
+        None => (s, false),
+    };
+    let v: usize = n.parse().map_err(|_| format!("{s:?} is not N or N%"))?;
+    if v == 0 {
+        return Err("the limit must be at least 1".into());
+    }
+    Ok(match pct {
+        true => MxLimit::LevelsPercent(u8::try_from(v.min(100)).unwrap_or(100)),
+        false => MxLimit::Levels(v),
+    })
+}
+
+fn parse_host_limit(s: &str) -> Result<MxLimit, String> {
+    Ok(match parse_limit(s)? {
+        MxLimit::Levels(n) => MxLimit::Hosts(n),
+        MxLimit::LevelsPercent(p) => MxLimit::HostsPercent(p),
+        other => other,
+    })
+}
+
+fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>()
+        .or_else(|_| {
+            s.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
+}
+
+#[derive(Args)]
+struct ReceiverArgs {
+    /// The target: user@domain, domain, user@domain[host:port], or an IP address.
+    target: String,
+    /// Output level: score, matrix, smtp, detail, certdetail, ssldetail, debug, sslprobe.
+    #[arg(long, default_value = "matrix")]
+    level: Level,
+    /// Output format: text, json, xml.
+    #[arg(long, default_value = "text")]
+    format: Format,
+    /// CheckTLS's Quick test: stop after EHLO2, no revocation, 11 s timeout, one MX host.
+    #[arg(long)]
+    quick: bool,
+    /// Stop after: answer, connect, ehlo1, starttls, ehlo2, mailfrom, rcptto, data.
+    #[arg(long)]
+    stop_after: Option<StopAfter>,
+    /// Seconds per stage.
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// Leave hosts that do not answer out of the grade.
+    #[arg(long)]
+    ignore_no_connect: bool,
+    /// Test the first N (or N%) MX preference levels.
+    #[arg(long, value_parser = parse_limit)]
+    mx_limit: Option<MxLimit>,
+    /// Test the first N (or N%) MX hosts.
+    #[arg(long, value_parser = parse_host_limit)]
+    host_limit: Option<MxLimit>,
+    /// Do not check OCSP/CRL revocation.
+    #[arg(long)]
+    no_revocation: bool,
+    /// TLS on connect (port 465), no STARTTLS.
+    #[arg(long)]
+    direct_tls: bool,
+    /// Send STARTTLS even when it is not offered.
+    #[arg(long)]
+    compel_tls: bool,
+    /// The SMTP port of every MX.
+    #[arg(long)]
+    port: Option<u16>,
+    /// The name sent in SNI (default: the MX host name).
+    #[arg(long)]
+    sni: Option<String>,
+    /// The EHLO name.
+    #[arg(long)]
+    ehlo: Option<String>,
+    /// The MAIL FROM address.
+    #[arg(long)]
+    mail_from: Option<String>,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// A SOCKS5 proxy, IP:PORT.
+    #[arg(long)]
+    socks5: Option<SocketAddr>,
+    /// AUTH user for a private system.
+    #[arg(long, requires = "auth_pass_env")]
+    auth_user: Option<String>,
+    /// The environment variable holding the AUTH password (never given on the command line).
+    #[arg(long)]
+    auth_pass_env: Option<String>,
+    /// AUTH LOGIN instead of PLAIN.
+    #[arg(long)]
+    auth_login: bool,
+    /// A client certificate chain (PEM).
+    #[arg(long, requires = "client_key")]
+    client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long)]
+    client_key: Option<PathBuf>,
+    /// Extra trust anchors (PEM), besides Mozilla's roots.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// A name server to ask, IP[:PORT] (repeatable).
+    #[arg(long, value_parser = parse_nameserver)]
+    nameserver: Vec<SocketAddr>,
+    /// Ask every DNS question again (no cache).
+    #[arg(long)]
+    no_dns_cache: bool,
+    /// DNSSEC trust anchors (DNSKEY or DS records in zone-file syntax).
+    #[arg(long)]
+    dnssec_anchor: Option<PathBuf>,
+    /// Send a test message (DATA).
+    #[arg(long)]
+    send_email: bool,
+    /// AssureTLS: try MAIL FROM in plaintext; each host passes only if it refuses.
+    #[arg(long)]
+    assure_tls: bool,
+    /// The grade the test must reach for exit code 0.
+    #[arg(long, default_value_t = 90)]
+    min_score: u16,
+    /// Record the raw traffic (shown at level debug).
+    #[arg(long)]
+    raw: bool,
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("checktls: {msg}");
+    ExitCode::from(2)
+}
+
+fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
+    let mut o = if a.quick {
+        ReceiverOptions::quick()
+    } else {
+        ReceiverOptions::default()
+    };
+    if let Some(s) = a.stop_after {
+        o.stop_after = s;
+    }
+    if let Some(t) = a.timeout {
+        o.timeout = Duration::from_secs(t.max(1));
+    }
+    o.ignore_no_connect |= a.ignore_no_connect;
+    if let Some(l) = a.mx_limit {
+        o.mx_limit = l;
+    }
+    if let Some(l) = a.host_limit {
+        o.host_limit = l;
+    }
+    if a.no_revocation {
+        o.revocation = false;
+    }
+    o.direct_tls = a.direct_tls;
+    o.compel_tls = a.compel_tls;
+    o.port = a.port;
+    o.sni = a.sni.clone();
+    if let Some(e) = &a.ehlo {
+        o.ehlo_name = e.clone();
+    }
+    if let Some(m) = &a.mail_from {
+        o.mail_from = m.clone();
+    }
+    o.ip = match (a.ipv4, a.ipv6) {
+        (true, _) => IpChoice::V4,
+        (_, true) => IpChoice::V6,
+        _ => IpChoice::Both,
+    };
+    o.socks5 = a.socks5;
+    if let Some(user) = &a.auth_user {
+        let var = a.auth_pass_env.as_deref().unwrap_or_default();
+        let password =
+            std::env::var(var).map_err(|_| format!("the environment variable {var} is not set"))?;
+        o.auth = Some(AuthCredentials {
+            user: user.clone(),
+            password,
+            login: a.auth_login,
+        });
+    }
+    if let (Some(cert), Some(key)) = (&a.client_cert, &a.client_key) {
+        use rustls_pki_types::pem::PemObject;
+        let chain = rustls_pki_types::CertificateDer::pem_slice_iter(&read(cert)?)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("{}: {e}", cert.display()))?;
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&read(key)?)
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        o.client_certificate = Some(ClientCertificate { chain, key });
+    }
+    let mut trust = TrustStore::mozilla();
+    if let Some(ca) = &a.ca_file {
+        trust
+            .add_pem_file(ca)
+            .map_err(|e| format!("{}: {e}", ca.display()))?;
+    }
+    o.resolver.nameservers = a.nameserver.clone();
+    o.resolver.no_cache = a.no_dns_cache;
+    if let Some(f) = &a.dnssec_anchor {
+        o.resolver.dnssec_anchors = Some(String::from_utf8_lossy(&read(f)?).into_owned());
+    }
+    o.send_email = a.send_email;
+    o.assure_tls = a.assure_tls;
+    o.min_score = a.min_score;
+    o.record_raw = a.raw || a.level == Level::Debug;
+    Ok((o, trust))
+}
+
+fn exit_for(report: &ReceiverReport, min_score: u16) -> ExitCode {
+    if !report.tested {
+        ExitCode::from(3)
+    } else if report.score() >= min_score {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn receiver(a: ReceiverArgs) -> ExitCode {
+    let target: Target = match a.target.parse() {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    let (opts, trust) = match options(&a) {
+        Ok(x) => x,
+        Err(e) => return usage(e),
+    };
+    let min = opts.min_score;
+    let checker = match Checker::builder(opts).trust(trust).build().await {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let progress = std::io::stderr().is_terminal() && a.format == Format::Text;
+    if progress {
+        eprint!("testing {target} ...");
+        let _ = std::io::stderr().flush();
+    }
+    let report = match checker.check(&target).await {
+        Ok(r) => r,
+        Err(e) => return usage(e),
+    };
+    if progress {
+        eprint!("\r\x1b[K");
+    }
+    print!("{}", render(&report, a.level, a.format));
+    exit_for(&report, min)
+}
+
+async fn demo(level: Level) -> ExitCode {
+    println!("Starting the embedded lab: signed DNS, SMTP receivers, MTA-STS over HTTPS ...");
+    let lab = match checktls_lab::scenario::Scenario::start().await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("checktls demo: the lab did not start: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let mut opts = ReceiverOptions::default();
+    opts.port = Some(lab.smtp_port());
+    opts.timeout = Duration::from_secs(5);
+    opts.resolver.nameservers = vec![lab.dns_addr()];
+    opts.resolver.dnssec_anchors = Some(lab.trust_anchor().to_owned());
+    let mut trust = TrustStore::empty();
+    if let Err(e) = trust.add_der(lab.root_ca().clone()) {
+        eprintln!("checktls demo: {e}");
+        return ExitCode::from(3);
+    }
+    let mut routes = StaticConnector::new();
+    for (host, addr) in lab.https_routes() {
+        routes.insert(host, *addr);
+    }
+    let checker = match Checker::builder(opts)
+        .trust(trust)
+        .https_connector(Arc::new(routes))
+        .build()
+        .await
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("checktls demo: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    println!(
+        "DNS on {}, SMTP receivers on port {}\n",
+        lab.dns_addr(),
+        lab.smtp_port()
+    );
+    let mut summary = Vec::new();
+    let mut all_ok = true;
+    for d in lab.domains() {
+        let target = Target::domain(match d.domain.parse() {
+            Ok(n) => n,
+            Err(e) => return usage(e),
+        });
+        let report = match checker.check(&target).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("checktls demo: {}: {e}", d.domain);
+                return ExitCode::from(3);
+            }
+        };
+        println!("== {} ({})", d.domain, d.posture);
+        print!("{}", render(&report, level, Format::Text));
+        println!();
+        let ok = (d.expect.0..=d.expect.1).contains(&report.score());
+        all_ok &= ok;
+        summary.push((d, report.score(), ok));
+    }
+    println!(
+        "{:<18} {:<36} {:>5}  {:<9}",
+        "domain", "posture", "grade", "expected"
+    );
+    for (d, score, ok) in &summary {
+        let expect = if d.expect.0 == d.expect.1 {
+            d.expect.0.to_string()
+        } else {
+            format!("{}-{}", d.expect.0, d.expect.1)
+        };
+        println!(
+            "{:<18} {:<36} {:>5}  {:<9} {}",
+            d.domain,
+            d.posture,
+            score,
+            expect,
+            if *ok { "ok" } else { "UNEXPECTED" }
+        );
+    }
+    println!("\n{} probes, best in class 121.", checker.probes_run());
+    if all_ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("checktls: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Receiver(a) => receiver(*a).await,
+            Command::Demo { level } => demo(level).await,
+        }
+    })
+}

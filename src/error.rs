@@ -1,0 +1,30 @@
+//! The facade's error: when a test could not be set up or the caller misused the API. What a
+//! test finds (unreachable hosts, TLS failures, DNS failures) is in the report, not here.
+
+use crate::target::TargetError;
+
+/// Why a receiver test could not be run.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The target could not be read.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// A target that cannot be tested (for example an address without a domain or host).
+    #[error("bad target: {0}")]
+    BadTarget(String),
+    /// The resolver could not be set up (bad trust anchors, no name servers).
+    #[error("DNS setup: {0}")]
+    Dns(checktls_dns::Error),
+    /// TLS setup: a CA file, a client certificate or a cipher suite name was refused.
+    #[error("TLS setup: {0}")]
+    Tls(#[from] checktls_tls::Error),
+    /// A file could not be read.
+    #[error("{path}: {source}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}

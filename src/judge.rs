@@ -1,0 +1,557 @@
+//! From what was recorded to judgements (checktls-tls, pure) and score evidence.
+
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
+
+use base64ct::{Base64, Encoding};
+use rustls_pki_types::{CertificateDer, UnixTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::public_key::PublicKey;
+
+use crate::checker::{Checker, HostPlan};
+use crate::dns::discovery::Discovery;
+use crate::dns::{DomainName, Outcome as DnsOutcome};
+use crate::options::ReceiverOptions;
+use crate::probe::HostProbe;
+use crate::report::{
+    CertSummaryView, CertificateView, DaneView, Finding, HostMtaSts, HostReport, MtaStsReport,
+    RevocationView, Severity, StageView, TlsView,
+};
+use crate::score::{
+    CertEvidence, CipherEvidence, DaneEvidence, HostEvidence, KeyAlgorithm, KeyEvidence,
+    MtaStsEvidence, SignatureHash, StsMode, TlsEvidence,
+};
+use crate::smtp::{Finding as SmtpFinding, Outcome, Stage};
+use crate::tls::cert::{CertPolicy, CertReport, evaluate};
+use crate::tls::dane::{self, DaneStatus};
+use crate::tls::http::HttpOptions;
+use crate::tls::mta_sts::{self, Mode, Policy};
+
+fn dns_finding(f: &crate::dns::Finding) -> Finding {
+    let severity = match f.severity {
+        crate::dns::Severity::Error => Severity::Error,
+        crate::dns::Severity::Warning => Severity::Warning,
+        _ => Severity::Info,
+    };
+    Finding::new(f.code, severity, f.message.clone())
+}
+
+/// The domain's MTA-STS policy: `None` when the domain publishes no `_mta-sts` record.
+pub(crate) async fn mta_sts_policy(
+    checker: &Checker,
+    domain: &DomainName,
+    found: &Discovery,
+) -> Option<(MtaStsReport, Option<Policy>)> {
+    let check = match found.mta_sts.as_ref()? {
+        Err(e) => {
+            return Some((
+                MtaStsReport {
+                    id: None,
+                    mode: None,
+                    mx: Vec::new(),
+                    max_age: None,
+                    valid: false,
+                    findings: vec![Finding::new(
+                        "mta_sts.txt_failed",
+                        Severity::Warning,
+                        format!("the _mta-sts TXT lookup failed: {e}"),
+                    )],
+                },
+                None,
+            ));
+        }
+        Ok(c) => c,
+    };
+    if matches!(
+        check.answer.outcome,
+        DnsOutcome::NoData | DnsOutcome::NxDomain
+    ) || check.answer.records().is_empty()
+    {
+        return None;
+    }
+    let mut findings: Vec<Finding> = check.parsed.findings.iter().map(dns_finding).collect();
+    let id = check.parsed.value.as_ref().map(|t| t.id.clone());
+    let mut options = HttpOptions::default();
+    options.trust = checker.trust().clone();
+    options.timeout = checker.options().timeout.min(Duration::from_secs(10));
+    let fetched =
+        mta_sts::fetch_policy(&domain.to_string(), checker.https().as_ref(), &options).await;
+    findings.extend(fetched.findings.iter().map(dns_finding));
+    let policy = fetched.parsed.as_ref().and_then(|p| p.policy.clone());
+    if let Some(p) = &fetched.parsed {
+        findings.extend(p.findings.iter().map(dns_finding));
+    }
+    if id.is_none() {
+        findings.push(Finding::new(
+            "mta_sts.no_id",
+            Severity::Error,
+            "the _mta-sts TXT record has no valid id: senders ignore the policy",
+        ));
+    }
+    let valid = policy.is_some() && id.is_some();
+    Some((
+        MtaStsReport {
+            id,
+            mode: policy.as_ref().map(|p| p.mode.name().to_owned()),
+            mx: policy.as_ref().map(|p| p.mx.clone()).unwrap_or_default(),
+            max_age: policy.as_ref().map(|p| p.max_age),
+            valid,
+            findings,
+        },
+        policy.filter(|_| valid),
+    ))
+}
+
+fn unix(t: SystemTime) -> UnixTime {
+    UnixTime::since_unix_epoch(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+fn pem(der: &[u8]) -> String {
+    let b64 = Base64::encode_string(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+fn key_of(cert: &X509Certificate<'_>) -> Option<KeyEvidence> {
+    match cert.public_key().parsed().ok()? {
+        PublicKey::RSA(rsa) => Some(KeyEvidence {
+            algorithm: KeyAlgorithm::Rsa,
+            bits: u32::try_from(rsa.key_size()).unwrap_or(0),
+        }),
+        PublicKey::EC(ec) => Some(KeyEvidence {
+            algorithm: KeyAlgorithm::Ec,
+            bits: u32::try_from(ec.key_size()).unwrap_or(0),
+        }),
+        PublicKey::DSA(_) => Some(KeyEvidence {
+            algorithm: KeyAlgorithm::Dsa,
+            bits: 1024,
+        }),
+        _ => {
+            let oid = cert.public_key().algorithm.algorithm.to_id_string();
+            match oid.as_str() {
+                "1.3.101.112" => Some(KeyEvidence {
+                    algorithm: KeyAlgorithm::Ed25519,
+                    bits: 256,
+                }),
+                "1.3.101.113" => Some(KeyEvidence {
+                    algorithm: KeyAlgorithm::Ed448,
+                    bits: 456,
+                }),
+                _ => None,
+            }
+        }
+    }
+}
+
+fn signature_name(cert: &X509Certificate<'_>) -> String {
+    let oid = &cert.signature_algorithm.algorithm;
+    x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
+        .map(str::to_owned)
+        .unwrap_or_else(|_| oid.to_id_string())
+}
+
+fn summary(
+    depth: usize,
+    der: &CertificateDer<'_>,
+) -> Option<(CertSummaryView, Option<KeyEvidence>, String)> {
+    let (_, c) = X509Certificate::from_der(der.as_ref()).ok()?;
+    let time = |t: x509_parser::time::ASN1Time| {
+        t.to_datetime()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let san = match c.subject_alternative_name() {
+        Ok(Some(ext)) => ext
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let key = key_of(&c);
+    let sig = signature_name(&c);
+    Some((
+        CertSummaryView {
+            depth,
+            subject: c.subject().to_string(),
+            issuer: c.issuer().to_string(),
+            san,
+            not_before: time(c.validity().not_before),
+            not_after: time(c.validity().not_after),
+            key: key.map_or_else(
+                || "unknown".to_owned(),
+                |k| format!("{} {}", k.algorithm, k.bits),
+            ),
+            signature: sig.clone(),
+            sha256: hex(ring::digest::digest(&ring::digest::SHA256, der.as_ref()).as_ref()),
+            pem: pem(der.as_ref()),
+        },
+        key,
+        sig,
+    ))
+}
+
+/// The certificate judgement and its score evidence.
+fn judge_certificate(
+    checker: &Checker,
+    name: &str,
+    chain: &[CertificateDer<'static>],
+    now: SystemTime,
+) -> (CertificateView, CertEvidence) {
+    let expected = name
+        .parse::<std::net::IpAddr>()
+        .is_err()
+        .then_some(name.trim_end_matches('.'));
+    let mut policy = CertPolicy::new(checker.trust(), expected, unix(now));
+    policy.expiry_warning_days = checker.options().expiry_warning_days;
+    let report: CertReport = evaluate(chain, &policy);
+    let mut summaries = Vec::new();
+    let mut leaf_key = None;
+    let mut weakest: Option<SignatureHash> = None;
+    for (depth, der) in chain.iter().enumerate() {
+        if let Some((s, key, sig)) = summary(depth, der) {
+            if depth == 0 {
+                leaf_key = key;
+            }
+            // The root's self-signature does not matter; every other signature does.
+            let is_root = s.subject == s.issuer && depth > 0;
+            if !is_root && let Some(h) = SignatureHash::from_name(&sig) {
+                weakest = Some(weakest.map_or(h, |w| w.min(h)));
+            }
+            summaries.push(s);
+        }
+    }
+    let matched_name = if report.name_match == Some(true) {
+        expected.and_then(|n| {
+            summaries
+                .first()
+                .and_then(|s| s.san.iter().find(|san| san_matches(san, n)).cloned())
+        })
+    } else {
+        None
+    };
+    let problems = report
+        .problems
+        .iter()
+        .map(|p| {
+            serde_json::to_value(p)
+                .ok()
+                .and_then(|v| v.get("problem").and_then(|x| x.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| format!("{p:?}"))
+        })
+        .collect();
+    let evidence = CertEvidence {
+        chain_valid: report.chain_valid,
+        name_match: report.name_match,
+        expired: report.expired,
+        not_yet_valid: report.not_yet_valid,
+        days_to_expiry: report.days_to_expiry,
+        self_signed: report.self_signed,
+        key: leaf_key,
+        weakest_signature: weakest,
+    };
+    (
+        CertificateView {
+            chain_valid: report.chain_valid,
+            name_match: report.name_match,
+            matched_name,
+            expired: report.expired,
+            not_yet_valid: report.not_yet_valid,
+            days_to_expiry: report.days_to_expiry,
+            expiry_warning: report.expiry_warning,
+            self_signed: report.self_signed,
+            problems,
+            chain: summaries,
+        },
+        evidence,
+    )
+}
+
+fn san_matches(san: &str, name: &str) -> bool {
+    let san = san.to_ascii_lowercase();
+    let name = name.to_ascii_lowercase();
+    match san.strip_prefix("*.") {
+        Some(suffix) => name
+            .split_once('.')
+            .is_some_and(|(l, rest)| !l.is_empty() && rest == suffix),
+        None => san == name,
+    }
+}
+
+fn smtp_finding(f: &SmtpFinding) -> Finding {
+    let severity = match f {
+        SmtpFinding::NoStartTls | SmtpFinding::PlaintextInjection { .. } => Severity::Error,
+        SmtpFinding::PlaintextAccepted
+        | SmtpFinding::StartTlsRefused { .. }
+        | SmtpFinding::AuthFailed { .. } => Severity::Warning,
+        _ => Severity::Info,
+    };
+    Finding::new(f.code(), severity, f.to_string())
+}
+
+/// What the report says of one host, and the evidence the score needs.
+pub(crate) fn host_report(
+    checker: &Checker,
+    plan: &HostPlan,
+    probe: Option<&HostProbe>,
+    mta_sts: Option<&(MtaStsReport, Option<Policy>)>,
+    dns_mta_sts_tested: bool,
+    now: SystemTime,
+) -> (HostReport, HostEvidence) {
+    let opts: &ReceiverOptions = checker.options();
+    let mut findings = plan.findings.clone();
+    let mut stages: Vec<StageView> = Vec::new();
+    let mut evidence = HostEvidence {
+        name: plan.name.clone(),
+        address: plan.address,
+        preference: plan.preference,
+        ..HostEvidence::default()
+    };
+    let mut tls_view = None;
+    let mut cert_view = None;
+    let mut error = None;
+    let mut transcript = Vec::new();
+    let mut raw = None;
+    let mut chain: Vec<CertificateDer<'static>> = Vec::new();
+    let mut validated_tls = false;
+    match probe {
+        None if plan.address.is_none() => {
+            stages.push(StageView {
+                stage: "answer",
+                ok: false,
+                ms: 0,
+            });
+            evidence.stages.set(crate::score::Stage::Answer, false);
+            error = Some("the host has no address".to_owned());
+        }
+        None => {
+            error = Some("not tested: another MX host answered first (quick mode)".to_owned());
+        }
+        Some(p) => {
+            let r = &p.record;
+            findings.extend(r.findings.iter().map(smtp_finding));
+            if let Some(facts) = &r.tls {
+                chain = facts.chain.clone();
+            } else if let Some(f) = &r.tls_failure {
+                chain = f.partial.chain.clone();
+            }
+            let mut cert_ok = None;
+            if !chain.is_empty() {
+                let (view, ev) = judge_certificate(checker, &plan.name, &chain, now);
+                cert_ok = Some(
+                    view.chain_valid
+                        && view.name_match != Some(false)
+                        && !view.expired
+                        && !view.not_yet_valid
+                        && !view.self_signed,
+                );
+                if let Some(facts) = &r.tls {
+                    let version = crate::score::TlsVersion::ALL
+                        .into_iter()
+                        .find(|v| v.name() == facts.version.name());
+                    let cipher = CipherEvidence::from_name(&facts.cipher_suite.to_string())
+                        .unwrap_or_else(|| CipherEvidence::strong(128));
+                    if let Some(version) = version {
+                        evidence.tls = Some(TlsEvidence {
+                            version,
+                            cipher,
+                            certificate: Some(ev),
+                        });
+                    }
+                    tls_view = Some(TlsView {
+                        version: facts.version.name().to_owned(),
+                        cipher: facts.cipher_suite.to_string(),
+                        group: facts.key_exchange_group.as_ref().map(|g| g.name.clone()),
+                        deprecated: facts.version.is_deprecated(),
+                        source: "rustls",
+                        handshake_ms: u64::try_from(facts.handshake_time.as_millis())
+                            .unwrap_or(u64::MAX),
+                    });
+                }
+                cert_view = Some(view);
+            }
+            for s in &r.stages {
+                // CheckTLS's Cert stage is the stringent judgement, not "a certificate came".
+                let ok = if s.stage == Stage::Cert {
+                    cert_ok.unwrap_or(false)
+                } else {
+                    s.ok
+                };
+                stages.push(StageView {
+                    stage: s.stage.as_str(),
+                    ok,
+                    ms: s.ms,
+                });
+                if let Some(st) = crate::score::Stage::ALL
+                    .into_iter()
+                    .find(|x| x.name() == s.stage.as_str())
+                {
+                    evidence.stages.set(st, ok);
+                }
+            }
+            validated_tls = r.passed(Stage::Secure) && cert_ok == Some(true);
+            if let Outcome::Failed { stage, reason } = &r.outcome {
+                error = Some(format!("{stage}: {reason}"));
+            }
+            if opts.assure_tls {
+                evidence.plaintext_refused = Some(
+                    r.findings
+                        .iter()
+                        .any(|f| matches!(f, SmtpFinding::PlaintextRefused { .. })),
+                );
+            }
+            transcript = r.transcript.render();
+            raw = r
+                .raw
+                .as_ref()
+                .map(crate::smtp::record::RawTraffic::hex_dump);
+        }
+    }
+
+    // DANE.
+    let dane = match &plan.tlsa {
+        None => DaneView {
+            status: "not_checked".into(),
+            records: Vec::new(),
+            matched: None,
+            notes: vec!["no TLSA lookup for this host".into()],
+        },
+        Some(t) => {
+            let base = t.base.to_string();
+            let names = [base.as_str(), plan.name.as_str()];
+            let report = dane::evaluate(
+                t.answer.records(),
+                &t.answer.proof,
+                &chain,
+                &names,
+                unix(now),
+            );
+            evidence.dane = DaneEvidence {
+                tested: true,
+                secure: t.answer.proof.is_secure(),
+                usable: !matches!(
+                    report.status,
+                    DaneStatus::NoRecords | DaneStatus::Insecure | DaneStatus::Unusable
+                ) && !matches!(report.status, DaneStatus::Bogus { .. }),
+                matched: report.status == DaneStatus::Matched,
+            };
+            if let DaneStatus::Bogus { reason } = &report.status {
+                findings.push(Finding::new(
+                    "dane.bogus",
+                    Severity::Error,
+                    format!("the TLSA records are DNSSEC-bogus: {reason}"),
+                ));
+            }
+            if report.status == DaneStatus::Failed {
+                findings.push(Finding::new(
+                    "dane.failed",
+                    Severity::Error,
+                    "no usable TLSA record matches the certificate chain: DANE senders will not deliver",
+                ));
+            }
+            DaneView {
+                status: report.status.name().into(),
+                records: t.answer.records().iter().map(ToString::to_string).collect(),
+                matched: report
+                    .matched
+                    .map(|m| format!("{} at depth {}", m.record, m.depth)),
+                notes: report.notes,
+            }
+        }
+    };
+
+    // MTA-STS for this host.
+    let host_sts = match mta_sts {
+        Some((_, Some(policy))) => {
+            evidence.mta_sts = MtaStsEvidence {
+                tested: true,
+                policy_valid: true,
+                mode: match policy.mode {
+                    Mode::Enforce => StsMode::Enforce,
+                    Mode::Testing => StsMode::Testing,
+                    Mode::None => StsMode::None,
+                },
+                host_covered: policy.covers(&plan.name),
+            };
+            let verdict = policy.host_verdict(&plan.name, validated_tls);
+            if verdict == "fail" {
+                findings.push(Finding::new(
+                    "mta_sts.host_fails",
+                    Severity::Error,
+                    format!(
+                        "under the enforced MTA-STS policy senders would not deliver to {}",
+                        plan.name
+                    ),
+                ));
+            }
+            HostMtaSts {
+                policy: true,
+                mode: Some(policy.mode.name().into()),
+                covered: policy.covers(&plan.name),
+                verdict: verdict.into(),
+            }
+        }
+        other => {
+            evidence.mta_sts = MtaStsEvidence {
+                tested: dns_mta_sts_tested,
+                ..MtaStsEvidence::default()
+            };
+            HostMtaSts {
+                policy: false,
+                mode: None,
+                covered: false,
+                verdict: if other.is_some() { "invalid" } else { "none" }.into(),
+            }
+        }
+    };
+
+    let revocation = RevocationView {
+        status: "not_checked".into(),
+        source: None,
+        detail: if opts.revocation {
+            "OCSP and CRL checks are not part of this build yet".into()
+        } else {
+            "revocation checking is turned off".into()
+        },
+    };
+
+    (
+        HostReport {
+            name: plan.name.clone(),
+            preference: plan.preference,
+            address: plan.address,
+            port: plan.port,
+            score: 0,
+            stages,
+            tls: tls_view,
+            certificate: cert_view,
+            dane,
+            mta_sts: host_sts,
+            revocation,
+            score_detail: None,
+            findings,
+            error,
+            transcript,
+            raw,
+            sslprobe: None,
+        },
+        evidence,
+    )
+}

@@ -1,0 +1,124 @@
+//! One MX address probed: the SMTP dialog over TLS (checktls-smtp), with the options of the
+//! receiver test.
+
+use std::net::SocketAddr;
+
+use crate::checker::HostPlan;
+use crate::options::{ReceiverOptions, StopAfter};
+use crate::smtp::{self, Auth, AuthMechanism, ProbeOptions, Secret, SmtpRecord, Stage, Timeouts};
+use crate::tls::handshake::VersionChoice;
+
+/// What identifies a probe within a run: the same address, port, name and recipient are probed
+/// once however many targets share them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ProbeKey {
+    pub(crate) address: SocketAddr,
+    pub(crate) name: String,
+    pub(crate) rcpt: Option<String>,
+}
+
+/// A probe's record.
+#[derive(Debug)]
+pub(crate) struct HostProbe {
+    pub(crate) record: SmtpRecord,
+    /// The server said "come back later" before the dialog got going (a 421 greeting).
+    pub(crate) busy: bool,
+}
+
+impl HostProbe {
+    pub(crate) fn answered(&self) -> bool {
+        self.record.passed(Stage::Answer)
+    }
+}
+
+/// The message sent with `send_email`.
+fn test_message(opts: &ReceiverOptions, rcpt: Option<&str>) -> Vec<u8> {
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: checktls test message\r\n\
+         Message-ID: <checktls-{pid}@checktls.invalid>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n\
+         This message was sent by checktls to test that mail to this address travels \
+         encrypted.\r\n",
+        from = opts.mail_from,
+        to = rcpt.unwrap_or("postmaster"),
+        pid = std::process::id(),
+    )
+    .into_bytes()
+}
+
+/// The checktls-smtp options for one address.
+pub(crate) fn probe_options(
+    opts: &ReceiverOptions,
+    plan: &HostPlan,
+    rcpt: Option<&str>,
+) -> ProbeOptions {
+    let mut p = ProbeOptions::default();
+    let s = &mut p.session;
+    s.ehlo_name = opts.ehlo_name.clone();
+    s.mail_from = opts.mail_from.clone();
+    s.rcpt_to = rcpt.map(str::to_owned);
+    s.stop_after = match opts.stop_after {
+        StopAfter::Answer => smtp::StopAfter::Answer,
+        StopAfter::Connect => smtp::StopAfter::Connect,
+        StopAfter::Ehlo1 => smtp::StopAfter::Ehlo1,
+        StopAfter::Starttls => smtp::StopAfter::Starttls,
+        StopAfter::Ehlo2 => smtp::StopAfter::Ehlo2,
+        StopAfter::MailFrom => smtp::StopAfter::MailFrom,
+        StopAfter::RcptTo => smtp::StopAfter::RcptTo,
+        StopAfter::Data => smtp::StopAfter::Data,
+    };
+    if opts.send_email && rcpt.is_some() {
+        s.stop_after = smtp::StopAfter::Data;
+        s.message = Some(test_message(opts, rcpt));
+    }
+    s.timeouts = Timeouts::uniform(opts.timeout);
+    s.direct_tls = opts.direct_tls;
+    s.compel_tls = opts.compel_tls;
+    s.plaintext_mail_from = opts.assure_tls;
+    s.auth = opts.auth.as_ref().map(|a| Auth {
+        mechanism: if a.login {
+            AuthMechanism::Login
+        } else {
+            AuthMechanism::Plain
+        },
+        user: a.user.clone(),
+        secret: Secret::new(a.password.clone()),
+    });
+    // SNI: the option, else the MX name (never an address literal).
+    p.tls.sni = opts.sni.clone().or_else(|| {
+        plan.name
+            .parse::<std::net::IpAddr>()
+            .is_err()
+            .then(|| plan.name.trim_end_matches('.').to_owned())
+    });
+    let has = |v: &str| {
+        opts.tls_versions
+            .iter()
+            .any(|x| x.trim_start_matches("TLSv") == v)
+    };
+    p.tls.versions = match (has("1.2"), has("1.3")) {
+        (true, false) => VersionChoice::Tls12Only,
+        (false, true) => VersionChoice::Tls13Only,
+        _ => VersionChoice::Tls13AndTls12,
+    };
+    p.tls.cipher_suites = opts.cipher_suites.clone();
+    p.tls.client_certificate = opts.client_certificate.clone();
+    p.socks5 = opts.socks5.map(|proxy| smtp::Socks5 {
+        proxy,
+        credentials: None,
+    });
+    p.record_raw = opts.record_raw;
+    p
+}
+
+/// Probes one address.
+pub(crate) async fn probe_host(
+    opts: &ReceiverOptions,
+    plan: &HostPlan,
+    key: &ProbeKey,
+) -> HostProbe {
+    let options = probe_options(opts, plan, key.rcpt.as_deref());
+    let record = smtp::probe(key.address, &options).await;
+    let busy = record.outcome.is_busy();
+    HostProbe { record, busy }
+}
