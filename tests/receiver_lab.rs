@@ -1,0 +1,300 @@
+//! The receiver test end to end on the embedded lab: real DNS (signed), real SMTP receivers
+//! over real TLS with generated certificates, real HTTPS for MTA-STS, all on loopback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use checktls::options::ReceiverOptions;
+use checktls::output::{Format, Level, render};
+use checktls::tls::TrustStore;
+use checktls::tls::net::StaticConnector;
+use checktls::{Checker, ReceiverReport, Target};
+use checktls_lab::scenario::Scenario;
+
+async fn checker(lab: &Scenario, tweak: impl FnOnce(&mut ReceiverOptions)) -> Checker {
+    let mut opts = ReceiverOptions::default();
+    opts.port = Some(lab.smtp_port());
+    opts.timeout = Duration::from_secs(5);
+    opts.resolver.nameservers = vec![lab.dns_addr()];
+    opts.resolver.dnssec_anchors = Some(lab.trust_anchor().to_owned());
+    tweak(&mut opts);
+    let mut trust = TrustStore::empty();
+    trust.add_der(lab.root_ca().clone()).unwrap();
+    let mut routes = StaticConnector::new();
+    for (h, a) in lab.https_routes() {
+        routes.insert(h, *a);
+    }
+    Checker::builder(opts)
+        .trust(trust)
+        .https_connector(Arc::new(routes))
+        .build()
+        .await
+        .unwrap()
+}
+
+async fn check(c: &Checker, target: &str) -> ReceiverReport {
+    c.check(&target.parse::<Target>().unwrap()).await.unwrap()
+}
+
+#[tokio::test]
+async fn every_posture_lands_in_its_band() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    for d in lab.domains() {
+        let r = check(&c, d.domain).await;
+        assert!(
+            (d.expect.0..=d.expect.1).contains(&r.score()),
+            "{} ({}): {} not in {:?}\n{}",
+            d.domain,
+            d.posture,
+            r.score(),
+            d.expect,
+            render(&r, Level::Detail, Format::Text)
+        );
+    }
+}
+
+#[tokio::test]
+async fn calibration_points_and_the_four_figures() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "tls13.test").await;
+    assert_eq!(r.score(), 114);
+    let r = check(&c, "expired.test").await;
+    assert_eq!(r.score(), 112);
+    let cert = r.mx[0].certificate.as_ref().unwrap();
+    assert!(cert.chain_valid && cert.expired && cert.days_to_expiry.unwrap() < 0);
+    let r = check(&c, "best.test").await;
+    let cf = &r.confidence_factor;
+    assert_eq!(
+        (cf.score, cf.max, cf.percent, cf.best_in_class),
+        (121, 121, 100, 121)
+    );
+    assert_eq!(r.mx[0].dane.status, "matched");
+    assert_eq!(r.mx[0].mta_sts.verdict, "pass");
+    assert_eq!(r.mta_sts.as_ref().unwrap().mode.as_deref(), Some("enforce"));
+}
+
+#[tokio::test]
+async fn stages_and_tls_of_an_address_target() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "someone@tls13.test").await;
+    let h = &r.mx[0];
+    let names: Vec<(&str, bool)> = h.stages.iter().map(|s| (s.stage, s.ok)).collect();
+    assert_eq!(
+        names,
+        [
+            ("answer", true),
+            ("connect", true),
+            ("ehlo", true),
+            ("tls_offered", true),
+            ("cert", true),
+            ("secure", true),
+            ("mail_from", true),
+            ("rcpt_to", true)
+        ]
+    );
+    assert_eq!(h.tls.as_ref().unwrap().version, "TLSv1.3");
+    assert_eq!(h.port, lab.smtp_port());
+    assert_eq!(h.address.unwrap().to_string(), "127.0.0.21");
+    assert!(
+        h.transcript
+            .iter()
+            .any(|l| l.contains("~~> RCPT TO:<someone@tls13.test>"))
+    );
+    // The plain receiver: no TLS, Cert not run, Secure failed.
+    let r = check(&c, "plain.test").await;
+    let h = &r.mx[0];
+    assert!(h.tls.is_none() && h.certificate.is_none());
+    assert!(h.findings.iter().any(|f| f.code == "smtp.no_starttls"));
+}
+
+#[tokio::test]
+async fn json_has_the_documented_fields() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "best.test").await;
+    let v: serde_json::Value =
+        serde_json::from_str(&render(&r, Level::Matrix, Format::Json)).unwrap();
+    assert_eq!(v["target"], "best.test");
+    for k in ["score", "max", "percent", "best_in_class"] {
+        assert!(v["confidence_factor"][k].is_u64(), "{k}");
+    }
+    let mx = &v["mx"][0];
+    for k in [
+        "name",
+        "preference",
+        "address",
+        "port",
+        "score",
+        "stages",
+        "tls",
+        "certificate",
+        "dane",
+        "mta_sts",
+    ] {
+        assert!(!mx[k].is_null(), "mx.{k} missing: {mx}");
+    }
+    assert_eq!(mx["stages"][0]["stage"], "answer");
+    assert!(mx["stages"][0]["ok"].is_boolean() && mx["stages"][0]["ms"].is_u64());
+    assert_eq!(mx["tls"]["version"], "TLSv1.3");
+    assert!(
+        mx["tls"]["cipher"].as_str().unwrap().starts_with("TLS13_")
+            || mx["tls"]["cipher"].as_str().unwrap().starts_with("TLS_")
+    );
+    for k in ["chain_valid", "name_match", "expired", "days_to_expiry"] {
+        assert!(!mx["certificate"][k].is_null(), "certificate.{k}");
+    }
+    assert!(
+        mx.get("transcript").is_none(),
+        "no transcript below level smtp"
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&render(&r, Level::Smtp, Format::Json)).unwrap();
+    assert!(v["mx"][0]["transcript"].as_array().unwrap().len() > 5);
+    // A host without TLS has null tls and certificate.
+    let r = check(&c, "plain.test").await;
+    let v: serde_json::Value =
+        serde_json::from_str(&render(&r, Level::Matrix, Format::Json)).unwrap();
+    assert!(v["mx"][0]["tls"].is_null() && v["mx"][0]["certificate"].is_null());
+}
+
+#[tokio::test]
+async fn xml_is_well_formed_with_checktls_names() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "user@best.test").await;
+    for level in [
+        Level::Score,
+        Level::Matrix,
+        Level::Detail,
+        Level::CertDetail,
+    ] {
+        let xml = render(&r, level, Format::Xml);
+        let mut reader = quick_xml::Reader::from_str(&xml);
+        let mut depth = 0i32;
+        loop {
+            match reader.read_event().unwrap() {
+                quick_xml::events::Event::Start(_) => depth += 1,
+                quick_xml::events::Event::End(_) => depth -= 1,
+                quick_xml::events::Event::Eof => break,
+                _ => {}
+            }
+        }
+        assert_eq!(depth, 0);
+        for name in [
+            "<CheckTLS",
+            "<eMailAddress>user@best.test</eMailAddress>",
+            "<ConfidenceFactor>121</ConfidenceFactor>",
+            "<MX name=\"mx.best.test\"",
+        ] {
+            assert!(xml.contains(name), "{level:?}: {name}\n{xml}");
+        }
+        if level >= Level::Matrix {
+            assert!(xml.contains("<SSLVersion>TLSv1_3</SSLVersion>"), "{xml}");
+        }
+        if level >= Level::Detail {
+            assert!(
+                xml.contains("<Certs count=\"2\">")
+                    && xml.contains("<commonName>mx.best.test</commonName>"),
+                "{xml}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn text_levels() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |o| o.record_raw = true).await;
+    let r = check(&c, "u@expired.test").await;
+    let score = render(&r, Level::Score, Format::Text);
+    assert!(score.contains("Confidence Factor: 112") && !score.contains("MX Server"));
+    let matrix = render(&r, Level::Matrix, Format::Text);
+    assert!(matrix.contains("MX Server") && matrix.contains("Average") && matrix.contains("FAIL"));
+    let smtp = render(&r, Level::Smtp, Format::Text);
+    assert!(
+        smtp.contains("Trying TLS on mx.expired.test[127.0.0.23]") && smtp.contains(" ~~> EHLO")
+    );
+    let detail = render(&r, Level::Detail, Format::Text);
+    assert!(detail.contains("Certificate 1 of 2 in chain:") && detail.contains("EXPIRED"));
+    let certdetail = render(&r, Level::CertDetail, Format::Text);
+    assert!(certdetail.contains("-----BEGIN CERTIFICATE-----"));
+    assert!(!detail.contains("-----BEGIN CERTIFICATE-----"));
+    let ssl = render(&r, Level::SslDetail, Format::Text);
+    assert!(ssl.contains("Key exchange:"));
+    let debug = render(&r, Level::Debug, Format::Text);
+    assert!(debug.contains(">>> sent") && !debug.contains("Confidence Factor"));
+}
+
+#[tokio::test]
+async fn given_host_quick_mode_and_shared_probes() {
+    let lab = Scenario::start().await.unwrap();
+    let port = lab.smtp_port();
+    let c = checker(&lab, |_| {}).await;
+    // A given host skips MX discovery.
+    let r = check(&c, &format!("u@elsewhere.test[mx.tls13.test:{port}]")).await;
+    assert_eq!(r.mx.len(), 1);
+    assert_eq!(r.mx[0].name, "mx.tls13.test");
+    assert_eq!(r.score(), 114);
+    // Two targets sharing an MX address: probed once.
+    let before = c.probes_run();
+    check(&c, "plain.test").await;
+    let after_plain = c.probes_run();
+    check(&c, "twomx.test").await;
+    assert_eq!(
+        c.probes_run(),
+        after_plain + 1,
+        "mx.plain.test was probed once ({before})"
+    );
+    // Quick: the first answering host only, QFactor.
+    let q = checker(&lab, |o| {
+        *o = {
+            let mut q = ReceiverOptions::quick();
+            q.port = o.port;
+            q.resolver = o.resolver.clone();
+            q
+        }
+    })
+    .await;
+    let r = check(&q, "twomx.test").await;
+    assert_eq!(
+        r.score(),
+        114,
+        "{}",
+        render(&r, Level::Matrix, Format::Text)
+    );
+    assert!(r.mx[1].stages.is_empty());
+    assert_eq!(r.mx[0].stages.last().map(|s| s.stage), Some("secure"));
+}
+
+#[tokio::test]
+async fn ignore_no_connect_and_nothing_tested() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "unreachable.test").await;
+    assert!(!r.tested);
+    assert_eq!(r.score(), 50);
+    let c = checker(&lab, |o| o.ignore_no_connect = true).await;
+    let r = check(&c, "twomx.test").await;
+    assert!(r.tested);
+}
+
+#[tokio::test]
+async fn assure_tls_gives_assuredness() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |o| o.assure_tls = true).await;
+    let r = check(&c, "tls13.test").await;
+    let a = r.assuredness.as_ref().unwrap();
+    assert_eq!(
+        a.factor, 0,
+        "the lab receiver accepts MAIL FROM in plaintext"
+    );
+    assert!(
+        r.mx[0]
+            .findings
+            .iter()
+            .any(|f| f.code == "smtp.plaintext_accepted")
+    );
+}
