@@ -30,6 +30,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod legacy;
 pub mod pki;
 pub mod postfix;
 pub mod scenario;

@@ -51,6 +51,7 @@ pub mod http;
 pub mod mta_sts;
 #[cfg(feature = "tokio")]
 pub mod net;
+pub mod probe;
 mod serde_der;
 pub mod trust;
 pub mod version;

@@ -118,9 +118,16 @@ pub struct CipherSuite {
 impl CipherSuite {
     /// The suite with this code point, named from rustls's table where it knows the suite.
     pub fn from_code(code: u16) -> Self {
+        if let Some((_, name)) = LEGACY_NAMES.iter().find(|(c, _)| *c == code) {
+            return Self {
+                code,
+                name: (*name).to_owned(),
+            };
+        }
         let known = rustls::CipherSuite::from(code);
         let name = match known {
             rustls::CipherSuite::Unknown(_) => format!("0x{code:04X}"),
+            k if format!("{k:?}").starts_with("CipherSuite(") => format!("0x{code:04X}"),
             k => {
                 let debug = format!("{k:?}");
                 // rustls writes TLS 1.3 suites as TLS13_…; IANA writes TLS_….
@@ -139,6 +146,43 @@ impl fmt::Display for CipherSuite {
         f.write_str(&self.name)
     }
 }
+
+/// IANA names of suites that rustls does not name (legacy suites the prober meets).
+const LEGACY_NAMES: &[(u16, &str)] = &[
+    (0x0001, "TLS_RSA_WITH_NULL_MD5"),
+    (0x0002, "TLS_RSA_WITH_NULL_SHA"),
+    (0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"),
+    (0x0004, "TLS_RSA_WITH_RC4_128_MD5"),
+    (0x0005, "TLS_RSA_WITH_RC4_128_SHA"),
+    (0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"),
+    (0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0x003B, "TLS_RSA_WITH_NULL_SHA256"),
+    (0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (0x006B, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
+    (0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+    (0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
+    (0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+    (0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"),
+    (0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"),
+    (0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"),
+    (0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
+    (0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
+];
 
 /// A key-exchange group (TLS supported group): its code point and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
