@@ -16,7 +16,7 @@
 //! offered, Cert, Secure (TLS negotiated and the EHLO after it accepted), From, To, and Data and
 //! Email only when a message is sent. Every reply is awaited (no pipelining); every wait has its
 //! stage's deadline; replies are bounded in line length, lines and bytes, so a hostile server
-//! gets a typed [`Outcome`](record::Outcome), never a hang or a panic. AUTH secrets never reach
+//! gets a typed [`Outcome`], never a hang or a panic. AUTH secrets never reach
 //! the transcript, the raw recording or Debug output.
 //!
 //! ```
