@@ -329,6 +329,7 @@ pub(crate) fn host_report(
     let mut error = None;
     let mut transcript = Vec::new();
     let mut raw = None;
+    let mut sslprobe = None;
     let mut chain: Vec<CertificateDer<'static>> = Vec::new();
     let mut validated_tls = false;
     match probe {
@@ -352,6 +353,18 @@ pub(crate) fn host_report(
             } else if let Some(f) = &r.tls_failure {
                 chain = f.partial.chain.clone();
             }
+            // When rustls could not negotiate, the legacy prober tells the version, the suite
+            // and (TLS 1.2 and older) the chain.
+            let legacy = p
+                .legacy
+                .as_ref()
+                .filter(|_| r.tls.is_none())
+                .and_then(|l| Some((l.best?, l.best_suite.clone()?, l)));
+            if let Some((_, _, l)) = legacy
+                && chain.is_empty()
+            {
+                chain = l.chain.clone();
+            }
             let mut cert_ok = None;
             if !chain.is_empty() {
                 let (view, ev) = judge_certificate(checker, &plan.name, &chain, now);
@@ -372,7 +385,7 @@ pub(crate) fn host_report(
                         evidence.tls = Some(TlsEvidence {
                             version,
                             cipher,
-                            certificate: Some(ev),
+                            certificate: Some(ev.clone()),
                         });
                     }
                     tls_view = Some(TlsView {
@@ -385,12 +398,62 @@ pub(crate) fn host_report(
                             .unwrap_or(u64::MAX),
                     });
                 }
+                if let Some((version, suite, l)) = &legacy {
+                    let score_version = crate::score::TlsVersion::ALL
+                        .into_iter()
+                        .find(|v| v.name() == version.name());
+                    let weak = |w| l.weaknesses.contains(&w);
+                    let cipher = CipherEvidence::from_name(&suite.name).unwrap_or(CipherEvidence {
+                        bits: if weak(crate::tls::probe::Weakness::Export) {
+                            40
+                        } else {
+                            128
+                        },
+                        aead: !weak(crate::tls::probe::Weakness::CbcOnly),
+                        forward_secrecy: suite.name.contains("DHE"),
+                        broken: [
+                            crate::tls::probe::Weakness::Null,
+                            crate::tls::probe::Weakness::Rc4,
+                            crate::tls::probe::Weakness::Export,
+                            crate::tls::probe::Weakness::Des,
+                        ]
+                        .into_iter()
+                        .any(weak),
+                    });
+                    if let Some(v) = score_version {
+                        evidence.tls = Some(TlsEvidence {
+                            version: v,
+                            cipher,
+                            certificate: Some(ev),
+                        });
+                    }
+                    tls_view = Some(TlsView {
+                        version: version.name().to_owned(),
+                        cipher: suite.name.clone(),
+                        group: None,
+                        deprecated: version.is_deprecated(),
+                        source: "prober",
+                        handshake_ms: 0,
+                    });
+                    findings.push(Finding::new(
+                        "tls.legacy_only",
+                        Severity::Error,
+                        format!(
+                            "the server negotiates only {version} ({}), which this client refuses; learnt by the legacy prober",
+                            suite.name
+                        ),
+                    ));
+                }
                 cert_view = Some(view);
             }
             for s in &r.stages {
                 // CheckTLS's Cert stage is the stringent judgement, not "a certificate came".
                 let ok = if s.stage == Stage::Cert {
                     cert_ok.unwrap_or(false)
+                } else if s.stage == Stage::Secure && legacy.is_some() {
+                    // The server does negotiate TLS (an old version): a sender with an old
+                    // TLS library would encrypt.
+                    true
                 } else {
                     s.ok
                 };
@@ -418,6 +481,7 @@ pub(crate) fn host_report(
                 );
             }
             transcript = r.transcript.render();
+            sslprobe = p.legacy.as_ref().and_then(|l| serde_json::to_value(l).ok());
             raw = r
                 .raw
                 .as_ref()
@@ -550,7 +614,7 @@ pub(crate) fn host_report(
             error,
             transcript,
             raw,
-            sslprobe: None,
+            sslprobe,
         },
         evidence,
     )

@@ -153,8 +153,10 @@ pub struct ReceiverOptions {
     pub ignore_no_connect: bool,
     /// Check OCSP and CRL revocation (CheckTLS's CHECKOCSP). Default: on (Quick: off).
     pub revocation: bool,
-    /// Run the legacy ClientHello prober when rustls cannot negotiate, and at level sslprobe.
+    /// Run the legacy ClientHello prober when rustls cannot negotiate. Default: on.
     pub legacy_probe: bool,
+    /// Run the legacy prober on every host, listing protocols and suites (level sslprobe).
+    pub ssl_probe: bool,
     /// The grade at which the test counts as passed (the command's exit code). Default: 90.
     pub min_score: u16,
     /// Warn when a certificate expires within this many days. Default: 30.
@@ -199,6 +201,7 @@ impl Default for ReceiverOptions {
             ignore_no_connect: false,
             revocation: true,
             legacy_probe: true,
+            ssl_probe: false,
             min_score: 90,
             expiry_warning_days: 30,
             connections_per_address: 2,

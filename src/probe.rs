@@ -21,6 +21,9 @@ pub(crate) struct ProbeKey {
 #[derive(Debug)]
 pub(crate) struct HostProbe {
     pub(crate) record: SmtpRecord,
+    /// What the legacy ClientHello prober found, when it ran (rustls could not negotiate, or
+    /// the sslprobe level asked for it).
+    pub(crate) legacy: Option<crate::tls::probe::ProbeReport>,
     /// The server said "come back later" before the dialog got going (a 421 greeting).
     pub(crate) busy: bool,
 }
@@ -120,5 +123,43 @@ pub(crate) async fn probe_host(
     let options = probe_options(opts, plan, key.rcpt.as_deref());
     let record = smtp::probe(key.address, &options).await;
     let busy = record.outcome.is_busy();
-    HostProbe { record, busy }
+    let tls_failed = record.tls_failure.is_some();
+    let legacy = if (tls_failed && opts.legacy_probe) || opts.ssl_probe {
+        Some(legacy_probe(key.address, &options, opts).await)
+    } else {
+        None
+    };
+    HostProbe {
+        record,
+        legacy,
+        busy,
+    }
+}
+
+/// Runs the raw ClientHello prober over fresh connections positioned by the SMTP dialog (after
+/// the 220 to STARTTLS, or at connect with direct TLS).
+async fn legacy_probe(
+    address: SocketAddr,
+    options: &ProbeOptions,
+    opts: &ReceiverOptions,
+) -> crate::tls::probe::ProbeReport {
+    let mut smtp_options = options.clone();
+    smtp_options.record_raw = false;
+    smtp_options.session.auth = None;
+    let opener = move || {
+        let o = smtp_options.clone();
+        async move {
+            smtp::open_for_tls(address, &o)
+                .await
+                .map(|(stream, _)| stream)
+                .map_err(|r| {
+                    std::io::Error::other(format!("the SMTP dialog stopped: {:?}", r.outcome))
+                })
+        }
+    };
+    let mut p = crate::tls::probe::ProbeOptions::default();
+    p.sni = options.tls.sni.clone();
+    p.timeout = opts.timeout;
+    p.max_suites = if opts.ssl_probe { 4 } else { 1 };
+    crate::tls::probe::probe(&opener, &p).await
 }

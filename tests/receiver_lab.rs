@@ -298,3 +298,37 @@ async fn assure_tls_gives_assuredness() {
             .any(|f| f.code == "smtp.plaintext_accepted")
     );
 }
+
+#[tokio::test]
+async fn a_tls10_only_server_is_found_by_the_legacy_prober() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "legacy10.test").await;
+    assert!(
+        (64..=74).contains(&r.score()),
+        "{}",
+        render(&r, Level::Detail, Format::Text)
+    );
+    let h = &r.mx[0];
+    let tls = h.tls.as_ref().unwrap();
+    assert_eq!((tls.version.as_str(), tls.source), ("TLSv1", "prober"));
+    assert!(tls.deprecated);
+    assert!(
+        h.certificate.as_ref().unwrap().chain_valid,
+        "the chain came in the clear"
+    );
+    assert!(h.findings.iter().any(|f| f.code == "tls.legacy_only"));
+    let probe = h.sslprobe.as_ref().unwrap();
+    assert_eq!(probe["best"], "TLSv1");
+    let text = render(&r, Level::SslProbe, Format::Text);
+    assert!(
+        text.contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
+        "{text}"
+    );
+    // The sslprobe level lists every version of a modern host too.
+    let c = checker(&lab, |o| o.ssl_probe = true).await;
+    let r = check(&c, "tls13.test").await;
+    let probe = r.mx[0].sslprobe.as_ref().unwrap();
+    assert_eq!(probe["best"], "TLSv1.3");
+    assert_eq!(r.score(), 114);
+}

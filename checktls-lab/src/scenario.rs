@@ -12,6 +12,7 @@
 //!   unreachable.test MX mx.unreachable.test ─► 127.0.0.27  nothing listening
 //!   twomx.test      MX 10 mx.twomx.test   ──►  127.0.0.28  valid;  MX 20 mx.plain.test
 //!   best.test       MX mx.best.test       ──►  127.0.0.29  valid + DANE-EE TLSA + MTA-STS enforce
+//!   legacy10.test   MX mx.legacy10.test   ──►  127.0.0.30  STARTTLS to a TLS 1.0-only server
 //!                   mta-sts.best.test     ──►  HTTPS on 127.0.0.29 (an ephemeral port)
 //! ```
 //!
@@ -33,6 +34,7 @@ use tokio::net::TcpListener;
 use crate::Error;
 use crate::dns::{DnsLab, MailDomain};
 use crate::http::{HttpReply, HttpServer};
+use crate::legacy::{LegacyPosture, answer};
 use crate::pki::{Leaf, Pki};
 use crate::smtp::{Posture, SmtpReceiver};
 
@@ -113,11 +115,27 @@ const DOMAINS: &[ScenarioDomain] = &[
         expect: (50, 113),
     },
     ScenarioDomain {
+        domain: "legacy10.test",
+        posture: "TLS 1.0 only (found by the prober)",
+        expect: (64, 74),
+    },
+    ScenarioDomain {
         domain: "best.test",
         posture: "TLS 1.3 + DANE + MTA-STS enforce",
         expect: (121, 121),
     },
 ];
+
+/// STARTTLS offered, then the raw stream answered by the legacy responder for one version.
+pub fn legacy_posture(leaf: Leaf, version: u16) -> Posture {
+    let posture = Arc::new(LegacyPosture::only(version, leaf.chain));
+    Posture::plain().custom_tls(Arc::new(move |stream| {
+        let p = posture.clone();
+        Box::pin(async move {
+            let _ = answer(stream, &p).await;
+        })
+    }))
+}
 
 async fn bind_all(lasts: &[u8]) -> Result<(u16, Vec<TcpListener>), Error> {
     let mut last_err = None;
@@ -185,6 +203,10 @@ impl Scenario {
                 Posture::tls(&valid("mx.twomx.test")?)?.banner("mx.twomx.test"),
             ),
             (29, Posture::tls(&leaf_best)?.banner("mx.best.test")),
+            (
+                30,
+                legacy_posture(valid("mx.legacy10.test")?, 0x0301).banner("mx.legacy10.test"),
+            ),
         ];
         let lasts: Vec<u8> = postures.iter().map(|(l, _)| *l).collect();
         let (port, listeners) = bind_all(&lasts).await?;
@@ -223,6 +245,7 @@ impl Scenario {
                     .spf("v=spf1 mx -all"),
             )
             .mail_domain(MailDomain::new("tls12.test").mx(10, "mx", a(22)))
+            .mail_domain(MailDomain::new("legacy10.test").mx(10, "mx", a(30)))
             .mail_domain(MailDomain::new("expired.test").mx(10, "mx", a(23)))
             .mail_domain(MailDomain::new("wrongname.test").mx(10, "mx", a(24)))
             .mail_domain(MailDomain::new("selfsigned.test").mx(10, "mx", a(25)))

@@ -257,6 +257,7 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     o.assure_tls = a.assure_tls;
     o.min_score = a.min_score;
     o.record_raw = a.raw || a.level == Level::Debug;
+    o.ssl_probe = a.level == Level::SslProbe;
     Ok((o, trust))
 }
 
