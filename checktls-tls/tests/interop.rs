@@ -1,0 +1,193 @@
+//! Interoperability with real servers from Debian packages, started by the test on loopback and
+//! stopped by their own pid: `openssl s_server` accepting only TLS 1.0 or only TLS 1.1, found by
+//! the legacy prober; nginx serving an MTA-STS policy over HTTPS, fetched by `fetch_policy`.
+//! Run by .ci/run (`cargo test -- --ignored`).
+
+use std::net::{SocketAddr, TcpStream as StdTcp};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use checktls_lab::pki::Pki;
+use checktls_tls::TlsVersion;
+use checktls_tls::TrustStore;
+use checktls_tls::http::HttpOptions;
+use checktls_tls::mta_sts::{Mode, fetch_policy};
+use checktls_tls::net::{BoxStream, StaticConnector};
+use checktls_tls::probe::{ProbeOptions, probe};
+
+/// A child process killed (by its pid, which we own) when dropped, with its temp dir.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SIGTERM first, so a daemon stops its own children; SIGKILL if it lingers.
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("checktls-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn free_port(ip: [u8; 4]) -> u16 {
+    std::net::TcpListener::bind(SocketAddr::from((ip, 0)))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_listening(addr: SocketAddr, child: &mut Child, log: &std::path::Path) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while StdTcp::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "the daemon exited ({status}): {}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "nothing listens on {addr}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn s_server(ip: [u8; 4], version_flag: &str, pki: &Pki) -> (Daemon, SocketAddr) {
+    let dir = temp_dir(&format!("s_server{version_flag}"));
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    let pem = leaf.chain_pem();
+    let end = "-----END CERTIFICATE-----\n";
+    let cut = pem.find(end).unwrap() + end.len();
+    std::fs::write(dir.join("leaf.pem"), &pem[..cut]).unwrap();
+    std::fs::write(dir.join("intermediate.pem"), &pem[cut..]).unwrap();
+    std::fs::write(dir.join("key.pem"), leaf.key_pem()).unwrap();
+    let port = free_port(ip);
+    let addr = SocketAddr::from((ip, port));
+    let log = dir.join("log");
+    let mut child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept"])
+        .arg(addr.to_string())
+        .arg("-cert")
+        .arg(dir.join("leaf.pem"))
+        .arg("-cert_chain")
+        .arg(dir.join("intermediate.pem"))
+        .arg("-key")
+        .arg(dir.join("key.pem"))
+        .args([version_flag, "-cipher", "DEFAULT:@SECLEVEL=0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("openssl (Debian package openssl)");
+    wait_listening(addr, &mut child, &log);
+    (Daemon { child, dir }, addr)
+}
+
+#[tokio::test]
+#[ignore = "interop: needs the Debian package openssl; run by .ci/run"]
+async fn openssl_s_server_tls10_only_and_tls11_only_are_found() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    for (flag, version, ip) in [
+        ("-tls1", TlsVersion::Tls10, [127, 0, 0, 71]),
+        ("-tls1_1", TlsVersion::Tls11, [127, 0, 0, 72]),
+    ] {
+        let (_daemon, addr) = s_server(ip, flag, &pki);
+        let opener = move || async move {
+            tokio::net::TcpStream::connect(addr)
+                .await
+                .map(|s| Box::new(s) as BoxStream)
+        };
+        let mut o = ProbeOptions::default();
+        o.sni = Some("mx.lab.test".into());
+        let r = probe(&opener, &o).await;
+        for v in TlsVersion::ALL {
+            assert_eq!(r.accepts(v), v == version, "{flag}: {v}: {:#?}", r.versions);
+        }
+        assert_eq!(r.best, Some(version));
+        assert!(
+            r.best_suite.as_ref().unwrap().name.contains("ECDHE_ECDSA"),
+            "{:?}",
+            r.best_suite
+        );
+        assert_eq!(r.chain.len(), 2, "leaf and intermediate in the clear");
+    }
+}
+
+#[tokio::test]
+#[ignore = "interop: needs the Debian package nginx-light; run by .ci/run"]
+async fn nginx_serves_an_mta_sts_policy() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let dir = temp_dir("nginx");
+    let leaf = pki.valid("mta-sts.lab.test").unwrap();
+    std::fs::write(dir.join("chain.pem"), leaf.chain_pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), leaf.key_pem()).unwrap();
+    std::fs::create_dir_all(dir.join("www/.well-known")).unwrap();
+    std::fs::write(
+        dir.join("www/.well-known/mta-sts.txt"),
+        "version: STSv1\r\nmode: enforce\r\nmx: mx.lab.test\r\nmx: *.backup.lab.test\r\nmax_age: 86400\r\n",
+    )
+    .unwrap();
+    let ip = [127, 0, 0, 73];
+    let port = free_port(ip);
+    let addr = SocketAddr::from((ip, port));
+    let d = dir.display();
+    std::fs::write(
+        dir.join("nginx.conf"),
+        format!(
+            "master_process off;\nworker_processes 1;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+             events {{ worker_connections 64; }}\n\
+             http {{\n  access_log {d}/access.log;\n  client_body_temp_path {d}/tmp;\n  \
+             types {{ text/plain txt; }}\n  default_type application/octet-stream;\n  \
+             server {{\n    listen {addr} ssl;\n    server_name mta-sts.lab.test;\n    \
+             ssl_certificate {d}/chain.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
+             root {d}/www;\n    location = /moved {{ return 301 https://elsewhere.test/; }}\n  }}\n}}\n"
+        ),
+    )
+    .unwrap();
+    let log = dir.join("error.log");
+    let mut child = Command::new("nginx")
+        .arg("-c")
+        .arg(dir.join("nginx.conf"))
+        .args(["-g", "daemon off;"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nginx (Debian package nginx-light)");
+    wait_listening(addr, &mut child, &log);
+    let daemon = Daemon { child, dir };
+
+    let mut trust = TrustStore::empty();
+    trust.add_der(pki.root().der().clone()).unwrap();
+    let mut o = HttpOptions::default();
+    o.trust = trust;
+    let conn = StaticConnector::new().with("mta-sts.lab.test", addr);
+    let f = fetch_policy("lab.test", &conn, &o).await;
+    assert!(f.findings.is_empty(), "{:?}", f.findings);
+    let p = f.parsed.unwrap().policy.unwrap();
+    assert_eq!(p.mode, Mode::Enforce);
+    assert!(p.covers("mx.lab.test") && p.covers("a.backup.lab.test"));
+    // A certificate the client does not trust is refused.
+    let mut o2 = HttpOptions::default();
+    o2.trust = TrustStore::empty();
+    let f = fetch_policy("lab.test", &conn, &o2).await;
+    assert!(f.parsed.is_none());
+    assert_eq!(f.findings[0].code, "mta_sts.fetch_failed");
+    drop(daemon);
+}
