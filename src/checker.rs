@@ -62,6 +62,9 @@ struct Inner {
     probes: Mutex<HashMap<ProbeKey, ProbeCell>>,
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     global: Semaphore,
+    revocation: crate::tls::revocation::RevocationCache,
+    /// Verdicts per leaf (SHA-256 of its DER), so a leaf shared by targets is checked once.
+    verdicts: Mutex<HashMap<Vec<u8>, crate::tls::revocation::Revocation>>,
 }
 
 /// Runs receiver tests. Cheap to clone; clones share the resolver's cache, the probe cache
@@ -136,6 +139,8 @@ impl CheckerBuilder {
                 probes: Mutex::new(HashMap::new()),
                 per_address: Mutex::new(HashMap::new()),
                 global: Semaphore::new(concurrency),
+                revocation: crate::tls::revocation::RevocationCache::new(),
+                verdicts: Mutex::new(HashMap::new()),
                 options,
             }),
         })
@@ -289,12 +294,17 @@ impl Checker {
         let mut hosts: Vec<HostReport> = Vec::with_capacity(plans.len());
         let mut evidence = Vec::with_capacity(plans.len());
         for (plan, probe) in plans.iter().zip(&probes) {
+            let revocation = match probe.as_deref() {
+                Some(p) if opts.revocation => judge::revocation(self, p, now).await,
+                _ => None,
+            };
             let (h, e) = judge::host_report(
                 self,
                 plan,
                 probe.as_deref(),
                 mta_sts.as_ref(),
                 sts_tested,
+                revocation,
                 now,
             );
             hosts.push(h);
@@ -441,6 +451,20 @@ impl Checker {
 
     pub(crate) fn trust(&self) -> &TrustStore {
         &self.inner.trust
+    }
+
+    pub(crate) fn revocation_cache(&self) -> &crate::tls::revocation::RevocationCache {
+        &self.inner.revocation
+    }
+
+    pub(crate) fn cached_verdict(&self, leaf: &[u8]) -> Option<crate::tls::revocation::Revocation> {
+        self.inner.verdicts.lock().ok()?.get(leaf).cloned()
+    }
+
+    pub(crate) fn keep_verdict(&self, leaf: Vec<u8>, r: &crate::tls::revocation::Revocation) {
+        if let Ok(mut m) = self.inner.verdicts.lock() {
+            m.insert(leaf, r.clone());
+        }
     }
 
     pub(crate) fn https(&self) -> &Arc<dyn Connector> {

@@ -306,6 +306,47 @@ fn smtp_finding(f: &SmtpFinding) -> Finding {
     Finding::new(f.code(), severity, f.to_string())
 }
 
+/// The revocation verdict of a host's leaf (stapled response, OCSP, CRL), when a chain was seen.
+pub(crate) async fn revocation(
+    checker: &Checker,
+    probe: &HostProbe,
+    now: SystemTime,
+) -> Option<crate::tls::revocation::Revocation> {
+    let r = &probe.record;
+    let (chain, stapled) = match (&r.tls, &r.tls_failure) {
+        (Some(f), _) => (f.chain.clone(), f.stapled_ocsp.clone()),
+        (None, Some(f)) => (f.partial.chain.clone(), f.partial.stapled_ocsp.clone()),
+        _ => (
+            probe
+                .legacy
+                .as_ref()
+                .map(|l| l.chain.clone())
+                .unwrap_or_default(),
+            None,
+        ),
+    };
+    let key = ring::digest::digest(&ring::digest::SHA256, chain.first()?.as_ref())
+        .as_ref()
+        .to_vec();
+    if let Some(r) = checker.cached_verdict(&key) {
+        return Some(r);
+    }
+    let mut options = HttpOptions::default();
+    options.trust = checker.trust().clone();
+    options.timeout = checker.options().timeout.min(Duration::from_secs(10));
+    let r = crate::tls::revocation::check(
+        &chain,
+        stapled.as_deref(),
+        checker.https().as_ref(),
+        &options,
+        checker.revocation_cache(),
+        unix(now),
+    )
+    .await;
+    checker.keep_verdict(key, &r);
+    Some(r)
+}
+
 /// What the report says of one host, and the evidence the score needs.
 pub(crate) fn host_report(
     checker: &Checker,
@@ -313,6 +354,7 @@ pub(crate) fn host_report(
     probe: Option<&HostProbe>,
     mta_sts: Option<&(MtaStsReport, Option<Policy>)>,
     dns_mta_sts_tested: bool,
+    revocation: Option<crate::tls::revocation::Revocation>,
     now: SystemTime,
 ) -> (HostReport, HostEvidence) {
     let opts: &ReceiverOptions = checker.options();
@@ -367,9 +409,16 @@ pub(crate) fn host_report(
             }
             let mut cert_ok = None;
             if !chain.is_empty() {
-                let (view, ev) = judge_certificate(checker, &plan.name, &chain, now);
+                let (view, mut ev) = judge_certificate(checker, &plan.name, &chain, now);
+                let revoked = matches!(
+                    revocation.as_ref().map(|r| &r.status),
+                    Some(crate::tls::revocation::RevocationStatus::Revoked { .. })
+                );
+                // A revoked certificate does not validate.
+                ev.chain_valid &= !revoked;
                 cert_ok = Some(
-                    view.chain_valid
+                    !revoked
+                        && view.chain_valid
                         && view.name_match != Some(false)
                         && !view.expired
                         && !view.not_yet_valid
@@ -586,13 +635,44 @@ pub(crate) fn host_report(
         }
     };
 
-    let revocation = RevocationView {
-        status: "not_checked".into(),
-        source: None,
-        detail: if opts.revocation {
-            "OCSP and CRL checks are not part of this build yet".into()
-        } else {
-            "revocation checking is turned off".into()
+    let revocation = match revocation {
+        Some(r) => {
+            if let crate::tls::revocation::RevocationStatus::Revoked { time, reason } = &r.status {
+                findings.push(Finding::new(
+                    "cert.revoked",
+                    Severity::Error,
+                    format!(
+                        "the certificate was revoked (at {time}, reason {})",
+                        reason.as_deref().unwrap_or("unspecified")
+                    ),
+                ));
+            }
+            RevocationView {
+                status: r.status.name().into(),
+                source: r.source.map(|s| {
+                    match s {
+                        crate::tls::revocation::RevocationSource::Stapled => "stapled",
+                        crate::tls::revocation::RevocationSource::Ocsp => "ocsp",
+                        crate::tls::revocation::RevocationSource::Crl => "crl",
+                    }
+                    .to_owned()
+                }),
+                detail: match &r.status {
+                    crate::tls::revocation::RevocationStatus::CouldNotCheck { cause } => {
+                        cause.clone()
+                    }
+                    _ => r.attempts.join("; "),
+                },
+            }
+        }
+        None => RevocationView {
+            status: "not_checked".into(),
+            source: None,
+            detail: if opts.revocation {
+                "no certificate was seen".into()
+            } else {
+                "revocation checking is turned off".into()
+            },
         },
     };
 

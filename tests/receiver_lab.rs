@@ -332,3 +332,25 @@ async fn a_tls10_only_server_is_found_by_the_legacy_prober() {
     assert_eq!(probe["best"], "TLSv1.3");
     assert_eq!(r.score(), 114);
 }
+
+#[tokio::test]
+async fn revocation_over_ocsp() {
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |_| {}).await;
+    let r = check(&c, "revoked.test").await;
+    let h = &r.mx[0];
+    assert_eq!(
+        (h.revocation.status.as_str(), h.revocation.source.as_deref()),
+        ("revoked", Some("ocsp"))
+    );
+    assert!(h.stages.iter().any(|s| s.stage == "cert" && !s.ok));
+    assert!(h.findings.iter().any(|f| f.code == "cert.revoked"));
+    assert!((104..=113).contains(&r.score()));
+    let r = check(&c, "best.test").await;
+    assert_eq!(r.mx[0].revocation.status, "good");
+    // Turned off (CheckTLS's CHECKOCSP off): not checked, and the revoked host scores as valid.
+    let c = checker(&lab, |o| o.revocation = false).await;
+    let r = check(&c, "revoked.test").await;
+    assert_eq!(r.mx[0].revocation.status, "not_checked");
+    assert_eq!(r.score(), 114);
+}

@@ -31,6 +31,7 @@
 pub mod dns;
 pub mod http;
 pub mod legacy;
+pub mod ocsp;
 pub mod pki;
 pub mod postfix;
 pub mod scenario;

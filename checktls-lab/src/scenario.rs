@@ -13,6 +13,7 @@
 //!   twomx.test      MX 10 mx.twomx.test   ──►  127.0.0.28  valid;  MX 20 mx.plain.test
 //!   best.test       MX mx.best.test       ──►  127.0.0.29  valid + DANE-EE TLSA + MTA-STS enforce
 //!   legacy10.test   MX mx.legacy10.test   ──►  127.0.0.30  STARTTLS to a TLS 1.0-only server
+//!   revoked.test    MX mx.revoked.test    ──►  127.0.0.31  certificate revoked (lab OCSP responder)
 //!                   mta-sts.best.test     ──►  HTTPS on 127.0.0.29 (an ephemeral port)
 //! ```
 //!
@@ -35,7 +36,8 @@ use crate::Error;
 use crate::dns::{DnsLab, MailDomain};
 use crate::http::{HttpReply, HttpServer};
 use crate::legacy::{LegacyPosture, answer};
-use crate::pki::{Leaf, Pki};
+use crate::ocsp::{CertState, OcspMode, RevocationServer};
+use crate::pki::{Leaf, LeafSpec, Pki};
 use crate::smtp::{Posture, SmtpReceiver};
 
 /// One domain of the scenario.
@@ -58,6 +60,7 @@ pub struct Scenario {
     https_routes: Vec<(String, SocketAddr)>,
     _receivers: Vec<SmtpReceiver>,
     _https: Vec<HttpServer>,
+    _ocsp: RevocationServer,
 }
 
 impl std::fmt::Debug for Scenario {
@@ -120,6 +123,11 @@ const DOMAINS: &[ScenarioDomain] = &[
         expect: (64, 74),
     },
     ScenarioDomain {
+        domain: "revoked.test",
+        posture: "certificate revoked (OCSP)",
+        expect: (104, 113),
+    },
+    ScenarioDomain {
         domain: "best.test",
         posture: "TLS 1.3 + DANE + MTA-STS enforce",
         expect: (121, 121),
@@ -172,8 +180,17 @@ impl Scenario {
     /// Starts everything, with certificates and signatures made around `now`.
     pub async fn start_at(now: SystemTime) -> Result<Self, Error> {
         let pki = Pki::generate(now)?;
+        let ocsp = RevocationServer::start(&pki, OcspMode::Normal).await?;
+        let with_ocsp = |n: &str| {
+            let mut spec = LeafSpec::new(&[n], now);
+            spec.ocsp_url = Some(ocsp.ocsp_url());
+            pki.leaf(&spec)
+        };
+        let revoked_leaf = with_ocsp("mx.revoked.test")?;
+        ocsp.set(&revoked_leaf.serial, CertState::Revoked { reason: 1 });
         let valid = |n: &str| pki.valid(n);
-        let leaf_best: Leaf = valid("mx.best.test")?;
+        let leaf_best: Leaf = with_ocsp("mx.best.test")?;
+        ocsp.set(&leaf_best.serial, CertState::Good);
         let postures: Vec<(u8, Posture)> = vec![
             (
                 21,
@@ -207,6 +224,7 @@ impl Scenario {
                 30,
                 legacy_posture(valid("mx.legacy10.test")?, 0x0301).banner("mx.legacy10.test"),
             ),
+            (31, Posture::tls(&revoked_leaf)?.banner("mx.revoked.test")),
         ];
         let lasts: Vec<u8> = postures.iter().map(|(l, _)| *l).collect();
         let (port, listeners) = bind_all(&lasts).await?;
@@ -246,6 +264,7 @@ impl Scenario {
             )
             .mail_domain(MailDomain::new("tls12.test").mx(10, "mx", a(22)))
             .mail_domain(MailDomain::new("legacy10.test").mx(10, "mx", a(30)))
+            .mail_domain(MailDomain::new("revoked.test").mx(10, "mx", a(31)))
             .mail_domain(MailDomain::new("expired.test").mx(10, "mx", a(23)))
             .mail_domain(MailDomain::new("wrongname.test").mx(10, "mx", a(24)))
             .mail_domain(MailDomain::new("selfsigned.test").mx(10, "mx", a(25)))
@@ -277,6 +296,7 @@ impl Scenario {
             https_routes,
             _receivers: receivers,
             _https: vec![https],
+            _ocsp: ocsp,
         })
     }
 

@@ -52,6 +52,7 @@ pub mod mta_sts;
 #[cfg(feature = "tokio")]
 pub mod net;
 pub mod probe;
+pub mod revocation;
 mod serde_der;
 pub mod trust;
 pub mod version;

@@ -43,7 +43,8 @@ impl Connector for TcpConnector {
 }
 
 /// Connects over TCP to fixed addresses: each host name maps to a socket address, whatever the
-/// port asked for. For labs and tests; unknown names fail with `NotFound`.
+/// port asked for; address literals connect as they are. For labs and tests; unknown names
+/// fail with `NotFound`.
 #[derive(Clone, Debug, Default)]
 pub struct StaticConnector {
     map: HashMap<String, SocketAddr>,
@@ -69,10 +70,17 @@ impl StaticConnector {
 }
 
 impl Connector for StaticConnector {
-    fn connect<'a>(&'a self, host: &'a str, _port: u16) -> ConnectFuture<'a> {
+    fn connect<'a>(&'a self, host: &'a str, port: u16) -> ConnectFuture<'a> {
         Box::pin(async move {
             let key = host.trim_end_matches('.').to_ascii_lowercase();
-            let Some(addr) = self.map.get(&key) else {
+            // An address literal needs no mapping.
+            let literal = key
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, port));
+            let Some(addr) = self.map.get(&key).copied().or(literal) else {
                 return Err(io::Error::new(
                     io::ErrorKind::NotFound,
                     format!("no address configured for {host}"),
