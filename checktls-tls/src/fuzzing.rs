@@ -66,3 +66,20 @@ pub fn dane(data: &[u8]) {
         UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000)),
     );
 }
+
+/// Judges arbitrary bytes as an OCSP response, and as a CRL, for arbitrary certificates.
+pub fn ocsp_response(data: &[u8]) {
+    let third = data.len() / 3;
+    let (resp, rest) = data.split_at(third);
+    let (leaf, issuer) = rest.split_at(rest.len() / 2);
+    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+    let _ = crate::revocation::check_ocsp_response(resp, leaf, issuer, Some(&[1, 2, 3]), now);
+    let _ = crate::revocation::check_ocsp_response(data, leaf, issuer, None, now);
+}
+
+/// Judges arbitrary bytes as a CRL.
+pub fn crl(data: &[u8]) {
+    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
+    let _ = crate::revocation::check_crl(data, data, data, now);
+    let _ = crate::revocation::revocation_urls(data);
+}
