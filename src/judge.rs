@@ -238,15 +238,7 @@ fn judge_certificate(
             summaries.push(s);
         }
     }
-    let matched_name = if report.name_match == Some(true) {
-        expected.and_then(|n| {
-            summaries
-                .first()
-                .and_then(|s| s.san.iter().find(|san| san_matches(san, n)).cloned())
-        })
-    } else {
-        None
-    };
+    let matched_name = report.matched_name.clone();
     let problems = report
         .problems
         .iter()
@@ -282,17 +274,6 @@ fn judge_certificate(
         },
         evidence,
     )
-}
-
-fn san_matches(san: &str, name: &str) -> bool {
-    let san = san.to_ascii_lowercase();
-    let name = name.to_ascii_lowercase();
-    match san.strip_prefix("*.") {
-        Some(suffix) => name
-            .split_once('.')
-            .is_some_and(|(l, rest)| !l.is_empty() && rest == suffix),
-        None => san == name,
-    }
 }
 
 fn smtp_finding(f: &SmtpFinding) -> Finding {

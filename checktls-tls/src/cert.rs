@@ -81,6 +81,49 @@ pub enum CertProblem {
         /// webpki's error.
         detail: String,
     },
+    /// A SAN uses a wildcard wrongly (not the whole leftmost label, several, or over a public
+    /// suffix such as `*.com`): RFC 6125 §6.4.3 forbids matching it.
+    BadWildcard {
+        /// The SAN.
+        san: String,
+    },
+    /// A weak key: RSA or DSA below 2048 bits, EC below 256 bits.
+    WeakKey {
+        /// Position in the chain (0 = leaf).
+        depth: usize,
+        /// "RSA", "EC", "DSA".
+        algorithm: String,
+        /// Key size in bits.
+        bits: u32,
+    },
+    /// A weak signature hash (SHA-1, MD5) on a certificate other than a self-signed root.
+    WeakSignature {
+        /// Position in the chain.
+        depth: usize,
+        /// The algorithm's name.
+        algorithm: String,
+    },
+    /// A certificate above the leaf is not a CA (basicConstraints).
+    NotCa {
+        /// Position in the chain.
+        depth: usize,
+    },
+    /// The leaf's extended key usage does not allow TLS servers.
+    WrongKeyUsage {
+        /// The usages it allows.
+        allowed: Vec<String>,
+    },
+    /// The presented certificates are not in issuing order (each signed by the next).
+    ChainOrder {
+        /// The first position whose issuer is not the next certificate.
+        depth: usize,
+    },
+    /// The server did not send the intermediate certificate(s) between its leaf and a trust
+    /// anchor.
+    MissingIntermediate {
+        /// The issuer name that was not found.
+        issuer: String,
+    },
     /// The certificate does not carry the expected name.
     NameMismatch {
         /// The expected name.
@@ -101,7 +144,14 @@ impl CertProblem {
             Self::NotYetValid { .. } => 79,
             Self::SelfSigned => 70,
             Self::NameMismatch { .. } => 60,
+            Self::BadWildcard { .. } => 58,
+            Self::MissingIntermediate { .. } => 55,
             Self::UnknownIssuer => 50,
+            Self::ChainOrder { .. } => 45,
+            Self::NotCa { .. } => 44,
+            Self::WrongKeyUsage { .. } => 43,
+            Self::WeakKey { .. } => 30,
+            Self::WeakSignature { .. } => 29,
             Self::Invalid { .. } => 10,
         }
     }
@@ -128,6 +178,10 @@ pub struct CertReport {
     pub expiry_warning: bool,
     /// Everything wrong, most specific first.
     pub problems: Vec<CertProblem>,
+    /// The SAN (or, without SANs, the subject CN) that matched the expected name.
+    pub matched_name: Option<String>,
+    /// The validated path, leaf first, as subject names, ending with the trust anchor.
+    pub path: Vec<String>,
 }
 
 impl CertReport {
@@ -158,6 +212,8 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
         days_to_expiry: None,
         expiry_warning: false,
         problems: Vec::new(),
+        matched_name: None,
+        path: Vec::new(),
     };
     let Some(leaf_der) = chain.first() else {
         report.problems.push(CertProblem::NoCertificate);
@@ -189,9 +245,23 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
                 report.self_signed = true;
                 report.problems.push(CertProblem::SelfSigned);
             }
+            let sans = dns_names(&leaf);
+            for san in &sans {
+                if bad_wildcard(san) {
+                    report
+                        .problems
+                        .push(CertProblem::BadWildcard { san: san.clone() });
+                }
+            }
             if let Some(expected) = policy.name {
                 let matched = name_matches(leaf_der, expected);
                 report.name_match = Some(matched);
+                if matched {
+                    report.matched_name = sans
+                        .iter()
+                        .find(|s| !bad_wildcard(s) && san_matches(s, expected))
+                        .cloned();
+                }
                 if !matched {
                     report.problems.push(CertProblem::NameMismatch {
                         expected: expected.to_owned(),
@@ -222,7 +292,15 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
                     None,
                     None,
                 )
-                .map(|_| ())
+                .map(|p| {
+                    let mut names = vec![subject_of(leaf_der.as_ref())];
+                    names.extend(
+                        p.intermediate_certificates()
+                            .map(|c| subject_of(c.der().as_ref())),
+                    );
+                    names.push(format!("anchor: {}", name_of(p.anchor().subject.as_ref())));
+                    names
+                })
             };
             // The leaf's own dates are reported apart: judge the path within its validity.
             let at = if report.expired {
@@ -236,7 +314,10 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
                 u64::try_from(at).unwrap_or(0),
             ));
             match verify_at(at) {
-                Ok(()) => report.chain_valid = true,
+                Ok(path) => {
+                    report.chain_valid = true;
+                    report.path = path;
+                }
                 Err(webpki::Error::UnknownIssuer) => {
                     if !report.self_signed {
                         report.problems.push(CertProblem::UnknownIssuer);
@@ -255,8 +336,155 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
             detail: format!("{e:?}"),
         }),
     }
+    structure(chain, policy, &mut report);
     report.problems.sort_by_key(|p| std::cmp::Reverse(p.rank()));
     report
+}
+
+/// Keys, signatures, basic constraints, EKU, order and completeness of the presented chain.
+fn structure(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>, report: &mut CertReport) {
+    use x509_parser::public_key::PublicKey;
+    let parsed: Vec<X509Certificate<'_>> = chain
+        .iter()
+        .filter_map(|c| X509Certificate::from_der(c.as_ref()).ok().map(|(_, x)| x))
+        .collect();
+    for (depth, c) in parsed.iter().enumerate() {
+        let self_signed = c.subject().as_raw() == c.issuer().as_raw();
+        let weak_key = match c.public_key().parsed() {
+            Ok(PublicKey::RSA(k)) if k.key_size() < 2048 => Some(("RSA", k.key_size())),
+            Ok(PublicKey::DSA(_)) => Some(("DSA", 1024)),
+            Ok(PublicKey::EC(k)) if k.key_size() < 256 => Some(("EC", k.key_size())),
+            _ => None,
+        };
+        if let Some((algorithm, bits)) = weak_key {
+            report.problems.push(CertProblem::WeakKey {
+                depth,
+                algorithm: algorithm.into(),
+                bits: u32::try_from(bits).unwrap_or(0),
+            });
+        }
+        if !(self_signed && depth > 0) {
+            let oid = c.signature_algorithm.algorithm.to_id_string();
+            let weak = match oid.as_str() {
+                "1.2.840.113549.1.1.4" => Some("md5WithRSAEncryption"),
+                "1.2.840.113549.1.1.5" => Some("sha1WithRSAEncryption"),
+                "1.2.840.10045.4.1" => Some("ecdsa-with-SHA1"),
+                "1.2.840.10040.4.3" => Some("dsa-with-sha1"),
+                _ => None,
+            };
+            if let Some(algorithm) = weak {
+                report.problems.push(CertProblem::WeakSignature {
+                    depth,
+                    algorithm: algorithm.into(),
+                });
+            }
+        }
+        if depth > 0 {
+            let is_ca = c
+                .basic_constraints()
+                .ok()
+                .flatten()
+                .is_some_and(|b| b.value.ca);
+            if !is_ca {
+                report.problems.push(CertProblem::NotCa { depth });
+            }
+        }
+    }
+    if let Some(leaf) = parsed.first()
+        && let Ok(Some(eku)) = leaf.extended_key_usage()
+    {
+        let e = &eku.value;
+        if !e.server_auth && !e.any {
+            let mut allowed = Vec::new();
+            if e.client_auth {
+                allowed.push("clientAuth".to_owned());
+            }
+            if e.email_protection {
+                allowed.push("emailProtection".to_owned());
+            }
+            if e.code_signing {
+                allowed.push("codeSigning".to_owned());
+            }
+            allowed.extend(e.other.iter().map(|o| o.to_id_string()));
+            report.problems.push(CertProblem::WrongKeyUsage { allowed });
+        }
+    }
+    for (depth, pair) in parsed.windows(2).enumerate() {
+        if let [child, parent] = pair
+            && child.issuer().as_raw() != parent.subject().as_raw()
+        {
+            report.problems.push(CertProblem::ChainOrder { depth });
+            break;
+        }
+    }
+    // Only the leaf was sent and its issuer is no anchor: the intermediate is missing. (With
+    // intermediates sent, an unknown top issuer is an unknown root: UnknownIssuer.)
+    if !report.chain_valid
+        && parsed.len() == 1
+        && let Some(last) = parsed.last()
+        && last.subject().as_raw() != last.issuer().as_raw()
+    {
+        let issuer = last.issuer().as_raw();
+        let in_chain = parsed.iter().any(|c| c.subject().as_raw() == issuer);
+        let anchored = policy.trust.anchors().iter().any(|a| {
+            // The anchor's subject is the DN's contents, without the SEQUENCE header.
+            issuer.ends_with(a.subject.as_ref())
+        });
+        if !in_chain && !anchored {
+            report.problems.push(CertProblem::MissingIntermediate {
+                issuer: last.issuer().to_string(),
+            });
+        }
+    }
+}
+
+fn subject_of(der: &[u8]) -> String {
+    X509Certificate::from_der(der)
+        .map(|(_, c)| c.subject().to_string())
+        .unwrap_or_else(|_| "(unparseable)".into())
+}
+
+/// A distinguished name from its contents (as webpki keeps anchor subjects).
+fn name_of(contents: &[u8]) -> String {
+    let mut der = vec![0x30];
+    let len = contents.len();
+    if len < 0x80 {
+        der.push(len as u8);
+    } else if len < 0x100 {
+        der.extend_from_slice(&[0x81, len as u8]);
+    } else {
+        der.extend_from_slice(&[0x82, (len >> 8) as u8, len as u8]);
+    }
+    der.extend_from_slice(contents);
+    x509_parser::x509::X509Name::from_der(&der)
+        .map(|(_, n)| n.to_string())
+        .unwrap_or_else(|_| "(unparseable)".into())
+}
+
+/// RFC 6125 §6.4.3: a wildcard only as the whole leftmost label, once, not over a public suffix.
+fn bad_wildcard(san: &str) -> bool {
+    if !san.contains('*') {
+        return false;
+    }
+    let mut labels = san.split('.');
+    let first = labels.next().unwrap_or_default();
+    let rest: Vec<&str> = labels.collect();
+    first != "*"
+        || rest.iter().any(|l| l.contains('*'))
+        || rest.len() < 2
+        || psl::suffix_str(&rest.join(".")) == Some(rest.join(".").as_str())
+}
+
+/// Whether `san` (a well-formed SAN) covers `name`.
+fn san_matches(san: &str, name: &str) -> bool {
+    let san = san.trim_end_matches('.').to_ascii_lowercase();
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    match san.strip_prefix("*.") {
+        Some(suffix) => name
+            .split_once('.')
+            .is_some_and(|(l, rest)| !l.is_empty() && rest == suffix),
+        None => san == name,
+    }
 }
 
 fn name_matches(leaf: &CertificateDer<'_>, expected: &str) -> bool {
@@ -282,5 +510,30 @@ fn dns_names(cert: &X509Certificate<'_>) -> Vec<String> {
             })
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{bad_wildcard, san_matches};
+
+    #[test]
+    fn wildcards() {
+        for good in ["*.example.com", "mx.example.com", "*.mail.example.co.uk"] {
+            assert!(!bad_wildcard(good), "{good}");
+        }
+        for bad in [
+            "*.com",
+            "*.co.uk",
+            "f*.example.com",
+            "*.*.example.com",
+            "mx.*.example.com",
+            "*",
+        ] {
+            assert!(bad_wildcard(bad), "{bad}");
+        }
+        assert!(san_matches("*.example.com", "MX.example.com."));
+        assert!(!san_matches("*.example.com", "a.b.example.com"));
+        assert!(!san_matches("*.example.com", "example.com"));
     }
 }

@@ -130,3 +130,190 @@ fn no_certificate_and_garbage() {
         Some(CertProblem::Unparseable { .. })
     ));
 }
+
+/// Certificates rcgen cannot make (RSA-1024 keys, SHA-1 signatures, a client-only EKU), made
+/// by the `openssl` command (Debian package openssl) in a temp dir at test time.
+struct OpensslChain {
+    ca: rustls_pki_types::CertificateDer<'static>,
+    leaf: rustls_pki_types::CertificateDer<'static>,
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the openssl command (Debian package openssl)");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn openssl_chain(tag: &str, leaf_bits: &str, digest: &str, eku: &str) -> OpensslChain {
+    use rustls_pki_types::pem::PemObject;
+    let dir = std::env::temp_dir().join(format!("checktls-openssl-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=openssl test CA",
+            "-days",
+            "30",
+            "-sha256",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            &format!("rsa:{leaf_bits}"),
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=mx.lab.test",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        format!(
+            "subjectAltName=DNS:mx.lab.test\nextendedKeyUsage={eku}\nbasicConstraints=CA:FALSE\n"
+        ),
+    )
+    .unwrap();
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "20",
+            &format!("-{digest}"),
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let read = |f: &str| rustls_pki_types::CertificateDer::from_pem_file(dir.join(f)).unwrap();
+    let chain = OpensslChain {
+        ca: read("ca.pem"),
+        leaf: read("leaf.pem"),
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    chain
+}
+
+#[test]
+fn rsa_1024_sha1_and_client_only_eku_from_openssl() {
+    let weak = openssl_chain("weak", "1024", "sha1", "serverAuth");
+    let mut trust = TrustStore::empty();
+    trust.add_der(weak.ca.clone()).unwrap();
+    let r = evaluate(
+        std::slice::from_ref(&weak.leaf),
+        &CertPolicy::new(&trust, Some("mx.lab.test"), UnixTime::now()),
+    );
+    assert!(
+        r.problems.contains(&CertProblem::WeakKey {
+            depth: 0,
+            algorithm: "RSA".into(),
+            bits: 1024
+        }),
+        "{r:?}"
+    );
+    assert!(
+        r.problems.contains(&CertProblem::WeakSignature {
+            depth: 0,
+            algorithm: "sha1WithRSAEncryption".into()
+        }),
+        "{r:?}"
+    );
+    let client = openssl_chain("client", "2048", "sha256", "clientAuth");
+    let mut trust = TrustStore::empty();
+    trust.add_der(client.ca.clone()).unwrap();
+    let r = evaluate(
+        std::slice::from_ref(&client.leaf),
+        &CertPolicy::new(&trust, Some("mx.lab.test"), UnixTime::now()),
+    );
+    assert!(
+        r.problems.iter().any(
+            |p| matches!(p, CertProblem::WrongKeyUsage { allowed } if allowed == &["clientAuth"])
+        ),
+        "{r:?}"
+    );
+    assert!(!r.problems.iter().any(|p| matches!(
+        p,
+        CertProblem::WeakKey { .. } | CertProblem::WeakSignature { .. }
+    )));
+}
+
+#[test]
+fn path_matched_name_order_and_missing_intermediate() {
+    let (pki, trust, now) = setup();
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    let r = evaluate(
+        &leaf.chain,
+        &CertPolicy::new(&trust, Some("mx.lab.test"), now),
+    );
+    assert_eq!(r.matched_name.as_deref(), Some("mx.lab.test"));
+    assert_eq!(r.path.len(), 3, "{:?}", r.path);
+    assert!(
+        r.path[2].starts_with("anchor:") && r.path[2].contains("root"),
+        "{:?}",
+        r.path
+    );
+    // Only the leaf: the intermediate is missing.
+    let r = evaluate(
+        &leaf.chain[..1],
+        &CertPolicy::new(&trust, Some("mx.lab.test"), now),
+    );
+    assert!(!r.chain_valid);
+    assert!(
+        matches!(
+            r.most_specific(),
+            Some(CertProblem::MissingIntermediate { .. })
+        ),
+        "{r:?}"
+    );
+    // Another leaf where the intermediate belongs: out of order, and not a CA.
+    let other = pki.valid("other.lab.test").unwrap();
+    let r = evaluate(
+        &[leaf.chain[0].clone(), other.chain[0].clone()],
+        &CertPolicy::new(&trust, Some("mx.lab.test"), now),
+    );
+    assert!(
+        r.problems.contains(&CertProblem::ChainOrder { depth: 0 }),
+        "{r:?}"
+    );
+    assert!(
+        r.problems.contains(&CertProblem::NotCa { depth: 1 }),
+        "{r:?}"
+    );
+}
