@@ -191,3 +191,108 @@ async fn nginx_serves_an_mta_sts_policy() {
     assert_eq!(f.findings[0].code, "mta_sts.fetch_failed");
     drop(daemon);
 }
+
+#[tokio::test]
+#[ignore = "interop: needs the Debian package openssl; run by .ci/run"]
+async fn openssl_ocsp_responder_answers_our_queries() {
+    use checktls_lab::pki::{LeafSpec, pem_encode};
+    use checktls_tls::revocation::{RevocationCache, RevocationSource, RevocationStatus, check};
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let dir = temp_dir("ocsp");
+    // `openssl ocsp -port` takes a port only (it listens on every interface of this machine;
+    // the test's traffic goes to 127.0.0.1 only).
+    let port = free_port([127, 0, 0, 1]);
+    let url = format!("http://127.0.0.1:{port}/");
+    let make = |name: &str| {
+        let mut spec = LeafSpec::new(&[name], pki.now());
+        spec.ocsp_url = Some(url.clone());
+        pki.leaf(&spec).unwrap()
+    };
+    let good = make("good.lab.test");
+    let revoked = make("revoked.lab.test");
+    let hex = |serial: &[u8]| {
+        serial
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<String>()
+    };
+    let index = format!(
+        "V\t301231000000Z\t\t{}\tunknown\t/CN=good.lab.test\nR\t301231000000Z\t250101000000Z,keyCompromise\t{}\tunknown\t/CN=revoked.lab.test\n",
+        hex(&good.serial),
+        hex(&revoked.serial)
+    );
+    std::fs::write(dir.join("index.txt"), index).unwrap();
+    std::fs::write(dir.join("inter.pem"), pki.intermediate().pem()).unwrap();
+    std::fs::write(
+        dir.join("inter.key"),
+        pem_encode("PRIVATE KEY", pki.intermediate().key_der().secret_der()),
+    )
+    .unwrap();
+    let log = dir.join("log");
+    let mut child = Command::new("openssl")
+        .current_dir(&dir)
+        .args([
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-port",
+            &port.to_string(),
+            "-rsigner",
+            "inter.pem",
+            "-rkey",
+            "inter.key",
+            "-CA",
+            "inter.pem",
+            "-ndays",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("openssl (Debian package openssl)");
+    // The responder serves one connection at a time and a bare probe connection would hold
+    // it: wait for its log line instead.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("waiting for OCSP client")
+    {
+        assert!(Instant::now() < deadline, "openssl ocsp did not start");
+        assert!(child.try_wait().unwrap().is_none(), "openssl ocsp exited");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let daemon = Daemon { child, dir };
+    let options = HttpOptions::default();
+    let cache = RevocationCache::new();
+    let r = check(
+        &good.chain,
+        None,
+        &checktls_tls::net::TcpConnector,
+        &options,
+        &cache,
+        rustls_pki_types::UnixTime::now(),
+    )
+    .await;
+    assert_eq!(
+        (r.status.clone(), r.source),
+        (RevocationStatus::Good, Some(RevocationSource::Ocsp)),
+        "{:?}\n{}",
+        r.attempts,
+        std::fs::read_to_string(daemon.dir.join("log")).unwrap_or_default()
+    );
+    let r = check(
+        &revoked.chain,
+        None,
+        &checktls_tls::net::TcpConnector,
+        &options,
+        &cache,
+        rustls_pki_types::UnixTime::now(),
+    )
+    .await;
+    match r.status {
+        RevocationStatus::Revoked { reason, .. } => {
+            assert_eq!(reason.as_deref(), Some("keyCompromise"))
+        }
+        other => panic!("{other:?}: {:?}", r.attempts),
+    }
+}
