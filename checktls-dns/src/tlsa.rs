@@ -172,3 +172,58 @@ mod hex_bytes {
             .collect()
     }
 }
+
+impl std::str::FromStr for TlsaRecord {
+    type Err = String;
+
+    /// Reads the presentation form `usage selector matching hex-data` (RFC 6698 §2.2), the
+    /// data possibly split by spaces.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut words = s.split_ascii_whitespace();
+        let mut num = |what: &str| -> Result<u8, String> {
+            words
+                .next()
+                .ok_or_else(|| format!("missing {what}"))?
+                .parse::<u8>()
+                .map_err(|_| format!("{what} is not a number from 0 to 255"))
+        };
+        let usage = num("usage")?;
+        let selector = num("selector")?;
+        let matching = num("matching type")?;
+        let hex: String = words.collect();
+        if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 8192 {
+            return Err("the data must be an even number of hex digits".into());
+        }
+        let data = (0..hex.len())
+            .step_by(2)
+            .map(|i| {
+                hex.get(i..i + 2)
+                    .and_then(|b| u8::from_str_radix(b, 16).ok())
+                    .ok_or_else(|| format!("not hex at position {i}"))
+            })
+            .collect::<Result<Vec<u8>, String>>()?;
+        Ok(Self {
+            usage: usage.into(),
+            selector: selector.into(),
+            matching: matching.into(),
+            data,
+        })
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn presentation_form_round_trips() {
+        let r: TlsaRecord = "3 1 1 0a0B 0c".parse().unwrap();
+        assert_eq!(r.usage, TlsaUsage::DaneEe);
+        assert_eq!(r.data, [0x0a, 0x0b, 0x0c]);
+        let again: TlsaRecord = r.to_string().parse().unwrap();
+        assert_eq!(again, r);
+        for bad in ["", "3 1", "3 1 1", "3 1 1 abc", "x 1 1 00", "3 1 1 zz"] {
+            assert!(bad.parse::<TlsaRecord>().is_err(), "{bad}");
+        }
+    }
+}
