@@ -191,7 +191,7 @@ impl std::str::FromStr for TlsaRecord {
         let selector = num("selector")?;
         let matching = num("matching type")?;
         let hex: String = words.collect();
-        if hex.is_empty() || hex.len() % 2 != 0 || hex.len() > 8192 {
+        if hex.is_empty() || !hex.len().is_multiple_of(2) || hex.len() > 8192 {
             return Err("the data must be an even number of hex digits".into());
         }
         let data = (0..hex.len())
