@@ -354,3 +354,49 @@ async fn revocation_over_ocsp() {
     assert_eq!(r.mx[0].revocation.status, "not_checked");
     assert_eq!(r.score(), 114);
 }
+
+/// DANE through a CNAME (RFC 7672 §2.2.2): the TLSA name is an alias of a record in another
+/// signed zone; the receiver test follows it and matches.
+#[tokio::test]
+async fn dane_tlsa_through_a_cname() {
+    use checktls_lab::dns::{DnsLab, MailDomain};
+    use checktls_lab::pki::Pki;
+    use checktls_lab::smtp::{Posture, SmtpReceiver};
+    use std::net::{IpAddr, Ipv4Addr};
+
+    let pki = Pki::generate(std::time::SystemTime::now()).unwrap();
+    let leaf = pki.valid("mx.alias.test").unwrap();
+    let rx = SmtpReceiver::start(
+        "127.0.0.41:0".parse().unwrap(),
+        Posture::tls(&leaf).unwrap(),
+    )
+    .await
+    .unwrap();
+    let port = rx.addr().port();
+    let spki = x509_parser::parse_x509_certificate(leaf.cert().as_ref())
+        .unwrap()
+        .1;
+    let digest = ring::digest::digest(&ring::digest::SHA256, spki.tbs_certificate.subject_pki.raw);
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let dns = DnsLab::builder()
+        .mail_domain(
+            MailDomain::new("alias.test")
+                .mx(10, "mx", [IpAddr::V4(Ipv4Addr::new(127, 0, 0, 41))])
+                .cname(&format!("_{port}._tcp.mx"), "tlsa.keys.test"),
+        )
+        .mail_domain(MailDomain::new("keys.test").record(&format!("tlsa TLSA 3 1 1 {hex}")))
+        .start()
+        .await
+        .unwrap();
+    let mut opts = ReceiverOptions::default();
+    opts.port = Some(port);
+    opts.resolver.nameservers = vec![dns.addr()];
+    opts.resolver.dnssec_anchors = Some(dns.trust_anchor().to_owned());
+    let mut trust = TrustStore::empty();
+    trust.add_der(pki.root().der().clone()).unwrap();
+    let c = Checker::builder(opts).trust(trust).build().await.unwrap();
+    let r = check(&c, "alias.test").await;
+    let d = &r.mx[0].dane;
+    assert_eq!(d.status, "matched", "{d:?}");
+    assert!(d.matched.as_deref().unwrap().contains("at depth 0"));
+}
