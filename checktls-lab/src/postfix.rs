@@ -43,6 +43,7 @@ pub struct PostfixConfig {
     relay_from_loopback: bool,
     sasl_users: Vec<(String, String)>,
     require_tls_for_auth: bool,
+    extra: Vec<String>,
 }
 
 impl PostfixConfig {
@@ -59,7 +60,23 @@ impl PostfixConfig {
             relay_from_loopback: false,
             sasl_users: Vec::new(),
             require_tls_for_auth: true,
+            extra: Vec::new(),
         }
+    }
+
+    /// Any other main.cf line (`name = value`), appended last.
+    pub fn main_cf(mut self, line: &str) -> Self {
+        self.extra.push(line.to_owned());
+        self
+    }
+
+    /// An old server: only `protocol` (e.g. `TLSv1`), with OpenSSL's security level 0 so
+    /// Debian's OpenSSL still speaks it.
+    pub fn legacy_only(self, protocol: &str) -> Self {
+        self.protocols(&format!(">={protocol}, <={protocol}"))
+            .main_cf("tls_medium_cipherlist = DEFAULT:@SECLEVEL=0")
+            .main_cf("smtpd_tls_ciphers = medium")
+            .main_cf("smtpd_tls_mandatory_ciphers = medium")
     }
 
     /// A fixed port instead of a free one.
@@ -308,6 +325,10 @@ impl Postfix {
                     "no"
                 }
             ));
+        }
+        for line in &config.extra {
+            main.push_str(line);
+            main.push('\n');
         }
         std::fs::write(dir.join("main.cf"), main)?;
         std::fs::write(
