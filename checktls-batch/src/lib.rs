@@ -6,8 +6,12 @@
 //!     parse(xml) ──► Batch { targets (DEFAULT applied), total, deliveries }   line:column errors
 //!     field::Field   result fields by name, for Suppress and alerts
 //!
+//!     eval::BatchResult::evaluate(&batch, outcomes) ─► suppression, Total, Status, delivers()
+//!     format::render(&result, Format, &Selection) ─► text | csv | pager | pager-html | xml | xml-score | xml-matrix | json
+//!
 //!   feature "runtime" (tokio):
-//!     (none yet)
+//!     run::run(&batch, &impl Executor, &RunOptions, progress) ─► BatchResult     bounded, timed
+//!     scripted::ScriptedExecutor   a scripted Executor for tests and examples
 //! ```
 //!
 //! ```
@@ -26,10 +30,16 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod error;
+pub mod eval;
 pub mod field;
+pub mod format;
 pub mod model;
 pub mod parse;
 pub mod report;
+#[cfg(feature = "runtime")]
+pub mod run;
+#[cfg(feature = "runtime")]
+pub mod scripted;
 
 pub use error::{Error, Position};
 pub use model::{

@@ -1,4 +1,4 @@
-//! What an `Executor` gives back for one test of one target: the
+//! What an [`Executor`](crate::run::Executor) gives back for one test of one target: the
 //! batch-side summary of a receiver report.
 //!
 //! ```text
@@ -12,7 +12,7 @@
 //! ```
 //!
 //! The facade fills these from its receiver report; tests script them
-//! (`ScriptedExecutor`). Every field can be tested by
+//! ([`ScriptedExecutor`](crate::scripted::ScriptedExecutor)). Every field can be tested by
 //! name in a `Suppress` (see [`Field`](crate::field::Field)).
 //!
 //! ```
