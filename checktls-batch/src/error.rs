@@ -213,4 +213,25 @@ pub enum Error {
         /// The operating system's error.
         source: std::io::Error,
     },
+    /// The mail relay did not take a message (what a [`Mailer`](crate::delivery::Mailer)
+    /// returns).
+    #[error("the mail relay {}{}: {reason}", if *temporary { "failed temporarily" } else { "refused the message" }, code.map(|c| format!(" ({c})")).unwrap_or_default())]
+    Mail {
+        /// Whether trying again later may succeed (a 4xx reply, a lost connection).
+        temporary: bool,
+        /// The SMTP reply code, when there was one.
+        code: Option<u16>,
+        /// What the relay said, or what went wrong (never a secret).
+        reason: String,
+    },
+    /// A message could not be delivered, after every attempt the retry policy allows.
+    #[error("delivery to {to} failed after {attempts} attempt(s): {last}")]
+    Delivery {
+        /// The recipients.
+        to: String,
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        last: Box<Error>,
+    },
 }

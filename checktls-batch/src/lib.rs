@@ -12,6 +12,7 @@
 //!   feature "runtime" (tokio):
 //!     run::run(&batch, &impl Executor, &RunOptions, progress) ─► BatchResult     bounded, timed
 //!     scripted::ScriptedExecutor   a scripted Executor for tests and examples
+//!     delivery::deliver(&batch, &result, &config, &impl Mailer, now)   File (atomic) and email
 //! ```
 //!
 //! ```
@@ -29,6 +30,7 @@
 //! - `runtime` (default): the evaluator on tokio, file and email delivery.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod delivery;
 pub mod error;
 pub mod eval;
 pub mod field;
