@@ -1,0 +1,537 @@
+//! Delivery: where a batch's results go once it has run.
+//!
+//! ```text
+//!   pure:
+//!     compose(&MailParts) ─► RFC 5322 / MIME message (CRLF): results inline in the chosen
+//!                            format, the input XML (secrets redacted) attached
+//!     RetryPolicy::delay_before(attempt)   when to try a temporary failure again
+//!     result_file_name(batch, time, format)    "<batch>-20261122T120000Z.txt"
+//!
+//!   feature "runtime":
+//!     deliver(&batch, &result, &DeliveryConfig, &impl Mailer, now) ─► [DeliveryReport]
+//!       <To>File</To>     write_result_file: atomic (temp file, fsync, link), never overwrites
+//!       <To>addr</To>     one message per Delivery through a Mailer, retried on temporary failure
+//! ```
+//!
+//! A Delivery whose Suppress conditions all hold sends nothing (see
+//! [`BatchResult::delivers`](crate::eval::BatchResult::delivers)). The [`Mailer`] is a trait:
+//! the SMTP relay mailer lives with the command; tests use a fake.
+//!
+//! ```
+//! use checktls_batch::delivery::{MailParts, compose};
+//! let message = compose(&MailParts {
+//!     from: "batch@example.com".into(),
+//!     to: vec!["noc@example.com".into()],
+//!     subject: "BatchTest results".into(),
+//!     date: time::macros::datetime!(2026-11-22 12:00 UTC),
+//!     results: "114 205.139.110.177\n".into(),
+//!     results_type: "text/plain",
+//!     results_name: "results.txt".into(),
+//!     batch_xml: "<BatchTest TestType=\"receiver\"/>".into(),
+//!     batch_name: "batch.xml".into(),
+//! });
+//! let text = String::from_utf8(message).unwrap();
+//! assert!(text.contains("\r\n114 205.139.110.177\r\n"));
+//! assert!(text.contains("Content-Disposition: attachment; filename=\"batch.xml\""));
+//! ```
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use base64ct::{Base64, Encoding};
+use time::OffsetDateTime;
+
+use crate::model::Format;
+
+#[cfg(feature = "runtime")]
+pub use runtime::{
+    DeliveryConfig, DeliveryReport, Envelope, Mailer, deliver, send_with_retry, write_result_file,
+};
+
+/// When to try again after a temporary failure (4xx, a lost connection).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// The most attempts in all, the first included. Default: 4.
+    pub attempts: u32,
+    /// The wait before the second attempt. Default: 30 s.
+    pub first_delay: Duration,
+    /// Each later wait is this many times the one before. Default: 2.
+    pub factor: u32,
+    /// The longest wait. Default: 10 minutes.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            first_delay: Duration::from_secs(30),
+            factor: 2,
+            max_delay: Duration::from_secs(600),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy of `attempts` attempts with a fixed wait between them.
+    pub fn fixed(attempts: u32, delay: Duration) -> Self {
+        Self {
+            attempts,
+            first_delay: delay,
+            factor: 1,
+            max_delay: delay,
+        }
+    }
+
+    /// The wait before attempt `attempt` (counted from 1), or `None` when it may not be made.
+    /// The first attempt waits nothing.
+    pub fn delay_before(&self, attempt: u32) -> Option<Duration> {
+        if attempt == 0 || attempt > self.attempts.max(1) {
+            return None;
+        }
+        if attempt == 1 {
+            return Some(Duration::ZERO);
+        }
+        let mut delay = self.first_delay;
+        for _ in 2..attempt {
+            delay = delay.saturating_mul(self.factor).min(self.max_delay);
+        }
+        Some(delay.min(self.max_delay))
+    }
+}
+
+/// What a results message is made of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailParts {
+    /// The From address.
+    pub from: String,
+    /// The recipients (the To header).
+    pub to: Vec<String>,
+    /// The subject.
+    pub subject: String,
+    /// The Date header.
+    pub date: OffsetDateTime,
+    /// The results, rendered.
+    pub results: String,
+    /// Their media type (`text/plain`, `text/csv`, `text/html`, `application/xml`, ...).
+    pub results_type: &'static str,
+    /// Their file name (`results.txt`).
+    pub results_name: String,
+    /// The input XML, secrets redacted.
+    pub batch_xml: String,
+    /// Its file name.
+    pub batch_name: String,
+}
+
+/// Composes a results message: `multipart/mixed` with the results inline (7bit when they are
+/// short ASCII lines, base64 otherwise) and the batch XML attached (base64). Lines end in
+/// CRLF; header values lose any CR or LF; a non-ASCII subject is RFC 2047 encoded.
+pub fn compose(parts: &MailParts) -> Vec<u8> {
+    let results = body_part(&parts.results);
+    let attachment = base64_lines(parts.batch_xml.as_bytes());
+    let boundary = boundary(parts, &results.1, &attachment);
+    let domain = parts
+        .from
+        .rsplit_once('@')
+        .map_or("checktls.invalid", |(_, d)| d);
+    let date = parts
+        .date
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap_or_default();
+    let mut m = String::new();
+    let _ = write!(m, "From: {}\r\n", header_value(&parts.from));
+    let _ = write!(m, "To: {}\r\n", header_value(&parts.to.join(", ")));
+    let _ = write!(m, "Subject: {}\r\n", encoded_subject(&parts.subject));
+    let _ = write!(m, "Date: {date}\r\n");
+    let _ = write!(
+        m,
+        "Message-ID: <{}.{:016x}@{}>\r\n",
+        parts.date.unix_timestamp(),
+        fnv(&[
+            parts.results.as_bytes(),
+            parts.batch_xml.as_bytes(),
+            parts.subject.as_bytes()
+        ]),
+        header_value(domain)
+    );
+    m.push_str("MIME-Version: 1.0\r\n");
+    let _ = write!(
+        m,
+        "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+    );
+    m.push_str("This is a MIME message: the results, then the batch that produced them.\r\n");
+    let _ = write!(m, "\r\n--{boundary}\r\n");
+    let _ = write!(m, "Content-Type: {}; charset=utf-8\r\n", parts.results_type);
+    let _ = write!(m, "Content-Transfer-Encoding: {}\r\n", results.0);
+    let _ = write!(
+        m,
+        "Content-Disposition: inline; filename=\"{}\"\r\n\r\n",
+        file_name_value(&parts.results_name)
+    );
+    m.push_str(&results.1);
+    let _ = write!(m, "\r\n--{boundary}\r\n");
+    m.push_str("Content-Type: application/xml; charset=utf-8\r\n");
+    m.push_str("Content-Transfer-Encoding: base64\r\n");
+    let _ = write!(
+        m,
+        "Content-Disposition: attachment; filename=\"{}\"\r\n\r\n",
+        file_name_value(&parts.batch_name)
+    );
+    m.push_str(&attachment);
+    let _ = write!(m, "\r\n--{boundary}--\r\n");
+    m.into_bytes()
+}
+
+/// The body's transfer encoding and its encoded text (CRLF lines, no final CRLF).
+fn body_part(text: &str) -> (&'static str, String) {
+    let plain = text.is_ascii()
+        && text
+            .lines()
+            .all(|l| l.len() <= 998 && !l.contains('\r') && !l.starts_with('.'));
+    if plain {
+        ("7bit", text.lines().collect::<Vec<_>>().join("\r\n"))
+    } else {
+        ("base64", base64_lines(text.as_bytes()))
+    }
+}
+
+fn base64_lines(bytes: &[u8]) -> String {
+    let encoded = Base64::encode_string(bytes);
+    encoded
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\r\n")
+}
+
+/// A boundary that occurs in neither part.
+fn boundary(parts: &MailParts, body: &str, attachment: &str) -> String {
+    let mut seed = fnv(&[body.as_bytes(), attachment.as_bytes()]);
+    loop {
+        let b = format!("=_checktls_batch_{seed:016x}");
+        if !body.contains(&b) && !attachment.contains(&b) && !parts.subject.contains(&b) {
+            return b;
+        }
+        seed = seed.wrapping_mul(0x0100_0000_01b3).wrapping_add(1);
+    }
+}
+
+fn fnv(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for p in parts {
+        for b in *p {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h ^= 0xff;
+    }
+    h
+}
+
+fn header_value(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn file_name_value(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn encoded_subject(s: &str) -> String {
+    let s = header_value(s);
+    if s.is_ascii() {
+        s
+    } else {
+        format!("=?utf-8?B?{}?=", Base64::encode_string(s.as_bytes()))
+    }
+}
+
+/// The file name of a results file: the batch name (letters, digits, `.`, `-`, `_`; at most
+/// 64), the UTC time, the format's extension: `weekly-20261122T120000Z.csv`.
+pub fn result_file_name(batch: &str, time: OffsetDateTime, format: Format) -> String {
+    let mut name: String = file_name_value(batch).chars().take(64).collect();
+    if name.is_empty() || name.starts_with('.') {
+        name.insert_str(0, "batch");
+    }
+    let t = time.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{name}-{:04}{:02}{:02}T{:02}{:02}{:02}Z.{}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        format.extension()
+    )
+}
+
+#[cfg(feature = "runtime")]
+mod runtime {
+    use std::future::Future;
+    use std::io::Write as _;
+    use std::path::{Path, PathBuf};
+
+    use time::OffsetDateTime;
+
+    use super::{MailParts, RetryPolicy, compose, result_file_name};
+    use crate::error::Error;
+    use crate::eval::BatchResult;
+    use crate::format::render;
+    use crate::model::{Batch, Format, Recipient};
+
+    /// The envelope of a message: MAIL FROM and RCPT TO.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Envelope {
+        /// The envelope sender.
+        pub from: String,
+        /// The envelope recipients.
+        pub to: Vec<String>,
+    }
+
+    /// Submits one message. The SMTP relay mailer (checktls-smtp, port 587 or 25, STARTTLS,
+    /// AUTH) implements this in the command; tests use a fake.
+    ///
+    /// Return [`Error::Mail`] with `temporary: true` for what may succeed later (a 4xx reply,
+    /// a lost connection): it is retried by [`RetryPolicy`].
+    pub trait Mailer: Send + Sync {
+        /// Submits `message` (CRLF lines) to the envelope's recipients.
+        fn send(
+            &self,
+            envelope: &Envelope,
+            message: &[u8],
+        ) -> impl Future<Output = Result<(), Error>> + Send;
+    }
+
+    /// Sends a message, retrying temporary failures as the policy says; returns the number of
+    /// attempts made.
+    pub async fn send_with_retry<M: Mailer>(
+        mailer: &M,
+        envelope: &Envelope,
+        message: &[u8],
+        policy: &RetryPolicy,
+    ) -> Result<u32, Error> {
+        let mut attempt = 1;
+        loop {
+            match mailer.send(envelope, message).await {
+                Ok(()) => return Ok(attempt),
+                Err(e) => {
+                    let temporary = matches!(
+                        e,
+                        Error::Mail {
+                            temporary: true,
+                            ..
+                        }
+                    );
+                    match policy.delay_before(attempt + 1) {
+                        Some(delay) if temporary => {
+                            tracing::info!(attempt, ?delay, "temporary delivery failure: {e}");
+                            tokio::time::sleep(delay).await;
+                            attempt += 1;
+                        }
+                        _ => {
+                            return Err(Error::Delivery {
+                                to: envelope.to.join(", "),
+                                attempts: attempt,
+                                last: Box::new(e),
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a results file into `dir` (created if missing), atomically: the content goes to
+    /// a temporary file in the same directory, is synced, then linked under its final name,
+    /// which is never overwritten (`-2`, `-3`, ... are added when the name is taken).
+    pub fn write_result_file(
+        dir: &Path,
+        batch: &str,
+        time: OffsetDateTime,
+        format: Format,
+        content: &str,
+    ) -> Result<PathBuf, Error> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { path, source }
+        };
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let name = result_file_name(batch, time, format);
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+        let written = (|| {
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)?;
+            f.write_all(content.as_bytes())?;
+            f.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
+        let (stem, ext) = name.rsplit_once('.').unwrap_or((&name, ""));
+        let mut result = Err(Error::Io {
+            path: dir.join(&name),
+            source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+        });
+        for n in 1..=1000u32 {
+            let candidate = if n == 1 {
+                dir.join(&name)
+            } else {
+                dir.join(format!("{stem}-{n}.{ext}"))
+            };
+            match std::fs::hard_link(&tmp, &candidate) {
+                Ok(()) => {
+                    result = Ok(candidate);
+                    break;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    result = Err(io(&candidate)(e));
+                    break;
+                }
+            }
+        }
+        let _ = std::fs::remove_file(&tmp);
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        result
+    }
+
+    /// Where and how results are delivered.
+    #[derive(Clone, Debug)]
+    #[non_exhaustive]
+    pub struct DeliveryConfig {
+        /// The directory of `<To>File</To>` results.
+        pub results_dir: PathBuf,
+        /// The sender of results messages.
+        pub from: String,
+        /// Retries of temporary mail failures.
+        pub retry: RetryPolicy,
+    }
+
+    impl DeliveryConfig {
+        /// A configuration with the default retry policy.
+        pub fn new(results_dir: impl Into<PathBuf>, from: impl Into<String>) -> Self {
+            Self {
+                results_dir: results_dir.into(),
+                from: from.into(),
+                retry: RetryPolicy::default(),
+            }
+        }
+    }
+
+    /// What happened to one `<Delivery>`.
+    #[derive(Debug)]
+    #[non_exhaustive]
+    pub struct DeliveryReport {
+        /// Its position among the batch's deliveries.
+        pub index: usize,
+        /// False when its Suppress conditions held and nothing was sent.
+        pub sent: bool,
+        /// The results file, when it has `<To>File</To>`.
+        pub file: Option<Result<PathBuf, Error>>,
+        /// The message (attempts made), when it has email recipients.
+        pub mail: Option<Result<u32, Error>>,
+    }
+
+    impl DeliveryReport {
+        /// Whether every part of the delivery that was due succeeded.
+        pub fn ok(&self) -> bool {
+            self.file.as_ref().is_none_or(Result::is_ok)
+                && self.mail.as_ref().is_none_or(Result::is_ok)
+        }
+    }
+
+    /// Carries out every `<Delivery>` of a batch: suppressed ones send nothing; File
+    /// recipients get a results file; email recipients one message, retried on temporary
+    /// failure. `now` names files and dates messages.
+    pub async fn deliver<M: Mailer>(
+        batch: &Batch,
+        result: &BatchResult,
+        config: &DeliveryConfig,
+        mailer: &M,
+        now: OffsetDateTime,
+    ) -> Vec<DeliveryReport> {
+        let mut reports = Vec::with_capacity(batch.deliveries.len());
+        for (index, delivery) in batch.deliveries.iter().enumerate() {
+            if !result.delivers(delivery) {
+                tracing::info!(index, "delivery suppressed");
+                reports.push(DeliveryReport {
+                    index,
+                    sent: false,
+                    file: None,
+                    mail: None,
+                });
+                continue;
+            }
+            let body = render(result, delivery.format, &delivery.selection());
+            let file = delivery.to.contains(&Recipient::File).then(|| {
+                write_result_file(
+                    &config.results_dir,
+                    batch.display_name(),
+                    now,
+                    delivery.format,
+                    &body,
+                )
+            });
+            let to: Vec<String> = delivery
+                .to
+                .iter()
+                .filter_map(|r| match r {
+                    Recipient::Email(a) => Some(a.clone()),
+                    Recipient::File => None,
+                })
+                .collect();
+            let mail = if to.is_empty() {
+                None
+            } else {
+                let shown = result.lines().count();
+                let subject = delivery.subject.clone().unwrap_or_else(|| {
+                    format!(
+                        "BatchTest {}: {shown} result{}",
+                        batch.display_name(),
+                        if shown == 1 { "" } else { "s" }
+                    )
+                });
+                let message = compose(&MailParts {
+                    from: config.from.clone(),
+                    to: to.clone(),
+                    subject,
+                    date: now,
+                    results: body,
+                    results_type: delivery.format.media_type(),
+                    results_name: format!("results.{}", delivery.format.extension()),
+                    batch_xml: batch.redacted_source().to_owned(),
+                    batch_name: format!("{}.xml", batch.display_name()),
+                });
+                let envelope = Envelope {
+                    from: config.from.clone(),
+                    to,
+                };
+                Some(send_with_retry(mailer, &envelope, &message, &config.retry).await)
+            };
+            reports.push(DeliveryReport {
+                index,
+                sent: true,
+                file,
+                mail,
+            });
+        }
+        reports
+    }
+}

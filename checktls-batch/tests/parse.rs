@@ -1,0 +1,850 @@
+//! The parser: the seed's examples, DEFAULT inheritance, extensions, secrets, and errors
+//! that name the exact line and column.
+
+use std::time::Duration;
+
+use checktls_batch::field::{Field, MxField};
+use checktls_batch::model::{
+    AuthType, Function, IpFamily, Limit, Recipient, StopAfter, TargetKind, Test, TotalFunction,
+    Value,
+};
+use checktls_batch::report::{Stage, TlsVersion};
+use checktls_batch::{Error, Format, Limits, TestType, parse, parse_bytes, parse_with};
+
+fn golden(name: &str) -> String {
+    let path = format!("{}/tests/golden/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn seed_check_each_host() {
+    let b = parse(&golden("01-mimecast-check-each-host.xml")).unwrap();
+    assert_eq!(b.test_type, TestType::Receiver);
+    assert_eq!(b.targets.len(), 22);
+    let first = &b.targets[0];
+    assert_eq!(first.target.text, "205.139.110.177");
+    assert_eq!(
+        first.target.kind,
+        TargetKind::Ip("205.139.110.177".parse().unwrap())
+    );
+    assert_eq!(
+        first.options.sni.as_deref(),
+        Some("us-smtp-inbound-1.mimecast.com")
+    );
+    assert_eq!(
+        b.targets[21].options.sni.as_deref(),
+        Some("us-smtp-o365-outbound-1.mimecast.com")
+    );
+    assert!(b.targets.iter().all(|t| t.suppress.is_empty()));
+    assert_eq!(b.deliveries.len(), 1);
+    assert_eq!(
+        b.deliveries[0].to,
+        [Recipient::Email("checktls@mimecast.com".into())]
+    );
+    assert_eq!(b.deliveries[0].format, Format::Text);
+    assert!(b.total.is_none());
+    assert_eq!(b.test_count(), 22);
+}
+
+#[test]
+fn seed_delivery_suppress() {
+    let b = parse(&golden("02-mimecast-delivery-suppress.xml")).unwrap();
+    let s = &b.deliveries[0].suppress;
+    assert_eq!(s.len(), 1);
+    assert_eq!(
+        (s[0].function, s[0].test, &s[0].value, s[0].field),
+        (
+            Function::Minimum,
+            Test::Ge,
+            &Value::Number(114.0),
+            Field::Score
+        )
+    );
+}
+
+#[test]
+fn seed_target_suppress_and_default_agree() {
+    let each = parse(&golden("03-mimecast-only-problem-hosts.xml")).unwrap();
+    let default = parse(&golden("04-mimecast-default.xml")).unwrap();
+    assert_eq!(each.targets.len(), 22);
+    assert_eq!(default.targets.len(), 22, "DEFAULT is not a target");
+    for (a, b) in each.targets.iter().zip(&default.targets) {
+        assert_eq!(a.target, b.target);
+        assert_eq!(a.options, b.options);
+        assert_eq!(a.suppress.len(), 1);
+        assert_eq!(
+            (
+                a.suppress[0].function,
+                a.suppress[0].test,
+                &a.suppress[0].value
+            ),
+            (
+                b.suppress[0].function,
+                b.suppress[0].test,
+                &b.suppress[0].value
+            )
+        );
+    }
+}
+
+#[test]
+fn every_golden_batch_parses() {
+    let dir = format!("{}/tests/golden", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "xml")
+            && !path.to_string_lossy().contains(".expected")
+        {
+            let xml = std::fs::read_to_string(&path).unwrap();
+            parse(&xml).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 11, "{n} batches");
+}
+
+#[test]
+fn default_is_inherited_overridden_and_replaced() {
+    let b = parse(
+        r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1">
+  <Target Port="2525" SMTPTimeOut="20" ct:Quick="on"><Suppress Function="minimum" Test="ge" Value="100"/>DEFAULT</Target>
+  <Target>one.example</Target>
+  <Target Port="25"><Suppress Function="average" Test="gt" Value="50"/>two.example</Target>
+  <Target Count="2">DEFAULT</Target>
+  <Target>three.example</Target>
+</BatchTest>"#,
+    )
+    .unwrap();
+    let [one, two, three] = &b.targets[..] else {
+        panic!("{:?}", b.targets)
+    };
+    assert_eq!(one.options.port, Some(2525));
+    assert_eq!(one.options.smtp_timeout, Some(Duration::from_secs(20)));
+    assert_eq!(one.options.quick, Some(true));
+    assert_eq!(one.suppress[0].value, Value::Number(100.0));
+    // Its own attribute wins; its own Suppress replaces the inherited one.
+    assert_eq!(two.options.port, Some(25));
+    assert_eq!(two.options.smtp_timeout, Some(Duration::from_secs(20)));
+    assert_eq!(two.suppress.len(), 1);
+    assert_eq!(two.suppress[0].function, Function::Average);
+    // A later DEFAULT replaces the earlier one entirely.
+    assert_eq!(three.options.port, None);
+    assert_eq!(three.options.count(), 2);
+    assert!(three.suppress.is_empty());
+    assert_eq!(b.test_count(), 1 + 1 + 2);
+}
+
+#[test]
+fn extensions_are_read() {
+    let b = parse(&golden("08-extensions.xml")).unwrap();
+    assert_eq!(b.name.as_deref(), Some("options"));
+    assert_eq!(
+        b.description.as_deref(),
+        Some("Every extension attribute once")
+    );
+    let o = &b.targets[2].options;
+    assert_eq!(o.compel_tls, Some(true));
+    assert_eq!(o.stop_after, Some(StopAfter::Ehlo2));
+    assert_eq!(o.mx_limit, Some(Limit::Count(1)));
+    assert_eq!(o.host_limit, Some(Limit::Percent(50)));
+    assert_eq!(o.ignore_no_connect, Some(true));
+    assert_eq!(o.check_ocsp, Some(false));
+    assert_eq!(o.ip, Some(IpFamily::V4));
+    assert_eq!(o.ehlo_name.as_deref(), Some("probe.example.com"));
+    assert_eq!(o.mail_from.as_deref(), Some("probe@example.com"));
+    assert_eq!(o.send_email, Some(false));
+    assert_eq!(o.expiry_warning_days, Some(21));
+    assert_eq!(
+        b.targets[2].suppress[0].field,
+        Field::Mx(MxField::StageMs(Stage::Connect))
+    );
+    assert_eq!(b.targets[1].options.direct_tls, Some(true));
+    assert_eq!(b.targets[1].options.port, Some(465));
+    assert_eq!(b.deliveries[0].subject.as_deref(), Some("Batch: options"));
+    assert_eq!(b.deliveries[0].format, Format::XmlMatrix);
+}
+
+#[test]
+fn any_prefix_bound_to_the_extension_namespace_works() {
+    let b = parse(
+        r#"<BatchTest TestType="receiver" xmlns:rs="urn:checktls-rs:batch:1"><Target rs:DirectTLS="1">a.example</Target></BatchTest>"#,
+    )
+    .unwrap();
+    assert_eq!(b.targets[0].options.direct_tls, Some(true));
+}
+
+#[test]
+fn a_checktls_default_namespace_and_schema_location_are_accepted() {
+    let b = parse(
+        r#"<?xml version="1.0"?>
+<BatchTest xmlns="http://www.checktls.com/BatchTest" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
+  xsi:schemaLocation="http://www.checktls.com/BatchTest BatchTest.xsd" TestType="Receiver">
+  <!-- a comment -->
+  <Target>user@example.com</Target>
+</BatchTest>"#,
+    )
+    .unwrap();
+    assert_eq!(
+        b.targets[0].target.kind,
+        TargetKind::Address {
+            domain: "example.com".into()
+        }
+    );
+}
+
+#[test]
+fn fields_and_values_are_typed() {
+    let b = parse(&golden("07-field-alerts.xml")).unwrap();
+    let s = &b.targets[0].suppress;
+    assert_eq!(s.len(), 3);
+    assert_eq!(s[0].field, Field::Mx(MxField::CertDaysToExpiry));
+    assert_eq!(s[1].value, Value::Number(1.0));
+    assert_eq!(s[2].value, Value::Version(TlsVersion::Tls1_2));
+    assert!(b.targets.iter().all(|t| t.suppress.len() == 3));
+    assert_eq!(b.deliveries[0].suppress[0].function, Function::Count);
+}
+
+#[test]
+fn total_and_its_threshold() {
+    let b = parse(&golden("05-count-and-total.xml")).unwrap();
+    let t = b.total.as_ref().unwrap();
+    assert_eq!(
+        (t.function, t.test, t.threshold),
+        (TotalFunction::Average, Test::Ge, 100.0)
+    );
+    assert_eq!(b.test_count(), 7);
+    let b = parse(&golden("10-assuretls.xml")).unwrap();
+    assert_eq!(b.test_type, TestType::AssureTls);
+    let t = b.total.as_ref().unwrap();
+    assert_eq!(
+        (t.function, t.test, t.threshold),
+        (TotalFunction::Minimum, Test::Ge, 90.0)
+    );
+}
+
+#[test]
+fn auth_is_read_and_the_password_is_redacted() {
+    let xml = golden("06-private-system.xml");
+    let b = parse(&xml).unwrap();
+    let o = &b.targets[0].options;
+    let auth = o.auth().unwrap();
+    assert_eq!(auth.mechanism, AuthType::Plain);
+    assert_eq!(auth.user, "monitor");
+    assert_eq!(auth.password.expose(), "not-a-real-password");
+    assert_eq!(o.host.as_deref(), Some("submit.example.net"));
+    assert_eq!(o.port, Some(587));
+    let debug = format!("{b:?}");
+    assert!(!debug.contains("not-a-real-password"), "{debug}");
+    let redacted = b.redacted_source();
+    assert!(!redacted.contains("not-a-real-password"));
+    assert!(redacted.contains(r#"AuthPass="********""#));
+    assert_eq!(redacted.replace("********", "not-a-real-password"), xml);
+}
+
+#[test]
+fn entities_are_predefined_or_character_references_only() {
+    let b = parse(
+        "<BatchTest TestType=\"receiver\"><Target SNI=\"mx&#46;example&#x2E;com\">&#x61;.example</Target><Delivery ct:Subject=\"a &amp; b\" xmlns:ct=\"urn:checktls-rs:batch:1\"><To>x@example.com</To></Delivery></BatchTest>",
+    )
+    .unwrap();
+    assert_eq!(b.targets[0].options.sni.as_deref(), Some("mx.example.com"));
+    assert_eq!(b.targets[0].target.text, "a.example");
+    assert_eq!(b.deliveries[0].subject.as_deref(), Some("a & b"));
+}
+
+#[test]
+fn cdata_text_is_read() {
+    let b = parse(
+        "<BatchTest TestType=\"receiver\"><Target><![CDATA[cdata.example]]></Target></BatchTest>",
+    )
+    .unwrap();
+    assert_eq!(b.targets[0].target.text, "cdata.example");
+}
+
+// ---- errors, each with its exact line and column ----
+
+#[track_caller]
+fn err(xml: &str) -> Error {
+    match parse(xml) {
+        Ok(b) => panic!("parsed: {b:?}"),
+        Err(e) => e,
+    }
+}
+
+#[track_caller]
+fn at(xml: &str, line: u32, column: u32) -> Error {
+    let e = err(xml);
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{line}:{column}: ")),
+        "expected {line}:{column}, got: {text}"
+    );
+    e
+}
+
+const HEAD: &str = "<BatchTest TestType=\"receiver\" xmlns:ct=\"urn:checktls-rs:batch:1\">\n";
+
+#[test]
+fn error_unknown_attribute() {
+    let e = at(
+        &format!("{HEAD}  <Target Prot=\"25\">example.com</Target>\n</BatchTest>"),
+        2,
+        11,
+    );
+    assert!(matches!(e, Error::UnknownAttribute { ref attribute, .. } if attribute == "Prot"));
+    assert!(
+        e.to_string().contains("expected one of SNI, Host, Port"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_unknown_extension_attribute() {
+    let e = at(
+        &format!("{HEAD}  <Target ct:Fast=\"1\">example.com</Target>\n</BatchTest>"),
+        2,
+        11,
+    );
+    assert!(matches!(e, Error::UnknownAttribute { ref attribute, .. } if attribute == "ct:Fast"));
+}
+
+#[test]
+fn error_attribute_in_a_foreign_namespace() {
+    let e = at(
+        "<BatchTest TestType=\"receiver\" xmlns:x=\"urn:other\">\n<Target x:SNI=\"a\">a.example</Target></BatchTest>",
+        2,
+        9,
+    );
+    assert!(matches!(e, Error::UnknownAttribute { .. }));
+}
+
+#[test]
+fn error_bad_boolean() {
+    let e = at(
+        &format!("{HEAD}<Target ct:DirectTLS=\"maybe\">example.com</Target></BatchTest>"),
+        2,
+        23,
+    );
+    assert!(matches!(
+        e,
+        Error::BadValue {
+            name: "ct:DirectTLS",
+            ..
+        }
+    ));
+    assert!(e.to_string().contains("expected true or false"));
+}
+
+#[test]
+fn error_unknown_element() {
+    let e = at(
+        &format!("{HEAD}\n   <Targt>example.com</Targt>\n</BatchTest>"),
+        3,
+        4,
+    );
+    assert!(
+        matches!(e, Error::UnexpectedElement { ref found, parent: "BatchTest", .. } if found == "Targt")
+    );
+    assert!(
+        e.to_string()
+            .contains("expected <Target>, <Total> or <Delivery>")
+    );
+}
+
+#[test]
+fn error_missing_test_type() {
+    let e = at(
+        "\n\n  <BatchTest>\n<Target>a.example</Target></BatchTest>",
+        3,
+        3,
+    );
+    assert!(matches!(
+        e,
+        Error::Missing {
+            element: "BatchTest",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_unsupported_test_type() {
+    let e = at(
+        "<BatchTest TestType=\"thru\"><Target>a.example</Target></BatchTest>",
+        1,
+        22,
+    );
+    assert!(
+        e.to_string()
+            .contains("thru and sender batches are not supported"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_wrong_root() {
+    let e = at(
+        "<?xml version=\"1.0\"?>\n<Batch TestType=\"receiver\"/>",
+        2,
+        1,
+    );
+    assert!(matches!(e, Error::Root { ref found, .. } if found == "Batch"));
+}
+
+#[test]
+fn error_bad_target_text() {
+    let e = at(
+        &format!(
+            "{HEAD}  <Target SNI=\"x.example\">\n      not a target\n  </Target>\n</BatchTest>"
+        ),
+        3,
+        7,
+    );
+    assert!(matches!(e, Error::BadTarget { .. }));
+}
+
+#[test]
+fn error_empty_target() {
+    let e = at(
+        &format!("{HEAD}  <Target SNI=\"x.example\"/>\n</BatchTest>"),
+        2,
+        3,
+    );
+    assert!(matches!(
+        e,
+        Error::Missing {
+            element: "Target",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_target_text_in_two_pieces() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example<Suppress Function=\"count\" Test=\"eq\" Value=\"1\"/>b.example</Target></BatchTest>"
+        ),
+        2,
+        66,
+    );
+    assert!(matches!(
+        e,
+        Error::UnexpectedText {
+            element: "Target",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_suppress_without_value() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>\n  <Suppress Function=\"minimum\" Test=\"ge\"/>a.example</Target></BatchTest>"
+        ),
+        3,
+        3,
+    );
+    assert!(
+        matches!(e, Error::Missing { element: "Suppress", what, .. } if what.contains("Value"))
+    );
+}
+
+#[test]
+fn error_suppress_bad_test() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target><Suppress Function=\"minimum\" Test=\"gte\" Value=\"1\"/>a.example</Target></BatchTest>"
+        ),
+        2,
+        44,
+    );
+    assert!(
+        e.to_string()
+            .contains("expected one of eq, ne, lt, le, gt, ge"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_suppress_bad_function() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target><Suppress Function=\"median\" Test=\"ge\" Value=\"1\"/>a.example</Target></BatchTest>"
+        ),
+        2,
+        29,
+    );
+    assert!(
+        e.to_string()
+            .contains("expected one of minimum, maximum, average, count"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_suppress_unknown_field() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target><Suppress Function=\"minimum\" Test=\"ge\" Value=\"1\" ct:Field=\"mx.colour\"/>a.example</Target></BatchTest>"
+        ),
+        2,
+        68,
+    );
+    assert!(matches!(
+        e,
+        Error::BadValue {
+            name: "ct:Field",
+            ..
+        }
+    ));
+    assert!(e.to_string().contains("mx.cert_days_to_expiry"));
+}
+
+#[test]
+fn error_suppress_value_of_the_wrong_type() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target><Suppress Function=\"minimum\" Test=\"ge\" Value=\"1.2.3\" ct:Field=\"mx.tls_version\"/>a.example</Target></BatchTest>"
+        ),
+        2,
+        55,
+    );
+    assert!(e.to_string().contains("expected a TLS version"), "{e}");
+}
+
+#[test]
+fn error_average_of_text() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target><Suppress Function=\"average\" Test=\"eq\" Value=\"x\" ct:Field=\"mx.cipher\"/>a.example</Target></BatchTest>"
+        ),
+        2,
+        29,
+    );
+    assert!(e.to_string().contains("has no average"), "{e}");
+}
+
+#[test]
+fn error_field_with_count() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target><Suppress Function=\"count\" Test=\"eq\" Value=\"0\" ct:Field=\"score\"/>a.example</Target></BatchTest>"
+        ),
+        2,
+        66,
+    );
+    assert!(matches!(
+        e,
+        Error::BadValue {
+            name: "ct:Field",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_total_twice() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example</Target>\n<Total Function=\"average\"/>\n  <Total Function=\"minimum\"/></BatchTest>"
+        ),
+        4,
+        3,
+    );
+    assert!(matches!(
+        e,
+        Error::Repeated {
+            element: "Total",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_total_without_function() {
+    let e = at(
+        &format!("{HEAD}<Target>a.example</Target><Total/></BatchTest>"),
+        2,
+        27,
+    );
+    assert!(matches!(
+        e,
+        Error::Missing {
+            element: "Total",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_delivery_without_to() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example</Target>\n <Delivery><Format>csv</Format></Delivery></BatchTest>"
+        ),
+        3,
+        2,
+    );
+    assert!(matches!(
+        e,
+        Error::Missing {
+            element: "Delivery",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_bad_recipient() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example</Target><Delivery><To> nobody </To></Delivery></BatchTest>"
+        ),
+        2,
+        42,
+    );
+    assert!(
+        e.to_string().contains("expected an email address or File"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_unknown_format() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example</Target><Delivery><To>File</To>\n<Format>excel</Format></Delivery></BatchTest>"
+        ),
+        3,
+        9,
+    );
+    assert!(
+        e.to_string().contains("expected one of text, csv, pager"),
+        "{e}"
+    );
+}
+
+#[test]
+fn error_format_twice() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example</Target><Delivery><To>File</To><Format>csv</Format><Format>xml</Format></Delivery></BatchTest>"
+        ),
+        2,
+        70,
+    );
+    assert!(matches!(
+        e,
+        Error::Repeated {
+            element: "Format",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_only_node_with_a_text_format() {
+    let e = at(
+        &format!(
+            "{HEAD}<Target>a.example</Target><Delivery><To>File</To><OnlyNode>MX</OnlyNode></Delivery></BatchTest>"
+        ),
+        2,
+        50,
+    );
+    assert!(matches!(e, Error::UnexpectedElement { ref found, .. } if found == "OnlyNode"));
+}
+
+#[test]
+fn error_count_out_of_range() {
+    let e = at(
+        &format!("{HEAD}<Target Count=\"0\">a.example</Target></BatchTest>"),
+        2,
+        16,
+    );
+    assert!(
+        e.to_string().contains("a whole number from 1 to 100"),
+        "{e}"
+    );
+    at(
+        &format!("{HEAD}<Target Count=\"101\">a.example</Target></BatchTest>"),
+        2,
+        16,
+    );
+}
+
+#[test]
+fn error_port_out_of_range() {
+    let e = at(
+        &format!("{HEAD}<Target Port=\"70000\">a.example</Target></BatchTest>"),
+        2,
+        15,
+    );
+    assert!(matches!(e, Error::BadValue { name: "Port", .. }));
+}
+
+#[test]
+fn error_password_without_user_never_shows_the_password() {
+    let e = at(
+        &format!("{HEAD}<Target AuthPass=\"hunter2-secret\">a.example</Target></BatchTest>"),
+        2,
+        1,
+    );
+    assert!(matches!(
+        e,
+        Error::Missing {
+            what: "AuthUser when AuthPass is given",
+            ..
+        }
+    ));
+    let e = at(
+        &format!(
+            "{HEAD}<Target AuthUser=\"u\" AuthPass=\"hunter2&secret;\">a.example</Target></BatchTest>"
+        ),
+        2,
+        32,
+    );
+    assert!(matches!(e, Error::BadSecret { .. }));
+    let shown = format!("{e} {e:?}");
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("secret;"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn error_duplicate_attribute() {
+    let e = at(
+        &format!("{HEAD}<Target Port=\"25\" Port=\"26\">a.example</Target></BatchTest>"),
+        2,
+        19,
+    );
+    assert!(matches!(e, Error::DuplicateAttribute { .. }));
+}
+
+#[test]
+fn error_doctype_is_refused() {
+    let e = at(
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE BatchTest [<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;\">]>\n<BatchTest TestType=\"receiver\"><Target>&b;</Target></BatchTest>",
+        2,
+        1,
+    );
+    assert!(matches!(e, Error::Doctype { .. }));
+}
+
+#[test]
+fn error_undeclared_entity() {
+    let e = at(
+        &format!("{HEAD}<Target>&lab;.example</Target></BatchTest>"),
+        2,
+        9,
+    );
+    assert!(matches!(e, Error::Entity { ref name, .. } if name == "lab"));
+}
+
+#[test]
+fn error_mismatched_end_tag() {
+    let e = at(
+        &format!("{HEAD}<Target>a.example</Targe>\n</BatchTest>"),
+        2,
+        18,
+    );
+    assert!(matches!(e, Error::Malformed { .. }));
+}
+
+#[test]
+fn error_unterminated_file() {
+    let e = at(&format!("{HEAD}<Target>a.example</Target>\n"), 3, 1);
+    assert!(matches!(e, Error::Malformed { .. }));
+}
+
+#[test]
+fn error_text_after_the_root() {
+    let e = at(
+        &format!("{HEAD}<Target>a.example</Target></BatchTest>\n  trailing"),
+        3,
+        3,
+    );
+    assert!(matches!(e, Error::UnexpectedText { .. }));
+}
+
+#[test]
+fn error_no_real_target() {
+    let e = at(
+        &format!("{HEAD}<Target Port=\"25\">DEFAULT</Target></BatchTest>"),
+        1,
+        1,
+    );
+    assert!(matches!(
+        e,
+        Error::Missing {
+            what: "at least one <Target> that is not DEFAULT",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn error_columns_count_characters_not_bytes() {
+    // "é" is two bytes; the column counts it once.
+    let e = at(
+        "<BatchTest TestType=\"receiver\" ct:Description=\"é\" xmlns:ct=\"urn:checktls-rs:batch:1\" Bad=\"1\"><Target>a.example</Target></BatchTest>",
+        1,
+        86,
+    );
+    assert!(matches!(e, Error::UnknownAttribute { .. }));
+}
+
+#[test]
+fn error_size_bounds() {
+    let mut limits = Limits::default();
+    limits.max_bytes = 100;
+    let big = format!(
+        "{HEAD}{}</BatchTest>",
+        "<Target>a.example</Target>".repeat(10)
+    );
+    assert!(matches!(
+        parse_with(&big, &limits),
+        Err(Error::TooLarge { limit: 100, .. })
+    ));
+    let mut limits = Limits::default();
+    limits.max_targets = 3;
+    let e = parse_with(&big, &limits).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Limit {
+                what: "targets",
+                limit: 3,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().starts_with("2:79: "), "{e}");
+    let long = format!(
+        "{HEAD}<Target>{}.example</Target></BatchTest>",
+        "a".repeat(5000)
+    );
+    assert!(matches!(parse(&long), Err(Error::Limit { .. })));
+}
+
+#[test]
+fn error_not_utf8() {
+    let e = parse_bytes(
+        b"<BatchTest TestType=\"receiver\">\n<Target>\xff</Target></BatchTest>",
+        &Limits::default(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("2:9: "), "{e}");
+}
+
+#[test]
+fn a_byte_order_mark_is_allowed_and_columns_stay_right() {
+    let e = err(
+        "\u{feff}<BatchTest TestType=\"receiver\" Bad=\"1\"><Target>a.example</Target></BatchTest>",
+    );
+    assert!(e.to_string().starts_with("1:32: "), "{e}");
+}
