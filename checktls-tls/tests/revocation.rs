@@ -523,3 +523,43 @@ async fn no_issuer_in_the_chain_cannot_be_checked() {
     .await;
     assert!(cause(&r).contains("no issuer"), "{r:?}");
 }
+
+/// The committed fuzz seeds (`[u16 len][leaf][u16 len][issuer][response or CRL]`, made by the lab
+/// for the fuzz targets' fixed time) still judge as their names say, so the fuzzers start from
+/// inputs that reach every verdict.
+#[test]
+fn fuzz_seeds_judge_as_named() {
+    use checktls_tls::fuzzing::{FUZZ_NONCE, FUZZ_NOW};
+    fn split(data: &[u8]) -> (&[u8], &[u8], &[u8]) {
+        let n = usize::from(u16::from_be_bytes([data[0], data[1]]));
+        let (leaf, rest) = data[2..].split_at(n);
+        let m = usize::from(u16::from_be_bytes([rest[0], rest[1]]));
+        let (issuer, rest) = rest[2..].split_at(m);
+        (leaf, issuer, rest)
+    }
+    let at = UnixTime::since_unix_epoch(Duration::from_secs(FUZZ_NOW));
+    let seeds = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds");
+    let mut seen = 0;
+    for (target, ocsp) in [("tls_ocsp_response", true), ("tls_crl", false)] {
+        for entry in std::fs::read_dir(seeds.join(target)).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let data = std::fs::read(&path).unwrap();
+            let (leaf, issuer, rest) = split(&data);
+            let status = if ocsp {
+                check_ocsp_response(rest, leaf, issuer, Some(&FUZZ_NONCE), at)
+            } else {
+                check_crl(rest, leaf, issuer, at)
+            };
+            let expected = match name.as_str() {
+                "good" | "delegated" | "staple" | "empty" => "good",
+                "revoked" => "revoked",
+                "unknown" => "unknown",
+                _ => "could_not_check",
+            };
+            assert_eq!(status.name(), expected, "{target}/{name}: {status:?}");
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 14);
+}
