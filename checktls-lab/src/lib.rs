@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod crl;
 pub mod dns;
 pub mod http;
 pub mod legacy;

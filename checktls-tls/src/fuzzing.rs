@@ -67,19 +67,49 @@ pub fn dane(data: &[u8]) {
     );
 }
 
-/// Judges arbitrary bytes as an OCSP response, and as a CRL, for arbitrary certificates.
-pub fn ocsp_response(data: &[u8]) {
-    let third = data.len() / 3;
-    let (resp, rest) = data.split_at(third);
-    let (leaf, issuer) = rest.split_at(rest.len() / 2);
-    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
-    let _ = crate::revocation::check_ocsp_response(resp, leaf, issuer, Some(&[1, 2, 3]), now);
-    let _ = crate::revocation::check_ocsp_response(data, leaf, issuer, None, now);
+/// Splits fuzz input laid out as `[u16 leaf length][leaf][u16 issuer length][issuer][rest]`
+/// (big-endian lengths), so seeds carry a real leaf and issuer and mutations reach past the
+/// parsers into the signature, CertID, nonce and freshness checks. Inputs too short for the
+/// layout are split in thirds instead.
+fn leaf_issuer_rest(data: &[u8]) -> (&[u8], &[u8], &[u8]) {
+    fn take(data: &[u8]) -> Option<(&[u8], &[u8])> {
+        let (len, rest) = data.split_at_checked(2)?;
+        let n = usize::from(u16::from_be_bytes([*len.first()?, *len.get(1)?]));
+        rest.split_at_checked(n)
+    }
+    if let Some((leaf, rest)) = take(data)
+        && let Some((issuer, rest)) = take(rest)
+    {
+        return (leaf, issuer, rest);
+    }
+    let (a, rest) = data.split_at(data.len() / 3);
+    let (b, c) = rest.split_at(rest.len() / 2);
+    (a, b, c)
 }
 
-/// Judges arbitrary bytes as a CRL.
+/// The time the fuzz judgements run at (the seeds were made for it): 2023-11-14T22:13:20Z.
+pub const FUZZ_NOW: u64 = 1_700_000_000;
+
+/// The nonce the OCSP target says it sent (the seeds' requests carried it).
+pub const FUZZ_NONCE: [u8; 3] = [1, 2, 3];
+
+/// Judges the rest of the input as an OCSP response for the leaf and issuer it carries, with
+/// and without the nonce, and the whole input as a response, as the stapled path would.
+pub fn ocsp_response(data: &[u8]) {
+    let (leaf, issuer, resp) = leaf_issuer_rest(data);
+    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(FUZZ_NOW));
+    let _ = crate::revocation::check_ocsp_response(resp, leaf, issuer, Some(&FUZZ_NONCE), now);
+    let _ = crate::revocation::check_ocsp_response(resp, leaf, issuer, None, now);
+    let _ = crate::revocation::check_ocsp_response(data, leaf, issuer, None, now);
+    let _ = crate::revocation::ocsp_request(leaf, issuer, Some(&FUZZ_NONCE));
+}
+
+/// Judges the rest of the input as a CRL for the leaf and issuer it carries, and reads the
+/// leaf's revocation URLs.
 pub fn crl(data: &[u8]) {
-    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_700_000_000));
-    let _ = crate::revocation::check_crl(data, data, data, now);
-    let _ = crate::revocation::revocation_urls(data);
+    let (leaf, issuer, crl) = leaf_issuer_rest(data);
+    let now = UnixTime::since_unix_epoch(std::time::Duration::from_secs(FUZZ_NOW));
+    let _ = crate::revocation::check_crl(crl, leaf, issuer, now);
+    let _ = crate::revocation::check_crl(data, leaf, issuer, now);
+    let _ = crate::revocation::revocation_urls(leaf);
 }

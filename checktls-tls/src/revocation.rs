@@ -34,8 +34,16 @@ const KP_OCSP_SIGNING: &str = "1.3.6.1.5.5.7.3.9";
 /// SHA-1 and SHA-256 OIDs for CertID hashes.
 const SHA1: &str = "1.3.14.3.2.26";
 const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+/// id-ce-deltaCRLIndicator.
+const DELTA_CRL_INDICATOR: &str = "2.5.29.27";
 /// How far thisUpdate/nextUpdate may be off (clock skew).
 pub const TOLERANCE_SECS: i64 = 300;
+/// A response or CRL without nextUpdate counts for this long after its thisUpdate (7 days, the
+/// longest validity the CA/Browser Forum allows an OCSP response).
+pub const MAX_AGE_WITHOUT_NEXT_UPDATE_SECS: i64 = 7 * 86_400;
+/// CRLs may be far larger than other fetched bodies: they are read up to this (10 MiB) even
+/// when the fetch options allow less.
+pub const CRL_MAX_BODY: usize = 10 << 20;
 
 /// A revocation verdict.
 #[non_exhaustive]
@@ -225,6 +233,27 @@ pub fn ocsp_request(
     request.to_der().map_err(|e| e.to_string())
 }
 
+/// The GET form of an OCSP request (RFC 6960 appendix A.1): the responder URL, a slash, and the
+/// URL-encoded base64 of the DER request.
+///
+/// ```
+/// let url = checktls_tls::revocation::ocsp_get_url("http://ocsp.example/", &[0xfb, 0xff]);
+/// assert_eq!(url, "http://ocsp.example/%2B%2F8%3D");
+/// ```
+pub fn ocsp_get_url(responder: &str, request_der: &[u8]) -> String {
+    use base64ct::{Base64, Encoding};
+    let mut encoded = String::new();
+    for c in Base64::encode_string(request_der).chars() {
+        match c {
+            '+' => encoded.push_str("%2B"),
+            '/' => encoded.push_str("%2F"),
+            '=' => encoded.push_str("%3D"),
+            c => encoded.push(c),
+        }
+    }
+    format!("{}/{encoded}", responder.trim_end_matches('/'))
+}
+
 /// Verifies `signature` over `data` with the key of `signer` (DER), by the named algorithm.
 fn verify_with(
     signer: &X509Certificate<'_>,
@@ -324,6 +353,17 @@ pub fn check_ocsp_response(
                     Err("the responder certificate is not authorised for OCSP signing".to_owned());
                 continue;
             }
+            let validity = responder.validity();
+            let now_s = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            if validity.not_after.timestamp() < now_s - TOLERANCE_SECS
+                || validity.not_before.timestamp() > now_s + TOLERANCE_SECS
+            {
+                delegated = Err(
+                    "the responder certificate is not valid now (expired or not yet valid)"
+                        .to_owned(),
+                );
+                continue;
+            }
             delegated = verify_with(&responder, &alg, sig, &tbs);
             if delegated.is_ok() {
                 break;
@@ -370,10 +410,16 @@ pub fn check_ocsp_response(
         if this > now_s + TOLERANCE_SECS {
             return RevocationStatus::fail("the response's thisUpdate is in the future");
         }
-        if let Some(next) = &single.next_update
-            && generalized(next) < now_s - TOLERANCE_SECS
-        {
-            return RevocationStatus::fail("the response is stale (nextUpdate has passed)");
+        match &single.next_update {
+            Some(next) if generalized(next) < now_s - TOLERANCE_SECS => {
+                return RevocationStatus::fail("the response is stale (nextUpdate has passed)");
+            }
+            None if this < now_s - MAX_AGE_WITHOUT_NEXT_UPDATE_SECS => {
+                return RevocationStatus::fail(
+                    "the response is stale (no nextUpdate, thisUpdate older than 7 days)",
+                );
+            }
+            _ => {}
         }
         return match &single.cert_status {
             x509_ocsp::CertStatus::Good(_) => RevocationStatus::Good,
@@ -409,6 +455,22 @@ pub fn check_crl(
     if crl.issuer() != issuer.subject() {
         return RevocationStatus::fail("the CRL is not the issuer's");
     }
+    if let Ok(Some(ku)) = issuer.key_usage()
+        && !ku.value.crl_sign()
+    {
+        return RevocationStatus::fail("the issuer's key usage does not allow signing CRLs");
+    }
+    for ext in crl.extensions() {
+        let oid = ext.oid.to_id_string();
+        if oid == DELTA_CRL_INDICATOR {
+            return RevocationStatus::fail("a delta CRL cannot decide alone");
+        }
+        if ext.critical && !matches!(oid.as_str(), "2.5.29.20" | "2.5.29.28" | "2.5.29.35") {
+            return RevocationStatus::fail(format!(
+                "the CRL has an unknown critical extension {oid}"
+            ));
+        }
+    }
     if let Err(e) = crl.verify_signature(issuer.public_key()) {
         return RevocationStatus::fail(format!("the CRL's signature does not verify: {e}"));
     }
@@ -416,10 +478,41 @@ pub fn check_crl(
     if crl.last_update().timestamp() > now_s + TOLERANCE_SECS {
         return RevocationStatus::fail("the CRL's thisUpdate is in the future");
     }
-    if let Some(next) = crl.next_update()
-        && next.timestamp() < now_s - TOLERANCE_SECS
-    {
-        return RevocationStatus::fail("the CRL is stale (nextUpdate has passed)");
+    match crl.next_update() {
+        Some(next) if next.timestamp() < now_s - TOLERANCE_SECS => {
+            return RevocationStatus::fail("the CRL is stale (nextUpdate has passed)");
+        }
+        None if crl.last_update().timestamp() < now_s - MAX_AGE_WITHOUT_NEXT_UPDATE_SECS => {
+            return RevocationStatus::fail(
+                "the CRL is stale (no nextUpdate, thisUpdate older than 7 days)",
+            );
+        }
+        _ => {}
+    }
+    // An issuing distribution point that leaves end-entity certificates (or some reasons) out.
+    for ext in crl.extensions() {
+        if let x509_parser::extensions::ParsedExtension::IssuingDistributionPoint(idp) =
+            ext.parsed_extension()
+        {
+            if (idp.only_contains_ca_certs || idp.only_contains_attribute_certs) && !leaf.is_ca() {
+                return RevocationStatus::fail("the CRL covers only CA or attribute certificates");
+            }
+            if idp.only_contains_user_certs && leaf.is_ca() {
+                return RevocationStatus::fail("the CRL covers only end-entity certificates");
+            }
+            if idp.only_some_reasons.is_some() {
+                // A partial CRL can prove revocation but never that a certificate is good.
+                for r in crl.iter_revoked_certificates() {
+                    if r.raw_serial() == leaf.raw_serial() {
+                        return RevocationStatus::Revoked {
+                            time: r.revocation_date.timestamp(),
+                            reason: r.reason_code().map(|(_, rc)| reason_name(rc.0).to_owned()),
+                        };
+                    }
+                }
+                return RevocationStatus::fail("the CRL covers only some revocation reasons");
+            }
+        }
     }
     for r in crl.iter_revoked_certificates() {
         if r.raw_serial() == leaf.raw_serial() {
@@ -438,22 +531,26 @@ pub use fetch::{RevocationCache, check};
 #[cfg(feature = "tokio")]
 mod fetch {
     use std::collections::HashMap;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
-    use base64ct::{Base64, Encoding};
     use rustls_pki_types::{CertificateDer, UnixTime};
+    use tokio::sync::OnceCell;
 
     use super::{
-        Revocation, RevocationSource, RevocationStatus, check_crl, check_ocsp_response,
-        ocsp_request, revocation_urls,
+        CRL_MAX_BODY, Revocation, RevocationSource, RevocationStatus, check_crl,
+        check_ocsp_response, ocsp_get_url, ocsp_request, revocation_urls,
     };
     use crate::http::{HttpOptions, HttpRequest, fetch};
     use crate::net::Connector;
 
-    /// CRLs fetched in a run, by URL (a CRL serves every certificate of its issuer).
+    /// A CRL's bytes once fetched, or why the fetch failed.
+    type CrlCell = OnceCell<Result<Vec<u8>, String>>;
+
+    /// CRLs fetched in a run, by URL (a CRL serves every certificate of its issuer). Checks
+    /// that run at the same time wait for one fetch of a URL rather than each fetching it.
     #[derive(Debug, Default)]
     pub struct RevocationCache {
-        crls: Mutex<HashMap<String, Result<Vec<u8>, String>>>,
+        crls: Mutex<HashMap<String, Arc<CrlCell>>>,
     }
 
     impl RevocationCache {
@@ -462,14 +559,55 @@ mod fetch {
             Self::default()
         }
 
-        /// How many CRLs are cached.
+        /// How many CRLs are cached (fetched, or failed to fetch).
         pub fn len(&self) -> usize {
-            self.crls.lock().map(|m| m.len()).unwrap_or(0)
+            self.crls
+                .lock()
+                .map(|m| m.values().filter(|c| c.initialized()).count())
+                .unwrap_or(0)
         }
 
         /// Whether none is.
         pub fn is_empty(&self) -> bool {
             self.len() == 0
+        }
+
+        fn cell(&self, url: &str) -> Arc<CrlCell> {
+            match self.crls.lock() {
+                Ok(mut m) => Arc::clone(m.entry(url.to_owned()).or_default()),
+                Err(_) => Arc::new(OnceCell::new()),
+            }
+        }
+
+        /// The CRL at `url`, fetched once per run.
+        async fn crl(
+            &self,
+            url: &str,
+            connector: &dyn Connector,
+            options: &HttpOptions,
+        ) -> Result<Vec<u8>, String> {
+            let cell = self.cell(url);
+            cell.get_or_init(|| async {
+                let mut options = options.clone();
+                options.max_body = options.max_body.max(CRL_MAX_BODY);
+                match fetch(connector, &HttpRequest::get(url), &options).await {
+                    Ok(r) if r.status == 200 => Ok(r.body),
+                    Ok(r) => Err(format!("HTTP {}", r.status)),
+                    Err(e) => Err(e.to_string()),
+                }
+            })
+            .await
+            .clone()
+        }
+    }
+
+    /// `label: verdict`, with the cause when no verdict could be had.
+    fn attempt(label: &str, status: &RevocationStatus) -> String {
+        match status {
+            RevocationStatus::CouldNotCheck { cause } => {
+                format!("{label}: {} ({cause})", status.name())
+            }
+            _ => format!("{label}: {}", status.name()),
         }
     }
 
@@ -500,7 +638,7 @@ mod fetch {
         };
         if let Some(staple) = stapled {
             let s = check_ocsp_response(staple, leaf, issuer, None, now);
-            attempts.push(format!("stapled: {}", s.name()));
+            attempts.push(attempt("stapled", &s));
             if !matches!(s, RevocationStatus::CouldNotCheck { .. }) {
                 return Revocation {
                     status: s,
@@ -526,11 +664,7 @@ mod fetch {
                             Err(e) => e.to_string(),
                         }
                     ));
-                    let b64 = Base64::encode_string(&body)
-                        .replace('+', "%2B")
-                        .replace('/', "%2F")
-                        .replace('=', "%3D");
-                    let get_url = format!("{}/{b64}", url.trim_end_matches('/'));
+                    let get_url = ocsp_get_url(url, &body);
                     match fetch(connector, &HttpRequest::get(&get_url), options).await {
                         Ok(r) if r.status == 200 => Ok(r.body),
                         Ok(r) => Err(format!("HTTP {}", r.status)),
@@ -541,7 +675,7 @@ mod fetch {
             match answer {
                 Ok(bytes) => {
                     let s = check_ocsp_response(&bytes, leaf, issuer, Some(&n), now);
-                    attempts.push(format!("OCSP {url}: {}", s.name()));
+                    attempts.push(attempt(&format!("OCSP {url}"), &s));
                     if !matches!(s, RevocationStatus::CouldNotCheck { .. }) {
                         return Revocation {
                             status: s,
@@ -549,33 +683,15 @@ mod fetch {
                             attempts,
                         };
                     }
-                    if let RevocationStatus::CouldNotCheck { cause } = &s {
-                        attempts.push(cause.clone());
-                    }
                 }
                 Err(e) => attempts.push(format!("OCSP {url}: {e}")),
             }
         }
         for url in crl_urls.iter().take(2) {
-            let cached = cache.crls.lock().ok().and_then(|m| m.get(url).cloned());
-            let bytes = match cached {
-                Some(b) => b,
-                None => {
-                    let got = match fetch(connector, &HttpRequest::get(url), options).await {
-                        Ok(r) if r.status == 200 => Ok(r.body),
-                        Ok(r) => Err(format!("HTTP {}", r.status)),
-                        Err(e) => Err(e.to_string()),
-                    };
-                    if let Ok(mut m) = cache.crls.lock() {
-                        m.insert(url.clone(), got.clone());
-                    }
-                    got
-                }
-            };
-            match bytes {
+            match cache.crl(url, connector, options).await {
                 Ok(crl) => {
                     let s = check_crl(&crl, leaf, issuer, now);
-                    attempts.push(format!("CRL {url}: {}", s.name()));
+                    attempts.push(attempt(&format!("CRL {url}"), &s));
                     if !matches!(s, RevocationStatus::CouldNotCheck { .. }) {
                         return Revocation {
                             status: s,
