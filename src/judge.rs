@@ -628,6 +628,13 @@ pub(crate) fn host_report(
                     ),
                 ));
             }
+            if r.must_staple_unmet {
+                findings.push(Finding::new(
+                    "cert.must_staple_unmet",
+                    Severity::Warning,
+                    "the certificate is must-staple (RFC 7633) but no OCSP response was stapled",
+                ));
+            }
             RevocationView {
                 status: r.status.name().into(),
                 source: r.source.map(|s| {

@@ -93,6 +93,9 @@ pub struct LeafSpec {
     pub serial: Option<Vec<u8>>,
     /// Whether to include the intermediate in the chain the server presents.
     pub send_intermediate: bool,
+    /// Whether the leaf carries the TLS Feature extension asking for a stapled OCSP response
+    /// (RFC 7633 "must-staple").
+    pub must_staple: bool,
 }
 
 impl LeafSpec {
@@ -108,6 +111,7 @@ impl LeafSpec {
             ocsp_url: None,
             serial: None,
             send_intermediate: true,
+            must_staple: false,
         }
     }
 }
@@ -261,6 +265,15 @@ impl Pki {
         }
         if let Some(url) = &spec.ocsp_url {
             params.custom_extensions.push(aia_ocsp_extension(url));
+        }
+        if spec.must_staple {
+            // id-pe-tlsfeature 1.3.6.1.5.5.7.1.24: SEQUENCE { INTEGER 5 (status_request) }
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 5, 5, 7, 1, 24],
+                    vec![0x30, 0x03, 0x02, 0x01, 0x05],
+                ));
         }
         let (cert, chain_tail) = match spec.issuer {
             LeafIssuer::Intermediate => {

@@ -10,9 +10,19 @@
 //! ```
 //!
 //! A response counts only when its signature verifies with the issuer's key or with a
-//! responder certificate the issuer signed for `id-kp-OCSPSigning`, when it is fresh
-//! (thisUpdate not in the future, nextUpdate not past, with a tolerance), and when a nonce we
-//! sent comes back unchanged (a responder may omit it, as most pre-signing responders do).
+//! responder certificate the issuer signed for `id-kp-OCSPSigning` and valid at the time
+//! judged, when it is fresh (thisUpdate not in the future, nextUpdate not past, with a
+//! [`TOLERANCE_SECS`] tolerance; without nextUpdate, thisUpdate within
+//! [`MAX_AGE_WITHOUT_NEXT_UPDATE_SECS`]), and when a nonce we sent comes back unchanged (a
+//! responder may omit it, as most pre-signing responders do).
+//!
+//! A CRL counts only when it names the issuer, its signature verifies with the issuer's key
+//! (whose key usage, if stated, allows CRL signing), it is fresh by the same rules, it is not a
+//! delta CRL, it has no unknown critical extension, and its issuing distribution point covers
+//! the certificate (a CRL of some reasons only can prove revocation, never good standing).
+//! With the `tokio` feature, [`check`] fetches a CRL once per URL and run through a
+//! [`RevocationCache`], even when many checks run at once, reading up to [`CRL_MAX_BODY`].
+//! A must-staple leaf (RFC 7633) served without a stapled response is flagged.
 //!
 //! ```
 //! use checktls_tls::revocation::{check_ocsp_response, RevocationStatus};
@@ -110,6 +120,10 @@ pub struct Revocation {
     pub source: Option<RevocationSource>,
     /// What was tried, in order, and what each gave.
     pub attempts: Vec<String>,
+    /// The leaf asks for a stapled response (RFC 7633 must-staple) and none that decides was
+    /// stapled: clients that honour the extension refuse such a server.
+    #[serde(default)]
+    pub must_staple_unmet: bool,
 }
 
 fn reason_name(code: u8) -> &'static str {
@@ -174,6 +188,25 @@ pub fn revocation_urls(cert_der: &[u8]) -> (Vec<String>, Vec<String>) {
         }
     }
     (ocsp, crl)
+}
+
+/// Whether the certificate carries the TLS Feature extension with status_request (RFC 7633
+/// "must-staple"): it promises that its servers staple an OCSP response.
+pub fn must_staple(cert_der: &[u8]) -> bool {
+    /// id-pe-tlsfeature.
+    const TLS_FEATURE: &str = "1.3.6.1.5.5.7.1.24";
+    /// The TLS extension number of status_request.
+    const STATUS_REQUEST: u8 = 5;
+    let Ok((_, cert)) = X509Certificate::from_der(cert_der) else {
+        return false;
+    };
+    cert.extensions()
+        .iter()
+        .filter(|e| e.oid.to_id_string() == TLS_FEATURE)
+        .any(|e| {
+            Vec::<der::asn1::Uint>::from_der(e.value)
+                .is_ok_and(|features| features.iter().any(|f| f.as_bytes() == [STATUS_REQUEST]))
+        })
 }
 
 /// A DER OCSP request for `leaf` (issued by `issuer`), with a nonce when given.
@@ -538,7 +571,7 @@ mod fetch {
 
     use super::{
         CRL_MAX_BODY, Revocation, RevocationSource, RevocationStatus, check_crl,
-        check_ocsp_response, ocsp_get_url, ocsp_request, revocation_urls,
+        check_ocsp_response, must_staple, ocsp_get_url, ocsp_request, revocation_urls,
     };
     use crate::http::{HttpOptions, HttpRequest, fetch};
     use crate::net::Connector;
@@ -629,11 +662,17 @@ mod fetch {
         now: UnixTime,
     ) -> Revocation {
         let mut attempts = Vec::new();
+        // Settled below if a stapled response decides.
+        let unmet = chain.first().is_some_and(|leaf| must_staple(leaf));
+        if unmet {
+            attempts.push("the certificate is must-staple (RFC 7633)".to_owned());
+        }
         let (Some(leaf), Some(issuer)) = (chain.first(), chain.get(1)) else {
             return Revocation {
                 status: RevocationStatus::fail("no issuer certificate in the chain"),
                 source: None,
                 attempts,
+                must_staple_unmet: unmet,
             };
         };
         if let Some(staple) = stapled {
@@ -644,6 +683,7 @@ mod fetch {
                     status: s,
                     source: Some(RevocationSource::Stapled),
                     attempts,
+                    must_staple_unmet: false,
                 };
             }
         }
@@ -681,6 +721,7 @@ mod fetch {
                             status: s,
                             source: Some(RevocationSource::Ocsp),
                             attempts,
+                            must_staple_unmet: unmet,
                         };
                     }
                 }
@@ -697,6 +738,7 @@ mod fetch {
                             status: s,
                             source: Some(RevocationSource::Crl),
                             attempts,
+                            must_staple_unmet: unmet,
                         };
                     }
                 }
@@ -715,6 +757,7 @@ mod fetch {
             status: RevocationStatus::fail(cause),
             source: None,
             attempts,
+            must_staple_unmet: unmet,
         }
     }
 }

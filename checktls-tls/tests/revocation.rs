@@ -11,7 +11,7 @@ use checktls_tls::http::{HttpOptions, HttpRequest, fetch};
 use checktls_tls::net::TcpConnector;
 use checktls_tls::revocation::{
     RevocationCache, RevocationSource, RevocationStatus, check, check_crl, check_ocsp_response,
-    ocsp_get_url, ocsp_request,
+    must_staple, ocsp_get_url, ocsp_request,
 };
 use rustls_pki_types::UnixTime;
 
@@ -562,4 +562,55 @@ fn fuzz_seeds_judge_as_named() {
         }
     }
     assert_eq!(seen, 14);
+}
+
+#[tokio::test]
+async fn a_must_staple_leaf_without_a_staple_is_flagged() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let server = RevocationServer::start(&pki, OcspMode::Normal)
+        .await
+        .unwrap();
+    let mut spec = LeafSpec::new(&["ms.lab.test"], pki.now());
+    spec.ocsp_url = Some(server.ocsp_url());
+    spec.must_staple = true;
+    let l = pki.leaf(&spec).unwrap();
+    server.set(&l.serial, CertState::Good);
+    assert!(must_staple(&l.chain[0]));
+    assert!(!must_staple(&pki.valid("plain.lab.test").unwrap().chain[0]));
+    assert!(!must_staple(b"not a certificate"));
+    // No staple: the responder still answers, and the promise is reported broken.
+    let r = verdict(&l, &RevocationCache::new()).await;
+    assert_eq!(r.status, RevocationStatus::Good);
+    assert!(r.must_staple_unmet, "{r:?}");
+    assert!(r.attempts.iter().any(|a| a.contains("must-staple")));
+    // Stapled: kept.
+    let staple = Responder::new(&pki, OcspMode::Normal)
+        .unwrap()
+        .staple(&l.chain[0], CertState::Good, pki.now())
+        .unwrap();
+    let r = check(
+        &l.chain,
+        Some(&staple),
+        &TcpConnector,
+        &HttpOptions::default(),
+        &RevocationCache::new(),
+        now(),
+    )
+    .await;
+    assert_eq!(
+        (&r.status, r.source, r.must_staple_unmet),
+        (
+            &RevocationStatus::Good,
+            Some(RevocationSource::Stapled),
+            false
+        )
+    );
+    // A plain leaf is never flagged.
+    let plain = leaf(&pki, "p.lab.test", Some(server.ocsp_url()), None);
+    server.set(&plain.serial, CertState::Good);
+    assert!(
+        !verdict(&plain, &RevocationCache::new())
+            .await
+            .must_staple_unmet
+    );
 }
