@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use checktls_lab::pki::Pki;
+use checktls_lab::pki::{LeafSpec, Pki};
 use checktls_tls::TlsVersion;
 use checktls_tls::TrustStore;
 use checktls_tls::http::HttpOptions;
-use checktls_tls::mta_sts::{Mode, fetch_policy};
+use checktls_tls::mta_sts::{FetchFailure, Mode, fetch_policy};
 use checktls_tls::net::{BoxStream, StaticConnector};
 use checktls_tls::probe::{ProbeOptions, probe};
 
@@ -135,7 +135,12 @@ async fn openssl_s_server_tls10_only_and_tls11_only_are_found() {
 async fn nginx_serves_an_mta_sts_policy() {
     let pki = Pki::generate(SystemTime::now()).unwrap();
     let dir = temp_dir("nginx");
-    let leaf = pki.valid("mta-sts.lab.test").unwrap();
+    let leaf = pki
+        .leaf(&LeafSpec::new(
+            &["mta-sts.lab.test", "mta-sts.moved.test"],
+            pki.now(),
+        ))
+        .unwrap();
     std::fs::write(dir.join("chain.pem"), leaf.chain_pem()).unwrap();
     std::fs::write(dir.join("key.pem"), leaf.key_pem()).unwrap();
     std::fs::create_dir_all(dir.join("www/.well-known")).unwrap();
@@ -157,7 +162,10 @@ async fn nginx_serves_an_mta_sts_policy() {
              types {{ text/plain txt; }}\n  default_type application/octet-stream;\n  \
              server {{\n    listen {addr} ssl;\n    server_name mta-sts.lab.test;\n    \
              ssl_certificate {d}/chain.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
-             root {d}/www;\n    location = /moved {{ return 301 https://elsewhere.test/; }}\n  }}\n}}\n"
+             root {d}/www;\n  }}\n  \
+             server {{\n    listen {addr} ssl;\n    server_name mta-sts.moved.test;\n    \
+             ssl_certificate {d}/chain.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
+             location = /.well-known/mta-sts.txt {{ return 301 https://elsewhere.test/; }}\n  }}\n}}\n"
         ),
     )
     .unwrap();
@@ -188,7 +196,22 @@ async fn nginx_serves_an_mta_sts_policy() {
     o2.trust = TrustStore::empty();
     let f = fetch_policy("lab.test", &conn, &o2).await;
     assert!(f.parsed.is_none());
-    assert_eq!(f.findings[0].code, "mta_sts.fetch_failed");
+    assert!(
+        matches!(f.failure, Some(FetchFailure::Certificate { .. })),
+        "{:?}",
+        f.failure
+    );
+    assert_eq!(f.findings[0].code, "mta_sts.certificate");
+    // nginx's redirect is reported, not followed.
+    let conn = StaticConnector::new().with("mta-sts.moved.test", addr);
+    let f = fetch_policy("moved.test", &conn, &o).await;
+    assert_eq!(
+        f.failure,
+        Some(FetchFailure::Redirect {
+            status: 301,
+            location: Some("https://elsewhere.test/".into())
+        })
+    );
     drop(daemon);
 }
 
