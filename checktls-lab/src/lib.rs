@@ -9,7 +9,7 @@
 //!   │ pki      root + intermediate CA, leaves of every posture (rcgen)               │
 //!   │ smtp     SMTP receivers with chosen postures and hostile behaviours            │
 //!   │ dns      an authoritative DNS server with signed (and broken) zones            │
-//!   │ https    HTTPS for MTA-STS policies; OCSP responder; CRL server                 │
+//!   │ mta_sts  HTTPS for MTA-STS policies (good and broken); ocsp: OCSP and CRLs      │
 //!   │ legacy   a ClientHello responder that answers like an SSLv3/TLS 1.0/1.1 server  │
 //!   └────────────────────────────────────────────────────────────────────────────────┘
 //! ```
@@ -32,6 +32,7 @@ pub mod crl;
 pub mod dns;
 pub mod http;
 pub mod legacy;
+pub mod mta_sts;
 pub mod ocsp;
 pub mod pki;
 pub mod postfix;

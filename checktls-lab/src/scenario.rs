@@ -34,8 +34,8 @@ use tokio::net::TcpListener;
 
 use crate::Error;
 use crate::dns::{DnsLab, MailDomain};
-use crate::http::{HttpReply, HttpServer};
 use crate::legacy::{LegacyPosture, answer};
+use crate::mta_sts::{PolicyPosture, PolicyServer, policy_text};
 use crate::ocsp::{CertState, OcspMode, RevocationServer};
 use crate::pki::{Leaf, LeafSpec, Pki};
 use crate::smtp::{Posture, SmtpReceiver};
@@ -59,7 +59,7 @@ pub struct Scenario {
     domains: Vec<ScenarioDomain>,
     https_routes: Vec<(String, SocketAddr)>,
     _receivers: Vec<SmtpReceiver>,
-    _https: Vec<HttpServer>,
+    _https: Vec<PolicyServer>,
     _ocsp: RevocationServer,
 }
 
@@ -235,21 +235,11 @@ impl Scenario {
             .collect();
 
         // MTA-STS for best.test.
-        let sts_leaf = valid("mta-sts.best.test")?;
-        let policy = "version: STSv1\r\nmode: enforce\r\nmx: mx.best.test\r\nmax_age: 604800\r\n";
-        let https = HttpServer::start_on(
+        let https = PolicyServer::start_on(
             SocketAddr::new(IpAddr::V4(ip(29)), 0),
-            Some(
-                sts_leaf
-                    .server_config(&[&rustls::version::TLS13, &rustls::version::TLS12], None)?,
-            ),
-            Arc::new(move |req| {
-                if req.path == "/.well-known/mta-sts.txt" {
-                    HttpReply::ok("text/plain", policy)
-                } else {
-                    HttpReply::status(404)
-                }
-            }),
+            &pki,
+            "best.test",
+            PolicyPosture::Valid(policy_text("enforce", &["mx.best.test"], 604_800)),
         )
         .await?;
         let https_routes = vec![("mta-sts.best.test".to_owned(), https.addr())];

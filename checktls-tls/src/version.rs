@@ -141,6 +141,32 @@ impl CipherSuite {
     }
 }
 
+impl CipherSuite {
+    /// An SSLv2 cipher kind (3 bytes, `SSL_CK_…`), named as the SSL 2.0 specification does. Its
+    /// `code` is the first two bytes (0x0100 … 0x0700), a range no TLS suite uses.
+    pub fn from_ssl2_spec(spec: [u8; 3]) -> Self {
+        let name = match spec {
+            [0x01, 0x00, 0x80] => "SSL_CK_RC4_128_WITH_MD5",
+            [0x02, 0x00, 0x80] => "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+            [0x03, 0x00, 0x80] => "SSL_CK_RC2_128_CBC_WITH_MD5",
+            [0x04, 0x00, 0x80] => "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+            [0x05, 0x00, 0x80] => "SSL_CK_IDEA_128_CBC_WITH_MD5",
+            [0x06, 0x00, 0x40] => "SSL_CK_DES_64_CBC_WITH_MD5",
+            [0x07, 0x00, 0xC0] => "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+            [a, b, c] => {
+                return Self {
+                    code: u16::from_be_bytes([a, b]),
+                    name: format!("SSL_CK_0x{a:02X}{b:02X}{c:02X}"),
+                };
+            }
+        };
+        Self {
+            code: u16::from_be_bytes([spec[0], spec[1]]),
+            name: name.to_owned(),
+        }
+    }
+}
+
 impl fmt::Display for CipherSuite {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.name)
@@ -155,29 +181,58 @@ const LEGACY_NAMES: &[(u16, &str)] = &[
     (0x0004, "TLS_RSA_WITH_RC4_128_MD5"),
     (0x0005, "TLS_RSA_WITH_RC4_128_SHA"),
     (0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"),
+    (0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA"),
     (0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0009, "TLS_RSA_WITH_DES_CBC_SHA"),
     (0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0011, "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0013, "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA"),
     (0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA"),
     (0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"),
+    (0x0017, "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5"),
+    (0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"),
+    (0x0019, "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA"),
+    (0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"),
     (0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"),
     (0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"),
+    (0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"),
     (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"),
+    (0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"),
     (0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0x003A, "TLS_DH_anon_WITH_AES_256_CBC_SHA"),
     (0x003B, "TLS_RSA_WITH_NULL_SHA256"),
     (0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"),
     (0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+    (0x0062, "TLS_RSA_EXPORT1024_WITH_DES_CBC_SHA"),
+    (0x0064, "TLS_RSA_EXPORT1024_WITH_RC4_56_SHA"),
     (0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"),
     (0x006B, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
+    (0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"),
+    (0x0096, "TLS_RSA_WITH_SEED_CBC_SHA"),
     (0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
     (0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
     (0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
     (0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
+    (0xC004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"),
+    (0xC006, "TLS_ECDHE_ECDSA_WITH_NULL_SHA"),
+    (0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"),
+    (0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"),
     (0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
     (0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
+    (0xC00E, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"),
+    (0xC010, "TLS_ECDHE_RSA_WITH_NULL_SHA"),
     (0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"),
     (0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"),
     (0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
     (0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
+    (0xC016, "TLS_ECDH_anon_WITH_RC4_128_SHA"),
+    (0xC017, "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"),
+    (0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"),
     (0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"),
     (0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"),
     (0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),

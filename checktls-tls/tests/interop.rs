@@ -8,13 +8,13 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use checktls_lab::pki::Pki;
+use checktls_lab::pki::{LeafSpec, Pki};
 use checktls_tls::TlsVersion;
 use checktls_tls::TrustStore;
 use checktls_tls::http::HttpOptions;
-use checktls_tls::mta_sts::{Mode, fetch_policy};
+use checktls_tls::mta_sts::{FetchFailure, Mode, fetch_policy};
 use checktls_tls::net::{BoxStream, StaticConnector};
-use checktls_tls::probe::{ProbeOptions, probe};
+use checktls_tls::probe::{ProbeOptions, Weakness, probe};
 
 /// A child process killed (by its pid, which we own) when dropped, with its temp dir.
 struct Daemon {
@@ -127,7 +127,109 @@ async fn openssl_s_server_tls10_only_and_tls11_only_are_found() {
             r.best_suite
         );
         assert_eq!(r.chain.len(), 2, "leaf and intermediate in the clear");
+        assert!(r.weaknesses.contains(&Weakness::OldVersion));
+        // With an ECDSA key and DEFAULT:@SECLEVEL=0, OpenSSL has two TLS 1.0/1.1 suites; the
+        // prober lists both, then the server has none left (handshake_failure).
+        let found: Vec<&str> = r
+            .versions
+            .iter()
+            .find(|v| v.accepted)
+            .unwrap()
+            .suites
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+                "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"
+            ]
+        );
     }
+}
+
+#[tokio::test]
+#[ignore = "interop: needs the Debian package openssl; run by .ci/run"]
+async fn openssl_rsa_server_preference_static_rsa_and_ssl2_compatible_hellos() {
+    // An RSA key made by openssl itself (ring cannot generate RSA keys for rcgen).
+    let dir = temp_dir("s_server-rsa");
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=mx.lab.test", "-keyout"])
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (Debian package openssl)");
+    assert!(made.success());
+    let ip = [127, 0, 0, 74];
+    let addr = SocketAddr::from((ip, free_port(ip)));
+    let log = dir.join("log");
+    let mut child = Command::new("openssl")
+        .args(["s_server", "-quiet", "-accept"])
+        .arg(addr.to_string())
+        .arg("-cert")
+        .arg(dir.join("cert.pem"))
+        .arg("-key")
+        .arg(dir.join("key.pem"))
+        // TLS 1.0 only, the server's preference: static RSA first, then DHE.
+        .args(["-tls1", "-serverpref"])
+        .args(["-cipher", "AES128-SHA:DHE-RSA-AES256-SHA:@SECLEVEL=0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("openssl (Debian package openssl)");
+    wait_listening(addr, &mut child, &log);
+    let _daemon = Daemon { child, dir };
+
+    let opener = move || async move {
+        tokio::net::TcpStream::connect(addr)
+            .await
+            .map(|s| Box::new(s) as BoxStream)
+    };
+    let mut o = ProbeOptions::default();
+    o.sni = Some("mx.lab.test".into());
+    let r = probe(&opener, &o).await;
+    assert_eq!(r.best, Some(TlsVersion::Tls10), "{:#?}", r.versions);
+    let found: Vec<&str> = r
+        .versions
+        .iter()
+        .find(|v| v.accepted)
+        .unwrap()
+        .suites
+        .iter()
+        .map(|s| s.name.as_str())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"
+        ],
+        "the server's order, though the client offered DHE first"
+    );
+    assert_eq!(
+        r.weaknesses,
+        [Weakness::OldVersion, Weakness::CbcOnly, Weakness::StaticRsa]
+    );
+    assert_eq!(r.chain.len(), 1);
+
+    // OpenSSL still answers the SSLv2-compatible ClientHello format, in TLS.
+    o.ssl2_compatible = true;
+    o.versions = vec![TlsVersion::Tls10, TlsVersion::Ssl3];
+    let r = probe(&opener, &o).await;
+    assert_eq!(r.best, Some(TlsVersion::Tls10), "{:#?}", r.versions);
+    assert_eq!(
+        r.best_suite.as_ref().unwrap().name,
+        "TLS_RSA_WITH_AES_128_CBC_SHA"
+    );
+    assert!(!r.accepts(TlsVersion::Ssl3));
 }
 
 #[tokio::test]
@@ -135,7 +237,12 @@ async fn openssl_s_server_tls10_only_and_tls11_only_are_found() {
 async fn nginx_serves_an_mta_sts_policy() {
     let pki = Pki::generate(SystemTime::now()).unwrap();
     let dir = temp_dir("nginx");
-    let leaf = pki.valid("mta-sts.lab.test").unwrap();
+    let leaf = pki
+        .leaf(&LeafSpec::new(
+            &["mta-sts.lab.test", "mta-sts.moved.test"],
+            pki.now(),
+        ))
+        .unwrap();
     std::fs::write(dir.join("chain.pem"), leaf.chain_pem()).unwrap();
     std::fs::write(dir.join("key.pem"), leaf.key_pem()).unwrap();
     std::fs::create_dir_all(dir.join("www/.well-known")).unwrap();
@@ -157,7 +264,10 @@ async fn nginx_serves_an_mta_sts_policy() {
              types {{ text/plain txt; }}\n  default_type application/octet-stream;\n  \
              server {{\n    listen {addr} ssl;\n    server_name mta-sts.lab.test;\n    \
              ssl_certificate {d}/chain.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
-             root {d}/www;\n    location = /moved {{ return 301 https://elsewhere.test/; }}\n  }}\n}}\n"
+             root {d}/www;\n  }}\n  \
+             server {{\n    listen {addr} ssl;\n    server_name mta-sts.moved.test;\n    \
+             ssl_certificate {d}/chain.pem;\n    ssl_certificate_key {d}/key.pem;\n    \
+             location = /.well-known/mta-sts.txt {{ return 301 https://elsewhere.test/; }}\n  }}\n}}\n"
         ),
     )
     .unwrap();
@@ -188,7 +298,22 @@ async fn nginx_serves_an_mta_sts_policy() {
     o2.trust = TrustStore::empty();
     let f = fetch_policy("lab.test", &conn, &o2).await;
     assert!(f.parsed.is_none());
-    assert_eq!(f.findings[0].code, "mta_sts.fetch_failed");
+    assert!(
+        matches!(f.failure, Some(FetchFailure::Certificate { .. })),
+        "{:?}",
+        f.failure
+    );
+    assert_eq!(f.findings[0].code, "mta_sts.certificate");
+    // nginx's redirect is reported, not followed.
+    let conn = StaticConnector::new().with("mta-sts.moved.test", addr);
+    let f = fetch_policy("moved.test", &conn, &o).await;
+    assert_eq!(
+        f.failure,
+        Some(FetchFailure::Redirect {
+            status: 301,
+            location: Some("https://elsewhere.test/".into())
+        })
+    );
     drop(daemon);
 }
 

@@ -1,26 +1,46 @@
-//! The legacy ClientHello prober against lab responders (SSLv3-, TLS 1.0- and TLS 1.1-only) and
-//! a modern rustls server.
+//! The legacy ClientHello prober against lab responders (SSLv2-, SSLv3-, TLS 1.0- and
+//! TLS 1.1-only, weak suites, SSLv2-compatible hellos, behind STARTTLS), a modern rustls
+//! server, a silent server and a server that does not speak TLS.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 use checktls_lab::legacy::{LegacyPosture, LegacyServer};
 use checktls_lab::pki::Pki;
+use checktls_lab::smtp::SmtpReceiver;
 use checktls_tls::TlsVersion;
 use checktls_tls::net::BoxStream;
-use checktls_tls::probe::{ProbeOptions, ProbeReport, Weakness, probe};
+use checktls_tls::probe::{ProbeOptions, ProbeReport, VersionResult, Weakness, probe};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
-async fn run(addr: SocketAddr) -> ProbeReport {
+fn options() -> ProbeOptions {
+    let mut o = ProbeOptions::default();
+    o.sni = Some("mx.lab.test".into());
+    o
+}
+
+async fn run_with(addr: SocketAddr, o: &ProbeOptions) -> ProbeReport {
     let opener = move || async move {
         TcpStream::connect(addr)
             .await
             .map(|s| Box::new(s) as BoxStream)
     };
-    let mut o = ProbeOptions::default();
-    o.sni = Some("mx.lab.test".into());
-    probe(&opener, &o).await
+    probe(&opener, o).await
+}
+
+async fn run(addr: SocketAddr) -> ProbeReport {
+    run_with(addr, &options()).await
+}
+
+fn result(r: &ProbeReport, v: TlsVersion) -> &VersionResult {
+    r.versions.iter().find(|x| x.version == v).unwrap()
+}
+
+fn names(v: &VersionResult) -> Vec<&str> {
+    v.suites.iter().map(|s| s.name.as_str()).collect()
 }
 
 #[tokio::test]
@@ -67,8 +87,16 @@ async fn finds_each_legacy_only_server() {
             "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"
         );
         assert_eq!(r.chain, leaf.chain, "the chain in the clear");
-        assert!(r.weaknesses.contains(&Weakness::OldVersion));
-        assert!(r.weaknesses.contains(&Weakness::CbcOnly));
+        assert_eq!(
+            result(&r, version_of(wire)).weaknesses,
+            [
+                Weakness::OldVersion,
+                Weakness::CbcOnly,
+                Weakness::StaticRsa,
+                Weakness::Des
+            ]
+        );
+        assert_eq!(r.weaknesses, result(&r, version_of(wire)).weaknesses);
         let tls12 = r
             .versions
             .iter()
@@ -79,6 +107,234 @@ async fn finds_each_legacy_only_server() {
             "{tls12:?}"
         );
     }
+}
+
+fn version_of(wire: u16) -> TlsVersion {
+    TlsVersion::from_wire(wire).unwrap()
+}
+
+#[tokio::test]
+async fn finds_an_sslv2_only_server() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    let server = LegacyServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        LegacyPosture::only(0x0002, leaf.chain.clone()),
+    )
+    .await
+    .unwrap();
+    let r = run(server.addr()).await;
+    assert_eq!(r.best, Some(TlsVersion::Ssl2), "{:#?}", r.versions);
+    for v in TlsVersion::ALL {
+        assert_eq!(r.accepts(v), v == TlsVersion::Ssl2);
+    }
+    let v2 = result(&r, TlsVersion::Ssl2);
+    assert_eq!(
+        names(v2),
+        [
+            "SSL_CK_RC4_128_WITH_MD5",
+            "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"
+        ]
+    );
+    assert_eq!(r.chain, leaf.chain[..1], "SSLv2 sends the leaf alone");
+    for w in [
+        Weakness::OldVersion,
+        Weakness::Rc4,
+        Weakness::Des,
+        Weakness::StaticRsa,
+    ] {
+        assert!(r.weaknesses.contains(&w), "{w:?} in {:?}", r.weaknesses);
+    }
+    // The TLS hellos got a closed connection.
+    let tls10 = result(&r, TlsVersion::Tls10);
+    assert!(
+        tls10.refusal.as_deref().unwrap().contains("closed"),
+        "{tls10:?}"
+    );
+
+    // No kind in common: an SSLv2 ERROR.
+    let mut posture = LegacyPosture::only(0x0002, leaf.chain.clone());
+    posture.ssl2_ciphers = vec![[0x08, 0x00, 0x80]];
+    let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+        .await
+        .unwrap();
+    let r = run(server.addr()).await;
+    assert_eq!(r.best, None);
+    assert_eq!(
+        result(&r, TlsVersion::Ssl2).refusal.as_deref(),
+        Some("SSLv2 error 1 (no cipher)")
+    );
+}
+
+#[tokio::test]
+async fn ssl2_compatible_hellos_are_answered_in_tls() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    let server = LegacyServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        LegacyPosture::only(0x0301, leaf.chain.clone()),
+    )
+    .await
+    .unwrap();
+    let mut o = options();
+    o.ssl2_compatible = true;
+    let r = run_with(server.addr(), &o).await;
+    assert_eq!(r.best, Some(TlsVersion::Tls10), "{:#?}", r.versions);
+    assert_eq!(
+        names(result(&r, TlsVersion::Tls10)),
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+        ]
+    );
+    assert_eq!(r.chain, leaf.chain);
+}
+
+#[tokio::test]
+async fn weak_suites_and_the_connection_bound() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    let mut posture = LegacyPosture::only(0x0301, leaf.chain.clone());
+    // Export RC4 preferred, then NULL, anonymous DH, static ECDH, IDEA.
+    posture.suites = vec![0x0003, 0x0001, 0x0034, 0xC004, 0x0007];
+    let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+        .await
+        .unwrap();
+    let addr = server.addr();
+    let opened = Arc::new(AtomicUsize::new(0));
+    let count = opened.clone();
+    let opener = move || {
+        count.fetch_add(1, Ordering::SeqCst);
+        async move {
+            TcpStream::connect(addr)
+                .await
+                .map(|s| Box::new(s) as BoxStream)
+        }
+    };
+    let mut o = options();
+    o.max_suites = 5;
+    let r = probe(&opener, &o).await;
+    let tls10 = result(&r, TlsVersion::Tls10);
+    assert_eq!(
+        names(tls10),
+        [
+            "TLS_RSA_EXPORT_WITH_RC4_40_MD5",
+            "TLS_RSA_WITH_NULL_MD5",
+            "TLS_DH_anon_WITH_AES_128_CBC_SHA",
+            "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA",
+            "TLS_RSA_WITH_IDEA_CBC_SHA"
+        ]
+    );
+    for w in [
+        Weakness::OldVersion,
+        Weakness::Export,
+        Weakness::Rc4,
+        Weakness::StaticRsa,
+        Weakness::Null,
+        Weakness::Anonymous,
+        Weakness::StaticDh,
+        Weakness::Obsolete,
+    ] {
+        assert!(r.weaknesses.contains(&w), "{w:?} in {:?}", r.weaknesses);
+    }
+    // The preferred suite is a stream cipher: CBC is only a fallback.
+    assert!(!r.weaknesses.contains(&Weakness::CbcOnly));
+    // Five versions refused with one connection each, five for TLS 1.0.
+    assert_eq!(opened.load(Ordering::SeqCst), 5 + 5);
+
+    // max_suites bounds the connections per accepted version.
+    opened.store(0, Ordering::SeqCst);
+    o.max_suites = 2;
+    o.versions = vec![TlsVersion::Tls10];
+    let r = probe(&opener, &o).await;
+    assert_eq!(result(&r, TlsVersion::Tls10).suites.len(), 2);
+    assert_eq!(opened.load(Ordering::SeqCst), 2);
+}
+
+/// A test-only STARTTLS opener: the SMTP dialog up to the 220 that answers STARTTLS.
+async fn starttls(addr: SocketAddr) -> std::io::Result<BoxStream> {
+    let mut s = BufReader::new(TcpStream::connect(addr).await?);
+    async fn reply(s: &mut BufReader<TcpStream>) -> std::io::Result<String> {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            if s.read_line(&mut line).await? == 0 || all.len() > 8192 {
+                return Err(std::io::Error::other("closed during the SMTP dialog"));
+            }
+            all.push_str(&line);
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(all);
+            }
+        }
+    }
+    assert!(reply(&mut s).await?.starts_with("220"));
+    s.get_mut().write_all(b"EHLO probe.lab.test\r\n").await?;
+    assert!(reply(&mut s).await?.contains("STARTTLS"));
+    s.get_mut().write_all(b"STARTTLS\r\n").await?;
+    assert!(reply(&mut s).await?.starts_with("220"));
+    Ok(Box::new(s.into_inner()))
+}
+
+#[tokio::test]
+async fn behind_starttls() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    let receiver = SmtpReceiver::start(
+        "127.0.0.1:0".parse().unwrap(),
+        checktls_lab::scenario::legacy_posture(leaf.clone(), 0x0302),
+    )
+    .await
+    .unwrap();
+    let addr = receiver.addr();
+    let opener = move || starttls(addr);
+    let r = probe(&opener, &options()).await;
+    assert_eq!(r.best, Some(TlsVersion::Tls11), "{:#?}", r.versions);
+    assert!(!r.accepts(TlsVersion::Tls12) && !r.accepts(TlsVersion::Tls10));
+    assert_eq!(r.chain, leaf.chain);
+    assert!(receiver.connections() >= 6);
+}
+
+#[tokio::test]
+async fn silence_and_plaintext_are_refusals() {
+    // Accepts and never answers: every version times out, quickly.
+    let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok((s, _)) = silent.accept().await {
+            kept.push(s);
+        }
+    });
+    let mut o = options();
+    o.timeout = Duration::from_millis(200);
+    o.versions = vec![TlsVersion::Tls12, TlsVersion::Tls10];
+    let r = run_with(addr, &o).await;
+    assert_eq!(r.best, None);
+    assert_eq!(r.versions.len(), 2);
+    for v in &r.versions {
+        assert_eq!(v.refusal.as_deref(), Some("no answer within 200 ms"));
+    }
+    hold.abort();
+
+    // Answers with an SMTP banner: not TLS.
+    let smtp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = smtp.local_addr().unwrap();
+    let serve = tokio::spawn(async move {
+        while let Ok((mut s, _)) = smtp.accept().await {
+            let _ = s.write_all(b"220 mx.lab.test ESMTP\r\n").await;
+        }
+    });
+    let r = run(addr).await;
+    assert_eq!(r.best, None);
+    assert!(
+        r.versions
+            .iter()
+            .all(|v| v.refusal.as_deref().unwrap().contains("not TLS")),
+        "{:#?}",
+        r.versions
+    );
+    serve.abort();
 }
 
 #[tokio::test]

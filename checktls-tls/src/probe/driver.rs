@@ -8,9 +8,9 @@ use std::time::Duration;
 use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::hello::{LEGACY_SUITES, TLS13_SUITES, client_hello};
+use super::hello::{LEGACY_SUITES, TLS13_SUITES, client_hello, ssl2_compatible_client_hello};
 use super::parse::{FlightParser, ServerAnswer};
-use super::{ProbeReport, VersionResult, Weakness, suite_weaknesses};
+use super::{ProbeReport, VersionResult};
 use crate::net::BoxStream;
 use crate::version::{CipherSuite, TlsVersion};
 
@@ -42,6 +42,9 @@ pub struct ProbeOptions {
     pub timeout: Duration,
     /// The most suites listed per accepted version (each costs a connection). Default: 4.
     pub max_suites: usize,
+    /// Send SSLv3 to TLS 1.2 ClientHellos in the SSLv2-compatible format (RFC 5246 appendix
+    /// E.2, no extensions), as very old clients did. Default: false.
+    pub ssl2_compatible: bool,
 }
 
 impl Default for ProbeOptions {
@@ -53,6 +56,7 @@ impl Default for ProbeOptions {
             sni: None,
             timeout: Duration::from_secs(10),
             max_suites: 4,
+            ssl2_compatible: false,
         }
     }
 }
@@ -88,7 +92,13 @@ pub async fn probe_version(
 ) -> Result<ServerAnswer, String> {
     let work = async {
         let mut s = opener.open().await.map_err(|e| format!("connect: {e}"))?;
-        let hello = client_hello(version, suites, options.sni.as_deref(), random());
+        let hello = if options.ssl2_compatible
+            && (TlsVersion::Ssl3..=TlsVersion::Tls12).contains(&version)
+        {
+            ssl2_compatible_client_hello(version, suites, random())
+        } else {
+            client_hello(version, suites, options.sni.as_deref(), random())
+        };
         s.write_all(&hello)
             .await
             .map_err(|e| format!("write: {e}"))?;
@@ -117,7 +127,20 @@ pub async fn probe_version(
     }
 }
 
-/// Probes every version of `options` and lists the suites each accepted version picks.
+fn ssl2_error_name(code: u16) -> &'static str {
+    match code {
+        1 => "no cipher",
+        2 => "no certificate",
+        4 => "bad certificate",
+        6 => "unsupported certificate type",
+        _ => "error",
+    }
+}
+
+/// Probes every version of `options` and lists the suites each accepted version picks: offer
+/// the list, note the suite chosen, offer the list again without it, up to
+/// `options.max_suites` times (SSLv2 lists its kinds in one answer). At most
+/// `versions × max_suites` connections, each bounded by `options.timeout`.
 pub async fn probe(opener: &dyn StreamOpener, options: &ProbeOptions) -> ProbeReport {
     let mut report = ProbeReport::default();
     for &version in &options.versions {
@@ -130,67 +153,59 @@ pub async fn probe(opener: &dyn StreamOpener, options: &ProbeOptions) -> ProbeRe
             version,
             accepted: false,
             suites: Vec::new(),
+            weaknesses: Vec::new(),
             refusal: None,
         };
         for round in 0..options.max_suites.max(1) {
-            match probe_version(opener, version, &offered, options).await {
+            let refusal = match probe_version(opener, version, &offered, options).await {
                 Ok(ServerAnswer::Hello {
                     version: v,
                     cipher,
                     chain,
-                }) if v == version => {
+                }) if v == version && version != TlsVersion::Ssl2 => {
                     result.accepted = true;
-                    let suite = CipherSuite::from_code(cipher);
-                    if round == 0 && report.chain.is_empty() && version <= TlsVersion::Tls12 {
+                    if report.chain.is_empty() && version <= TlsVersion::Tls12 {
                         report.chain = chain.into_iter().map(CertificateDer::from).collect();
                     }
-                    result.suites.push(suite);
-                    if version == TlsVersion::Ssl2 {
-                        break;
-                    }
+                    result.suites.push(CipherSuite::from_code(cipher));
                     offered.retain(|c| *c != cipher);
                     if offered.is_empty() {
                         break;
                     }
+                    continue;
+                }
+                Ok(ServerAnswer::Ssl2Hello {
+                    ciphers,
+                    certificate,
+                }) if version == TlsVersion::Ssl2 => {
+                    result.accepted = true;
+                    result.suites = ciphers
+                        .into_iter()
+                        .map(CipherSuite::from_ssl2_spec)
+                        .collect();
+                    if report.chain.is_empty() && !certificate.is_empty() {
+                        report.chain = vec![CertificateDer::from(certificate)];
+                    }
+                    break;
                 }
                 Ok(ServerAnswer::Hello { version: v, .. }) => {
-                    if round == 0 {
-                        result.refusal = Some(format!("the server answered with {v}"));
-                    }
-                    break;
+                    format!("the server answered with {v}")
                 }
+                Ok(ServerAnswer::Ssl2Hello { .. }) => "the server answered with SSLv2".to_owned(),
                 Ok(ServerAnswer::Alert { description, .. }) => {
-                    if round == 0 {
-                        result.refusal =
-                            Some(format!("alert {description} ({})", alert_name(description)));
-                    }
-                    break;
+                    format!("alert {description} ({})", alert_name(description))
                 }
-                Err(e) => {
-                    if round == 0 {
-                        result.refusal = Some(e);
-                    }
-                    break;
+                Ok(ServerAnswer::Ssl2Error { code }) => {
+                    format!("SSLv2 error {code} ({})", ssl2_error_name(code))
                 }
+                Err(e) => e,
+            };
+            if round == 0 {
+                result.refusal = Some(refusal);
             }
+            break;
         }
-        if result.accepted && report.best.is_none() {
-            report.best = Some(version);
-            report.best_suite = result.suites.first().cloned();
-        }
-        if result.accepted {
-            if version < TlsVersion::Tls12 && !report.weaknesses.contains(&Weakness::OldVersion) {
-                report.weaknesses.push(Weakness::OldVersion);
-            }
-            if let Some(first) = result.suites.first() {
-                for w in suite_weaknesses(&first.name) {
-                    if !report.weaknesses.contains(&w) {
-                        report.weaknesses.push(w);
-                    }
-                }
-            }
-        }
-        report.versions.push(result);
+        report.push(result);
     }
     report
 }
