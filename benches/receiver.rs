@@ -137,15 +137,25 @@ fn thousand_targets(c: &mut Criterion) {
                     let (c, t) = (checker.clone(), t.clone());
                     set.spawn(async move { c.check(&t).await.map(|r| r.score()) });
                 }
+                // Count the targets that passed; tally what the others got, so a shortfall
+                // says what happened.
                 let mut ok = 0usize;
+                let mut other = std::collections::BTreeMap::<String, usize>::new();
                 while let Some(r) = set.join_next().await {
-                    if matches!(r, Ok(Ok(114..))) {
-                        ok += 1;
-                    }
+                    let key = match r {
+                        Ok(Ok(114..)) => {
+                            ok += 1;
+                            continue;
+                        }
+                        Ok(Ok(score)) => format!("score {score}"),
+                        Ok(Err(e)) => format!("error: {e}"),
+                        Err(e) => format!("task: {e}"),
+                    };
+                    *other.entry(key).or_default() += 1;
                 }
-                ok
+                (ok, other)
             });
-            assert_eq!(done, TARGETS);
+            assert_eq!(done.0, TARGETS, "targets short of 114: {:?}", done.1);
             start.elapsed()
         })
     });

@@ -36,13 +36,28 @@ pub fn server_hello(data: &[u8]) {
     }
 }
 
-/// Parses arbitrary text as an MTA-STS policy and checks coverage of a fixed host.
+/// Parses arbitrary text as an MTA-STS policy and judges fixed hosts under it; the policy's
+/// last line (when short) is also used as an MX host name.
 pub fn mta_sts_policy(data: &[u8]) {
+    use crate::mta_sts::{HostEffect, MxTls, evaluate, parse_policy};
     let text = String::from_utf8_lossy(data);
-    let parsed = crate::mta_sts::parse_policy(&text);
-    if let Some(p) = parsed.policy {
-        let _ = p.host_verdict("mx.example.com", true);
-    }
+    let parsed = parse_policy(&text);
+    let last = text.lines().last().filter(|l| l.len() <= 64).unwrap_or("");
+    let hosts = [
+        MxTls {
+            host: "mx.example.com",
+            tls_validated: true,
+        },
+        MxTls {
+            host: last,
+            tls_validated: false,
+        },
+    ];
+    let e = evaluate(Some("id"), parsed.policy.as_ref(), &hosts);
+    assert_eq!(e.in_force, parsed.policy.is_some());
+    assert_eq!(e.hosts.len(), 2);
+    // A host whose TLS failed never passes.
+    assert_ne!(e.hosts.get(1).map(|h| h.effect), Some(HostEffect::Pass));
 }
 
 /// DANE evaluation of arbitrary TLSA data against an arbitrary one-certificate chain.
