@@ -9,6 +9,7 @@ pub use checktls_tls as tls;
 
 mod checker;
 mod error;
+pub mod executor;
 mod judge;
 pub mod options;
 pub mod output;

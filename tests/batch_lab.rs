@@ -1,0 +1,179 @@
+//! Batches end to end on the embedded lab: the receiver test as the batch executor, over real
+//! signed DNS, real SMTP receivers and real TLS on loopback.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use checktls::batch::eval::{BatchResult, Status};
+use checktls::batch::format::render;
+use checktls::batch::model::{Format, Selection};
+use checktls::batch::run::{RunOptions, run};
+use checktls::executor::ReceiverExecutor;
+use checktls::options::ReceiverOptions;
+use checktls::tls::TrustStore;
+use checktls::tls::net::StaticConnector;
+use checktls::{Checker, Target};
+use checktls_lab::scenario::Scenario;
+
+fn base(lab: &Scenario) -> ReceiverOptions {
+    let mut opts = ReceiverOptions::default();
+    opts.port = Some(lab.smtp_port());
+    opts.timeout = Duration::from_secs(5);
+    opts.resolver.nameservers = vec![lab.dns_addr()];
+    opts.resolver.dnssec_anchors = Some(lab.trust_anchor().to_owned());
+    opts
+}
+
+fn trust(lab: &Scenario) -> TrustStore {
+    let mut trust = TrustStore::empty();
+    trust.add_der(lab.root_ca().clone()).expect("root");
+    trust
+}
+
+fn routes(lab: &Scenario) -> StaticConnector {
+    let mut routes = StaticConnector::new();
+    for (h, a) in lab.https_routes() {
+        routes.insert(h, *a);
+    }
+    routes
+}
+
+fn executor(lab: &Scenario) -> ReceiverExecutor {
+    ReceiverExecutor::new(base(lab))
+        .trust(trust(lab))
+        .https_connector(Arc::new(routes(lab)))
+}
+
+async fn run_batch(lab: &Scenario, xml: &str) -> BatchResult {
+    let batch = checktls::batch::parse(xml).expect("batch parses");
+    run(&batch, &executor(lab), &RunOptions::default(), |_| {}).await
+}
+
+/// The grade the receiver test gives a target on its own.
+async fn receiver_grade(lab: &Scenario, target: &str) -> u16 {
+    let checker = Checker::builder(base(lab))
+        .trust(trust(lab))
+        .https_connector(Arc::new(routes(lab)))
+        .build()
+        .await
+        .expect("checker");
+    let target: Target = target.parse().expect("target");
+    checker.check(&target).await.expect("report").score()
+}
+
+#[tokio::test]
+async fn a_batch_of_lab_domains_gets_the_receiver_grades_and_the_total() {
+    let lab = Scenario::start().await.expect("lab");
+    let domains = ["tls13.test", "tls12.test", "expired.test", "plain.test"];
+    let targets: String = domains
+        .iter()
+        .map(|d| format!("<Target>{d}</Target>"))
+        .collect();
+    let xml = format!(
+        r#"<BatchTest TestType="receiver">{targets}<Total Function="average"/></BatchTest>"#
+    );
+    let result = run_batch(&lab, &xml).await;
+    let mut grades = Vec::new();
+    for (t, d) in result.targets.iter().zip(domains) {
+        let got = t.runs[0].score().expect("tested");
+        assert_eq!(got, receiver_grade(&lab, d).await, "{d}");
+        grades.push(f64::from(got));
+    }
+    assert_eq!(grades[0], 114.0);
+    assert_eq!(grades[2], 112.0);
+    let average = grades.iter().sum::<f64>() / grades.len() as f64;
+    assert_eq!(result.total.value, Some(average));
+    // plain.test pulls the average under 90.
+    assert!(average < 90.0 && !result.total.passed);
+    assert_eq!(result.status(), Status::Failed);
+    let text = render(&result, Format::Text, &Selection::default());
+    assert!(text.contains("114 tls13.test"), "{text}");
+    assert!(text.contains("112 expired.test"), "{text}");
+}
+
+#[tokio::test]
+async fn target_suppress_hides_good_lines_and_default_carries_it() {
+    let lab = Scenario::start().await.expect("lab");
+    let xml = r#"<BatchTest TestType="receiver">
+      <Target><Suppress Function="minimum" Test="ge" Value="114"/>DEFAULT</Target>
+      <Target>tls13.test</Target>
+      <Target>expired.test</Target>
+      <Target>best.test</Target>
+    </BatchTest>"#;
+    let result = run_batch(&lab, xml).await;
+    let text = render(&result, Format::Text, &Selection::default());
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains(".test")).collect();
+    assert_eq!(lines, ["112 expired.test"], "{text}");
+}
+
+#[tokio::test]
+async fn delivery_suppress_sends_nothing_when_all_is_well() {
+    let lab = Scenario::start().await.expect("lab");
+    let delivery = r#"<Delivery><To>File</To><Format>text</Format>
+        <Suppress Function="minimum" Test="ge" Value="114"/></Delivery>"#;
+    let good = format!(
+        r#"<BatchTest TestType="receiver"><Target>tls13.test</Target>
+        <Target>best.test</Target>{delivery}</BatchTest>"#
+    );
+    let result = run_batch(&lab, &good).await;
+    let batch = checktls::batch::parse(&good).expect("parses");
+    assert!(!result.delivers(&batch.deliveries[0]));
+    let bad = good.replace("best.test", "expired.test");
+    let result = run_batch(&lab, &bad).await;
+    let batch = checktls::batch::parse(&bad).expect("parses");
+    assert!(result.delivers(&batch.deliveries[0]));
+}
+
+#[tokio::test]
+async fn suppress_on_other_fields_and_target_options() {
+    let lab = Scenario::start().await.expect("lab");
+    // A Suppress on the TLS version hides the TLS 1.3 host; on days to expiry it hides hosts
+    // whose certificate has more than 0 days left.
+    let xml = r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1">
+      <Target><Suppress Function="minimum" ct:Field="mx.tls_version" Test="ge" Value="TLSv1.3"/>tls13.test</Target>
+      <Target><Suppress Function="minimum" ct:Field="mx.tls_version" Test="ge" Value="TLSv1.3"/>tls12.test</Target>
+      <Target ct:StopAfter="ehlo1">tls13.test</Target>
+      <Target ct:Quick="true">twomx.test</Target>
+    </BatchTest>"#;
+    let batch = checktls::batch::parse(xml);
+    let Ok(batch) = batch else {
+        panic!("{:?}", batch.err());
+    };
+    let result = run(&batch, &executor(&lab), &RunOptions::default(), |_| {}).await;
+    assert!(result.targets[0].suppressed, "TLS 1.3 host hidden");
+    assert!(!result.targets[1].suppressed, "TLS 1.2 host shown");
+    // Stopped after the first EHLO: no TLS stage recorded, and a lower grade than the full test.
+    let stopped = result.targets[2].runs[0].report().expect("tested");
+    let stages: Vec<_> = stopped.mx[0]
+        .stages
+        .iter()
+        .map(|s| s.stage.name())
+        .collect();
+    assert!(!stages.contains(&"secure"), "{stages:?}");
+    assert!(stopped.score < 114);
+    // Quick: the first answering MX only.
+    let quick = result.targets[3].runs[0].report().expect("tested");
+    assert_eq!(quick.mx.iter().filter(|m| m.answered()).count(), 1);
+}
+
+#[tokio::test]
+async fn an_unreadable_target_is_not_tested_and_nothing_tested_is_status_3() {
+    let lab = Scenario::start().await.expect("lab");
+    // The unreachable domain is tested (a result: no host answered); a target with a Host the
+    // receiver test cannot read is not tested at all.
+    let xml = r#"<BatchTest TestType="receiver">
+      <Target Host="mx..test">tls13.test</Target>
+    </BatchTest>"#;
+    let result = run_batch(&lab, xml).await;
+    assert!(result.targets[0].runs[0].report().is_none());
+    assert_eq!(result.status(), Status::NothingTested);
+    assert_eq!(result.status().exit_code(), 3);
+    let result = run_batch(
+        &lab,
+        r#"<BatchTest TestType="receiver"><Target>unreachable.test</Target></BatchTest>"#,
+    )
+    .await;
+    let r = result.targets[0].runs[0].report().expect("tested");
+    assert!(!r.answered());
+    assert_eq!(r.score, 50);
+}
