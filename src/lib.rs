@@ -11,6 +11,7 @@ mod checker;
 mod error;
 pub mod executor;
 mod judge;
+pub mod mailer;
 pub mod options;
 pub mod output;
 mod probe;

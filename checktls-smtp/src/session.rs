@@ -182,6 +182,10 @@ pub struct SessionOptions {
     pub plaintext_mail_from: bool,
     /// AUTH after the EHLO over TLS (or the first EHLO without TLS).
     pub auth: Option<Auth>,
+    /// Never go on without TLS: when STARTTLS is not offered (and not compelled) or is
+    /// refused, end with [`FailReason::NoStartTls`] at the TlsOffered stage, before AUTH or
+    /// MAIL FROM. A mail client submitting to a relay sets this; a receiver test does not.
+    pub require_tls: bool,
     /// The message for DATA (headers and body; dot-stuffed here). Needed for `StopAfter::Data`.
     pub message: Option<Vec<u8>>,
     /// Bounds on replies.
@@ -200,6 +204,7 @@ impl Default for SessionOptions {
             compel_tls: false,
             plaintext_mail_from: false,
             auth: None,
+            require_tls: false,
             message: None,
             limits: Limits::default(),
         }
@@ -532,6 +537,10 @@ impl Session {
                     self.findings.push(Finding::StartTlsRefused {
                         reply: reply.to_string(),
                     });
+                    if self.options.require_tls {
+                        self.fail(Stage::TlsOffered, FailReason::NoStartTls, now, true);
+                        return;
+                    }
                     self.stage(Stage::TlsOffered, false, now);
                     self.set_stage(Stage::Secure, false, 0);
                     // Go on in plaintext, as a sender would.
@@ -701,6 +710,10 @@ impl Session {
         } else {
             self.findings.push(Finding::NoStartTls);
             self.note(now, "TLS is not an option on this server");
+            if self.options.require_tls {
+                self.fail(Stage::TlsOffered, FailReason::NoStartTls, now, true);
+                return;
+            }
             self.set_stage(Stage::TlsOffered, false, 0);
             self.set_stage(Stage::Secure, false, 0);
             self.after_ehlo(now);
@@ -1039,6 +1052,42 @@ mod tests {
             stage: Stage::Ehlo,
             ms: 3
         }));
+    }
+
+    #[test]
+    fn require_tls_stops_before_auth_when_starttls_is_missing_or_refused() {
+        let mut o = full_options();
+        o.require_tls = true;
+        o.auth = Some(Auth {
+            mechanism: AuthMechanism::Plain,
+            user: "u".into(),
+            secret: Secret::new("pw"),
+        });
+        // Not offered.
+        let replies = [
+            r(220, &["mx"]),
+            r(250, &["mx", "AUTH PLAIN"]),
+            r(221, &["bye"]),
+        ];
+        let (rec, sent, _) = drive(o.clone(), &replies, Ok(true));
+        assert_eq!(sent, ["EHLO checktls.invalid", "QUIT"]);
+        assert!(matches!(
+            rec.outcome,
+            Outcome::Failed {
+                stage: Stage::TlsOffered,
+                reason: FailReason::NoStartTls
+            }
+        ));
+        // Offered, then refused.
+        let replies = [
+            r(220, &["mx"]),
+            r(250, &["mx", "STARTTLS", "AUTH PLAIN"]),
+            r(454, &["4.7.0 TLS not available"]),
+            r(221, &["bye"]),
+        ];
+        let (rec, sent, _) = drive(o, &replies, Ok(true));
+        assert_eq!(sent, ["EHLO checktls.invalid", "STARTTLS", "QUIT"]);
+        assert!(!rec.passed(Stage::TlsOffered));
     }
 
     #[test]

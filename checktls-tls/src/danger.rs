@@ -31,10 +31,13 @@ pub struct Recorded {
     pub server_name: Option<String>,
 }
 
-/// A [`ServerCertVerifier`] that records the chain and OCSP staple and accepts them.
+/// A [`ServerCertVerifier`] that records the chain and OCSP staple and accepts them, or,
+/// made with [`RecordingVerifier::strict`], records them and then lets a strict verifier
+/// decide.
 pub struct RecordingVerifier {
     recorded: Arc<Mutex<Recorded>>,
     algorithms: WebPkiSupportedAlgorithms,
+    strict: Option<Arc<dyn ServerCertVerifier>>,
 }
 
 impl RecordingVerifier {
@@ -44,6 +47,16 @@ impl RecordingVerifier {
         Self {
             recorded: Arc::new(Mutex::new(Recorded::default())),
             algorithms: ALGORITHMS,
+            strict: None,
+        }
+    }
+
+    /// A verifier that records, then refuses what `strict` refuses (a chain that does not
+    /// lead to its anchors, a name that does not match, dates out of range).
+    pub fn strict(strict: Arc<dyn ServerCertVerifier>) -> Self {
+        Self {
+            strict: Some(strict),
+            ..Self::new()
         }
     }
 
@@ -75,7 +88,7 @@ impl ServerCertVerifier for RecordingVerifier {
         intermediates: &[CertificateDer<'_>],
         server_name: &ServerName<'_>,
         ocsp_response: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
         let mut chain = Vec::with_capacity(1 + intermediates.len());
         chain.push(end_entity.clone().into_owned());
@@ -92,7 +105,12 @@ impl ServerCertVerifier for RecordingVerifier {
             Ok(mut r) => *r = record,
             Err(poisoned) => *poisoned.into_inner() = record,
         }
-        Ok(ServerCertVerified::assertion())
+        match &self.strict {
+            Some(v) => {
+                v.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+            }
+            None => Ok(ServerCertVerified::assertion()),
+        }
     }
 
     fn verify_tls12_signature(

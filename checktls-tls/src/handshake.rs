@@ -82,6 +82,11 @@ pub struct HandshakeOptions {
     pub alpn: Vec<Vec<u8>>,
     /// A client certificate to present when asked. Default: none.
     pub client_certificate: Option<ClientCertificate>,
+    /// Refuse the handshake unless the chain leads to one of these anchors, is within its
+    /// dates and names the SNI host, as a client that is about to send a password or a
+    /// message must. Default: none (record everything, refuse nothing: the receiver test
+    /// judges the certificate afterwards).
+    pub verify: Option<crate::TrustStore>,
 }
 
 /// A handshake that did not complete: why, and what was learnt before it failed.
@@ -163,7 +168,16 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let start = Instant::now();
-    let verifier = Arc::new(RecordingVerifier::new());
+    let verifier = match strict_verifier(options) {
+        Ok(Some(strict)) => Arc::new(RecordingVerifier::strict(strict)),
+        Ok(None) => Arc::new(RecordingVerifier::new()),
+        Err(error) => {
+            return Err(HandshakeFailure {
+                error,
+                partial: PartialFacts::default(),
+            });
+        }
+    };
     let config = client_config(options, verifier.clone()).map_err(|error| HandshakeFailure {
         error,
         partial: PartialFacts::default(),
@@ -245,6 +259,26 @@ fn server_name(sni: Option<&str>) -> (ServerName<'static>, Option<String>) {
 /// An IP-address server name: rustls sends no SNI for it, and the recording verifier ignores it.
 fn placeholder_name() -> ServerName<'static> {
     ServerName::IpAddress(std::net::Ipv4Addr::UNSPECIFIED.into())
+}
+
+/// The standard WebPKI verifier over the anchors of `options.verify`, when set.
+fn strict_verifier(
+    options: &HandshakeOptions,
+) -> Result<Option<Arc<dyn rustls::client::danger::ServerCertVerifier>>, Error> {
+    let Some(trust) = &options.verify else {
+        return Ok(None);
+    };
+    let roots = rustls::RootCertStore {
+        roots: trust.anchors().to_vec(),
+    };
+    let provider = Arc::new(ring_provider::default_provider());
+    let verifier =
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| Error::Config {
+                detail: format!("the trust anchors cannot verify: {e}"),
+            })?;
+    Ok(Some(verifier))
 }
 
 fn client_config(

@@ -230,3 +230,43 @@ async fn client_certificate_is_presented_when_asked() {
         let _ = server.await;
     }
 }
+
+#[tokio::test]
+async fn strict_verification_refuses_what_a_submitting_client_must_refuse() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let other = Pki::generate(SystemTime::now()).unwrap();
+    let tls13: &[&'static rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+    let mut options = HandshakeOptions::default();
+    options.sni = Some("relay.example.test".into());
+    options.verify = Some(trust(&pki));
+
+    // A good chain for the right name passes.
+    let good = pki.valid("relay.example.test").unwrap();
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(serve(good.server_config(tls13, None).unwrap(), server));
+    let (_, facts) = handshake(client, &options).await.expect("trusted relay");
+    assert_eq!(facts.chain, good.chain);
+
+    // The wrong name, another CA, an expired leaf: refused, with the chain still recorded.
+    let bad = [
+        pki.valid("other.example.test").unwrap(),
+        other.valid("relay.example.test").unwrap(),
+        pki.expired("relay.example.test").unwrap(),
+    ];
+    for leaf in bad {
+        let (client, server) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(serve(leaf.server_config(tls13, None).unwrap(), server));
+        let failure = match handshake(client, &options).await {
+            Ok(_) => panic!("accepted an untrusted relay"),
+            Err(f) => f,
+        };
+        assert_eq!(failure.partial.chain, leaf.chain, "{failure}");
+    }
+
+    // Without `verify` the same bad leaf is accepted and recorded.
+    options.verify = None;
+    let leaf = other.valid("relay.example.test").unwrap();
+    let (client, server) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(serve(leaf.server_config(tls13, None).unwrap(), server));
+    assert!(handshake(client, &options).await.is_ok());
+}
