@@ -1,7 +1,11 @@
-//! The `checktls` command: `checktls receiver TARGET`, and `checktls demo` on the embedded lab.
+//! The `checktls` command: `checktls receiver TARGET`, `checktls batch check|run FILE` (see
+//! batch.rs), and `checktls demo` on the embedded lab.
 //!
-//! Exit codes: 0 the test ran and the grade reached `--min-score`; 1 it ran and fell short;
-//! 2 bad usage or input; 3 nothing could be tested (no host reached, DNS failed).
+//! Exit codes: 0 the test ran and the grade reached `--min-score` (a batch: its Total
+//! passed); 1 it ran and fell short; 2 bad usage or input; 3 nothing could be tested (no host
+//! reached, DNS failed).
+
+mod batch;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -36,6 +40,9 @@ struct Cli {
 enum Command {
     /// Test a receiver: an address, a domain, or user@domain[host:port].
     Receiver(Box<ReceiverArgs>),
+    /// Batch files: many receiver tests described in XML (CheckTLS's BatchTest language).
+    #[command(subcommand)]
+    Batch(batch::BatchCommand),
     /// Start the embedded lab (DNS, SMTP receivers of several postures, MTA-STS) and test each
     /// of its domains. Needs no network.
     Demo {
@@ -77,6 +84,69 @@ fn parse_nameserver(s: &str) -> Result<SocketAddr, String> {
         .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
 }
 
+/// Where and how the tests reach the Internet: shared by `receiver` and `batch run` (for a
+/// batch, the defaults of every target).
+#[derive(Args)]
+pub(crate) struct EnvArgs {
+    /// The SMTP port of every MX.
+    #[arg(long)]
+    port: Option<u16>,
+    /// Seconds per stage.
+    #[arg(long)]
+    timeout: Option<u64>,
+    /// IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// A SOCKS5 proxy, IP:PORT.
+    #[arg(long)]
+    socks5: Option<SocketAddr>,
+    /// Extra trust anchors (PEM), besides Mozilla's roots.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
+    /// A name server to ask, IP[:PORT] (repeatable).
+    #[arg(long, value_parser = parse_nameserver)]
+    nameserver: Vec<SocketAddr>,
+    /// Ask every DNS question again (no cache).
+    #[arg(long)]
+    no_dns_cache: bool,
+    /// DNSSEC trust anchors (DNSKEY or DS records in zone-file syntax).
+    #[arg(long)]
+    dnssec_anchor: Option<PathBuf>,
+}
+
+impl EnvArgs {
+    /// Applies these options to `o`; returns the trust anchors.
+    pub(crate) fn apply(&self, o: &mut ReceiverOptions) -> Result<TrustStore, String> {
+        if let Some(t) = self.timeout {
+            o.timeout = Duration::from_secs(t.max(1));
+        }
+        if self.port.is_some() {
+            o.port = self.port;
+        }
+        o.ip = match (self.ipv4, self.ipv6) {
+            (true, _) => IpChoice::V4,
+            (_, true) => IpChoice::V6,
+            _ => IpChoice::Both,
+        };
+        o.socks5 = self.socks5;
+        let mut trust = TrustStore::mozilla();
+        if let Some(ca) = &self.ca_file {
+            trust
+                .add_pem_file(ca)
+                .map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+        o.resolver.nameservers = self.nameserver.clone();
+        o.resolver.no_cache = self.no_dns_cache;
+        if let Some(f) = &self.dnssec_anchor {
+            o.resolver.dnssec_anchors = Some(String::from_utf8_lossy(&read(f)?).into_owned());
+        }
+        Ok(trust)
+    }
+}
+
 #[derive(Args)]
 struct ReceiverArgs {
     /// The target: user@domain, domain, user@domain[host:port], or an IP address.
@@ -93,9 +163,6 @@ struct ReceiverArgs {
     /// Stop after: answer, connect, ehlo1, starttls, ehlo2, mailfrom, rcptto, data.
     #[arg(long)]
     stop_after: Option<StopAfter>,
-    /// Seconds per stage.
-    #[arg(long)]
-    timeout: Option<u64>,
     /// Leave hosts that do not answer out of the grade.
     #[arg(long)]
     ignore_no_connect: bool,
@@ -114,9 +181,6 @@ struct ReceiverArgs {
     /// Send STARTTLS even when it is not offered.
     #[arg(long)]
     compel_tls: bool,
-    /// The SMTP port of every MX.
-    #[arg(long)]
-    port: Option<u16>,
     /// The name sent in SNI (default: the MX host name).
     #[arg(long)]
     sni: Option<String>,
@@ -126,15 +190,6 @@ struct ReceiverArgs {
     /// The MAIL FROM address.
     #[arg(long)]
     mail_from: Option<String>,
-    /// IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    ipv4: bool,
-    /// IPv6 only.
-    #[arg(short = '6')]
-    ipv6: bool,
-    /// A SOCKS5 proxy, IP:PORT.
-    #[arg(long)]
-    socks5: Option<SocketAddr>,
     /// AUTH user for a private system.
     #[arg(long, requires = "auth_pass_env")]
     auth_user: Option<String>,
@@ -150,18 +205,6 @@ struct ReceiverArgs {
     /// The client certificate's private key (PEM).
     #[arg(long)]
     client_key: Option<PathBuf>,
-    /// Extra trust anchors (PEM), besides Mozilla's roots.
-    #[arg(long)]
-    ca_file: Option<PathBuf>,
-    /// A name server to ask, IP[:PORT] (repeatable).
-    #[arg(long, value_parser = parse_nameserver)]
-    nameserver: Vec<SocketAddr>,
-    /// Ask every DNS question again (no cache).
-    #[arg(long)]
-    no_dns_cache: bool,
-    /// DNSSEC trust anchors (DNSKEY or DS records in zone-file syntax).
-    #[arg(long)]
-    dnssec_anchor: Option<PathBuf>,
     /// Send a test message (DATA).
     #[arg(long)]
     send_email: bool,
@@ -174,14 +217,16 @@ struct ReceiverArgs {
     /// Record the raw traffic (shown at level debug).
     #[arg(long)]
     raw: bool,
+    #[command(flatten)]
+    env: EnvArgs,
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
+pub(crate) fn usage(msg: impl std::fmt::Display) -> ExitCode {
     eprintln!("checktls: {msg}");
     ExitCode::from(2)
 }
 
-fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
+pub(crate) fn read(path: &PathBuf) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
@@ -191,11 +236,9 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     } else {
         ReceiverOptions::default()
     };
+    let trust = a.env.apply(&mut o)?;
     if let Some(s) = a.stop_after {
         o.stop_after = s;
-    }
-    if let Some(t) = a.timeout {
-        o.timeout = Duration::from_secs(t.max(1));
     }
     o.ignore_no_connect |= a.ignore_no_connect;
     if let Some(l) = a.mx_limit {
@@ -209,7 +252,6 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     }
     o.direct_tls = a.direct_tls;
     o.compel_tls = a.compel_tls;
-    o.port = a.port;
     o.sni = a.sni.clone();
     if let Some(e) = &a.ehlo {
         o.ehlo_name = e.clone();
@@ -217,12 +259,6 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     if let Some(m) = &a.mail_from {
         o.mail_from = m.clone();
     }
-    o.ip = match (a.ipv4, a.ipv6) {
-        (true, _) => IpChoice::V4,
-        (_, true) => IpChoice::V6,
-        _ => IpChoice::Both,
-    };
-    o.socks5 = a.socks5;
     if let Some(user) = &a.auth_user {
         let var = a.auth_pass_env.as_deref().unwrap_or_default();
         let password =
@@ -241,17 +277,6 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
         let key = rustls_pki_types::PrivateKeyDer::from_pem_slice(&read(key)?)
             .map_err(|e| format!("{}: {e}", key.display()))?;
         o.client_certificate = Some(ClientCertificate { chain, key });
-    }
-    let mut trust = TrustStore::mozilla();
-    if let Some(ca) = &a.ca_file {
-        trust
-            .add_pem_file(ca)
-            .map_err(|e| format!("{}: {e}", ca.display()))?;
-    }
-    o.resolver.nameservers = a.nameserver.clone();
-    o.resolver.no_cache = a.no_dns_cache;
-    if let Some(f) = &a.dnssec_anchor {
-        o.resolver.dnssec_anchors = Some(String::from_utf8_lossy(&read(f)?).into_owned());
     }
     o.send_email = a.send_email;
     o.assure_tls = a.assure_tls;
@@ -411,6 +436,7 @@ fn main() -> ExitCode {
     runtime.block_on(async {
         match cli.command {
             Command::Receiver(a) => receiver(*a).await,
+            Command::Batch(c) => batch::main(c).await,
             Command::Demo { level } => demo(level).await,
         }
     })
