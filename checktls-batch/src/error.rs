@@ -205,6 +205,18 @@ pub enum Error {
         /// The bound.
         limit: usize,
     },
+    /// The history database failed (SQLite's message).
+    #[error("the history database: {detail}")]
+    Store {
+        /// What SQLite said.
+        detail: String,
+    },
+    /// A stored batch that does not exist.
+    #[error("no stored batch with id {id}")]
+    NoSuchBatch {
+        /// The id asked for.
+        id: i64,
+    },
     /// A result file could not be written.
     #[error("cannot write {path}: {source}")]
     Io {

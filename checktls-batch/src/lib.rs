@@ -45,7 +45,8 @@
 //!
 //! # Features
 //!
-//! - `runtime` (default): the runner on tokio, file delivery and the mail retry loop.
+//! - `runtime` (default): the runner on tokio, file delivery and the mail retry loop,
+//!   schedules (croner, chrono-tz), the history (SQLite) and the monitor service (hyper).
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod delivery;
@@ -55,13 +56,21 @@ pub mod field;
 pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
+#[cfg(feature = "runtime")]
+pub mod history;
 pub mod model;
+#[cfg(feature = "runtime")]
+pub mod monitor;
 pub mod parse;
 pub mod report;
 #[cfg(feature = "runtime")]
 pub mod run;
 #[cfg(feature = "runtime")]
+pub mod schedule;
+#[cfg(feature = "runtime")]
 pub mod scripted;
+#[cfg(feature = "runtime")]
+pub mod service;
 
 pub use error::{Error, Position};
 pub use model::{

@@ -84,7 +84,54 @@ pub struct Batch {
     pub total: Option<Total>,
     /// Where the results go (`<Delivery>`), in file order.
     pub deliveries: Vec<Delivery>,
+    /// When the service runs it (`ct:Schedule`, `ct:TimeZone`); none: only on demand.
+    pub schedule: Option<ScheduleSpec>,
+    /// When a scheduled or stored run delivers (`ct:Alert`); default: always.
+    pub alert: Alert,
     pub(crate) redacted: Arc<str>,
+}
+
+/// A schedule as written: the expression (cron, or `daily`, `weekly`, `weekly on monday
+/// 06:00`, ...) and the IANA time zone its times are in (UTC when absent).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleSpec {
+    /// The expression.
+    pub expression: String,
+    /// The IANA time zone (`Europe/Berlin`).
+    pub time_zone: String,
+}
+
+/// When a stored run delivers its results (`ct:Alert`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Alert {
+    /// Every run (CheckTLS's behaviour; each Delivery's own Suppress still applies).
+    #[default]
+    Always,
+    /// Only when a target's grade or findings differ from the last run (or the baseline).
+    Change,
+    /// Only when the Total does not pass.
+    Failure,
+    /// When something changed or the Total does not pass.
+    ChangeOrFailure,
+}
+
+impl Alert {
+    /// Every value with its name.
+    pub const ALL: [(Alert, &'static str); 4] = [
+        (Self::Always, "always"),
+        (Self::Change, "change"),
+        (Self::Failure, "failure"),
+        (Self::ChangeOrFailure, "change-or-failure"),
+    ];
+
+    /// The name (`change-or-failure`).
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(a, _)| *a == self)
+            .map_or("always", |(_, n)| n)
+    }
 }
 
 impl Batch {

@@ -40,6 +40,7 @@ use quick_xml::reader::NsReader;
 
 use crate::error::{Error, Position};
 use crate::field::{Field, FieldKind};
+use crate::model::{Alert, ScheduleSpec};
 use crate::model::{
     AuthType, Batch, Delivery, EXTENSION_NAMESPACE, Function, IpFamily, Limit, Recipient, Secret,
     StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test, TestType, Total, TotalFunction,
@@ -48,8 +49,8 @@ use crate::model::{
 
 const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
-const ROOT_ATTRS: &str = "TestType, ct:Name, ct:Description, xsi:schemaLocation or \
-    xsi:noNamespaceSchemaLocation";
+const ROOT_ATTRS: &str = "TestType, ct:Name, ct:Description, ct:Schedule, ct:TimeZone, \
+    ct:Alert, xsi:schemaLocation or xsi:noNamespaceSchemaLocation";
 const TARGET_ATTRS: &str = "one of SNI, Host, Port, AuthType, AuthUser, AuthPass, SMTPTimeOut, \
     ReplyTimeOut, Count, ct:DirectTLS, ct:CompelTLS, ct:Quick, ct:StopAfter, ct:MXLimit, \
     ct:HostLimit, ct:IgnoreNoConnect, ct:CheckOCSP, ct:IP, ct:EhloName, ct:MailFrom, \
@@ -548,9 +549,13 @@ impl<'i> Parser<'i, '_> {
             targets: Vec::new(),
             total: None,
             deliveries: Vec::new(),
+            schedule: None,
+            alert: Alert::default(),
             redacted: Arc::from(""),
         };
         let mut test_type = None;
+        let mut schedule: Option<(String, usize)> = None;
+        let mut time_zone: Option<(String, usize)> = None;
         for a in self.attrs(&e, at, "BatchTest")? {
             match a.name {
                 Name::Plain("TestType") => {
@@ -571,6 +576,27 @@ impl<'i> Parser<'i, '_> {
                     batch.name = Some(self.line_text(&a, "BatchTest", "ct:Name")?)
                 }
                 Name::Ext("Description") => batch.description = Some(a.value.trim().to_owned()),
+                Name::Ext("Schedule") => {
+                    schedule = Some((self.line_text(&a, "BatchTest", "ct:Schedule")?, a.value_at));
+                }
+                Name::Ext("TimeZone") => {
+                    time_zone = Some((self.line_text(&a, "BatchTest", "ct:TimeZone")?, a.value_at));
+                }
+                Name::Ext("Alert") => {
+                    let v = a.value.trim();
+                    batch.alert = Alert::ALL
+                        .iter()
+                        .find(|(_, n)| n.eq_ignore_ascii_case(v))
+                        .map(|(x, _)| *x)
+                        .ok_or_else(|| {
+                            self.bad(
+                                &a,
+                                "BatchTest",
+                                "ct:Alert",
+                                "always, change, failure or change-or-failure",
+                            )
+                        })?;
+                }
                 Name::Xsi("schemaLocation" | "noNamespaceSchemaLocation") => {}
                 _ => return Err(self.unknown_attr(&a, "BatchTest", ROOT_ATTRS)),
             }
@@ -580,6 +606,46 @@ impl<'i> Parser<'i, '_> {
             element: "BatchTest",
             what: "a TestType attribute (receiver or assuretls)",
         })?;
+        match (schedule, time_zone) {
+            (Some((expression, expr_at)), tz) => {
+                let (time_zone, tz_at) = tz.unwrap_or_else(|| ("UTC".to_owned(), expr_at));
+                let spec = ScheduleSpec {
+                    expression,
+                    time_zone,
+                };
+                #[cfg(feature = "runtime")]
+                if let Err(e) = crate::schedule::Schedule::new(&spec) {
+                    let (at, name, value) = match e {
+                        crate::schedule::ScheduleError::TimeZone => {
+                            (tz_at, "ct:TimeZone", spec.time_zone.clone())
+                        }
+                        crate::schedule::ScheduleError::Expression(_) => {
+                            (expr_at, "ct:Schedule", spec.expression.clone())
+                        }
+                    };
+                    return Err(Error::BadValue {
+                        at: self.pos(at),
+                        element: "BatchTest",
+                        name,
+                        value,
+                        expected: if name == "ct:TimeZone" {
+                            "an IANA time zone such as Europe/Berlin or UTC".into()
+                        } else {
+                            "a cron expression (5 or 6 fields), hourly, daily [HH:MM], or weekly [on DAY] [HH:MM]".into()
+                        },
+                    });
+                }
+                batch.schedule = Some(spec);
+            }
+            (None, Some((_, tz_at))) => {
+                return Err(Error::Missing {
+                    at: self.pos(tz_at),
+                    element: "BatchTest",
+                    what: "a ct:Schedule for the ct:TimeZone",
+                });
+            }
+            (None, None) => {}
+        }
 
         let mut defaults = (TargetOptions::default(), Vec::new());
         if !empty {

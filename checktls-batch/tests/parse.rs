@@ -848,3 +848,36 @@ fn a_byte_order_mark_is_allowed_and_columns_stay_right() {
     );
     assert!(e.to_string().starts_with("1:32: "), "{e}");
 }
+
+#[test]
+fn schedule_time_zone_and_alert_are_read() {
+    let b = parse(
+        r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1"
+  ct:Schedule="weekly on monday 06:00" ct:TimeZone="Europe/Berlin" ct:Alert="change"><Target>a.example</Target></BatchTest>"#,
+    )
+    .unwrap();
+    let s = b.schedule.unwrap();
+    assert_eq!(
+        (s.expression.as_str(), s.time_zone.as_str()),
+        ("weekly on monday 06:00", "Europe/Berlin")
+    );
+    assert_eq!(b.alert, checktls_batch::model::Alert::Change);
+}
+
+#[test]
+fn error_bad_schedule_time_zone_and_alert() {
+    let head = "<BatchTest TestType=\"receiver\" xmlns:ct=\"urn:checktls-rs:batch:1\"\n  ";
+    let tail = "><Target>a.example</Target></BatchTest>";
+    let e = at(&format!("{head}ct:Schedule=\"every tuesday\"{tail}"), 2, 16);
+    assert!(e.to_string().contains("ct:Schedule"), "{e}");
+    let e = at(
+        &format!("{head}ct:Schedule=\"daily\" ct:TimeZone=\"Mars/Olympus\"{tail}"),
+        2,
+        36,
+    );
+    assert!(e.to_string().contains("IANA"), "{e}");
+    let e = at(&format!("{head}ct:Alert=\"sometimes\"{tail}"), 2, 13);
+    assert!(e.to_string().contains("change-or-failure"), "{e}");
+    let e = at(&format!("{head}ct:TimeZone=\"UTC\"{tail}"), 2, 16);
+    assert!(e.to_string().contains("ct:Schedule"), "{e}");
+}

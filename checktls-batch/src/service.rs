@@ -1,0 +1,172 @@
+//! Stored runs: a batch from the history run through an executor, compared with the last run
+//! or the baseline, delivered as its `ct:Alert` says, and stored, in one transaction.
+//!
+//! ```text
+//!   Store::batch(id) ─► parse ─► begin_run(slot)  (None: another server took the slot)
+//!     ─► run(executor) ─► compare each target's summary with the baseline, else the last
+//!        complete run ─► changed targets
+//!     ─► with a baseline: only the changed targets are reported (the others suppressed)
+//!     ─► Alert: always │ change │ failure │ change-or-failure ─► deliver() or nothing
+//!     ─► finish_run(results, deliveries)   one transaction
+//!
+//!   due_runs(now): for every stored batch with a ct:Schedule, Schedule::due(last slot, now)
+//! ```
+//!
+//! Time is a parameter (`now`); the service's loop and the tests pass their clocks.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use crate::delivery::{DeliveryConfig, Mailer, deliver};
+use crate::error::Error;
+use crate::eval::{BatchResult, Status};
+use crate::history::{DeliveryRecord, Store, summary};
+use crate::model::Alert;
+use crate::run::{Executor, RunOptions, run};
+use crate::schedule::Schedule;
+
+/// What a stored run did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct StoredRun {
+    /// The run's id in the history.
+    pub run_id: i64,
+    /// The results (with a baseline: unchanged targets suppressed).
+    pub result: BatchResult,
+    /// The targets whose grade or findings differ from the comparison (the baseline, else the
+    /// last complete run; every target on a first run).
+    pub changed: Vec<String>,
+    /// Whether the Alert let the deliveries go.
+    pub alerted: bool,
+    /// What each delivery did.
+    pub deliveries: Vec<DeliveryRecord>,
+}
+
+/// Runs stored batch `batch_id` for `slot` (none: on demand). `Ok(None)` when the slot was
+/// already taken by another server.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_stored<E: Executor, M: Mailer>(
+    store: &Store,
+    batch_id: i64,
+    slot: Option<OffsetDateTime>,
+    executor: &E,
+    mailer: &M,
+    config: &DeliveryConfig,
+    options: &RunOptions,
+    now: impl Fn() -> OffsetDateTime,
+) -> Result<Option<StoredRun>, Error> {
+    let stored = store
+        .batch(batch_id)?
+        .ok_or(Error::NoSuchBatch { id: batch_id })?;
+    let batch = crate::parse(&stored.xml)?;
+    // The comparison, read before this run exists.
+    let baseline = store.baseline(batch_id)?;
+    let previous = match store
+        .runs(batch_id, 50)?
+        .into_iter()
+        .find(|r| r.status == crate::history::RunStatus::Complete)
+    {
+        Some(r) => store.summaries(r.id)?,
+        None => BTreeMap::new(),
+    };
+    let Some(run_id) = store.begin_run(batch_id, slot, now())? else {
+        return Ok(None);
+    };
+    let mut result = run(&batch, executor, options, |_| {}).await;
+
+    let reference = if baseline.is_empty() {
+        &previous
+    } else {
+        &baseline
+    };
+    let mut changed = Vec::new();
+    for t in &mut result.targets {
+        let differs = reference.get(&t.target) != Some(&summary(t));
+        if differs {
+            changed.push(t.target.clone());
+        } else if !baseline.is_empty() {
+            // Against a baseline, only what differs is reported.
+            t.suppressed = true;
+        }
+    }
+    let failed = result.status() != Status::Passed;
+    let alerted = match batch.alert {
+        Alert::Always => true,
+        Alert::Change => !changed.is_empty(),
+        Alert::Failure => failed,
+        Alert::ChangeOrFailure => failed || !changed.is_empty(),
+    };
+    let mut deliveries = Vec::new();
+    if alerted {
+        for r in deliver(&batch, &result, config, mailer, now()).await {
+            let mut detail = Vec::new();
+            if let Some(f) = &r.file {
+                detail.push(match f {
+                    Ok(p) => format!("wrote {}", p.display()),
+                    Err(e) => e.to_string(),
+                });
+            }
+            if let Some(m) = &r.mail {
+                detail.push(match m {
+                    Ok(n) => format!("mailed ({n} attempt(s))"),
+                    Err(e) => e.to_string(),
+                });
+            }
+            if !r.sent {
+                detail.push("suppressed".into());
+            }
+            deliveries.push(DeliveryRecord {
+                index: r.index,
+                sent: r.sent,
+                ok: r.ok(),
+                detail: detail.join("; "),
+            });
+        }
+    } else {
+        for index in 0..batch.deliveries.len() {
+            deliveries.push(DeliveryRecord {
+                index,
+                sent: false,
+                ok: true,
+                detail: format!("nothing to alert on (ct:Alert=\"{}\")", batch.alert.name()),
+            });
+        }
+    }
+    store.finish_run(run_id, &result, &deliveries, now())?;
+    Ok(Some(StoredRun {
+        run_id,
+        result,
+        changed,
+        alerted,
+        deliveries,
+    }))
+}
+
+/// The stored batches due at `now`, with their slots: those with a `ct:Schedule` whose latest
+/// slot at or before `now` has not been run. A batch that no longer parses is skipped (and
+/// logged).
+pub fn due_runs(store: &Store, now: OffsetDateTime) -> Result<Vec<(i64, OffsetDateTime)>, Error> {
+    let mut due = Vec::new();
+    for b in store.batches()? {
+        let batch = match crate::parse(&b.xml) {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(id = b.id, "stored batch does not parse: {e}");
+                continue;
+            }
+        };
+        let Some(spec) = &batch.schedule else {
+            continue;
+        };
+        let Ok(schedule) = Schedule::new(spec) else {
+            continue;
+        };
+        // A batch is not due for slots before it was added.
+        let last = store.last_slot(b.id)?.or(Some(b.added));
+        if let Some(slot) = schedule.due(last, now) {
+            due.push((b.id, slot));
+        }
+    }
+    Ok(due)
+}
