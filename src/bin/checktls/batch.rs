@@ -34,48 +34,102 @@ pub(crate) enum BatchCommand {
         /// The Batch file (XML).
         file: PathBuf,
     },
-    /// Run a Batch file: test every target, print the results, optionally deliver them.
+    /// Run a Batch file (or, with --db, a stored batch by id): test every target, print the
+    /// results, optionally deliver them.
     Run(Box<RunArgs>),
+    /// Store a batch in the history database (a new one, or replace --id ID); prints its id.
+    Add {
+        /// The Batch file (XML).
+        file: PathBuf,
+        /// The history database.
+        #[arg(long)]
+        db: PathBuf,
+        /// Replace this stored batch ("new", the default, adds one).
+        #[arg(long, default_value = "new")]
+        id: String,
+    },
+    /// List the stored batches with their schedule and last run.
+    List {
+        /// The history database.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Remove a stored batch (its history is kept).
+    Remove {
+        /// The batch's id.
+        id: i64,
+        /// The history database.
+        #[arg(long)]
+        db: PathBuf,
+    },
+    /// Save a run as the batch's baseline (default: its last complete run), or re-baseline
+    /// one target.
+    Baseline {
+        /// The batch's id.
+        id: i64,
+        /// The history database.
+        #[arg(long)]
+        db: PathBuf,
+        /// The run to save (default: the last complete one).
+        #[arg(long)]
+        run: Option<i64>,
+        /// Re-baseline this target only.
+        #[arg(long)]
+        target: Option<String>,
+    },
+    /// Run stored batches when their ct:Schedule is due, and serve the monitor.
+    Serve(Box<crate::service::ServeArgs>),
 }
 
 #[derive(Args)]
 pub(crate) struct RunArgs {
-    /// The Batch file (XML).
-    file: PathBuf,
+    /// The Batch file (XML), or with --db the id of a stored batch.
+    pub(crate) file: String,
+    /// The history database: run the stored batch FILE names by its id, and record the run.
+    #[arg(long)]
+    pub(crate) db: Option<PathBuf>,
     /// Output format on stdout: text, csv, pager, pager-html, xml, xml-score, xml-matrix,
     /// json (default: the first Delivery's format, else text).
     #[arg(long, value_parser = parse_format)]
-    format: Option<Format>,
-    /// Carry out the file's Deliveries (results files, email through --relay).
+    pub(crate) format: Option<Format>,
+    /// Carry out the file's Deliveries (results files, email through --relay). A stored run
+    /// always delivers as its ct:Alert says.
     #[arg(long)]
-    deliver: bool,
+    pub(crate) deliver: bool,
+    /// At most this many tests at once.
+    #[arg(long, default_value_t = 8)]
+    pub(crate) concurrency: usize,
+    #[command(flatten)]
+    pub(crate) delivery: DeliverArgs,
+    #[command(flatten)]
+    pub(crate) env: EnvArgs,
+}
+
+/// Where results go: the results directory and the mail relay.
+#[derive(Args)]
+pub(crate) struct DeliverArgs {
     /// Where `<To>File</To>` results are written.
     #[arg(long, default_value = "checktls-results")]
-    results_dir: PathBuf,
+    pub(crate) results_dir: PathBuf,
     /// The mail relay for email deliveries, HOST:PORT (STARTTLS and a valid certificate for
     /// HOST are required).
     #[arg(long)]
-    relay: Option<String>,
+    pub(crate) relay: Option<String>,
     /// AUTH user at the relay.
     #[arg(long, requires = "relay_pass_env")]
-    relay_user: Option<String>,
+    pub(crate) relay_user: Option<String>,
     /// The environment variable holding the relay password (never given on the command line).
     #[arg(long)]
-    relay_pass_env: Option<String>,
+    pub(crate) relay_pass_env: Option<String>,
     /// AUTH LOGIN instead of PLAIN at the relay.
     #[arg(long)]
-    relay_login: bool,
+    pub(crate) relay_login: bool,
     /// Allow a relay without STARTTLS or with any certificate (a relay on this host only).
     #[arg(long)]
-    relay_plaintext: bool,
+    pub(crate) relay_plaintext: bool,
     /// The sender of results messages.
     #[arg(long, default_value = "checktls@localhost")]
-    from: String,
-    /// At most this many tests at once.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
-    #[command(flatten)]
-    env: EnvArgs,
+    pub(crate) from: String,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -101,17 +155,27 @@ pub(crate) async fn main(command: BatchCommand) -> ExitCode {
             Err(e) => usage(e),
         },
         BatchCommand::Run(a) => run_file(*a).await,
+        BatchCommand::Add { file, db, id } => crate::service::add(&file, &db, &id),
+        BatchCommand::List { db } => crate::service::list(&db),
+        BatchCommand::Remove { id, db } => crate::service::remove(id, &db),
+        BatchCommand::Baseline {
+            id,
+            db,
+            run,
+            target,
+        } => crate::service::baseline(id, &db, run, target.as_deref()),
+        BatchCommand::Serve(a) => crate::service::serve(*a).await,
     }
 }
 
 /// Reads and parses a Batch file; the error names FILE:LINE:COLUMN.
-fn load(file: &PathBuf) -> Result<Batch, String> {
+pub(crate) fn load(file: &PathBuf) -> Result<Batch, String> {
     let bytes = read(file)?;
     parse_bytes(&bytes, &Limits::default()).map_err(|e| format!("{}:{e}", file.display()))
 }
 
 /// Email deliveries without `--relay`: refused, so the run says what was not sent.
-struct NoRelay;
+pub(crate) struct NoRelay;
 
 impl Mailer for NoRelay {
     async fn send(&self, _: &Envelope, _: &[u8]) -> Result<(), BatchError> {
@@ -123,7 +187,10 @@ impl Mailer for NoRelay {
     }
 }
 
-async fn relay(a: &RunArgs, trust: &checktls::tls::TrustStore) -> Result<Option<Relay>, String> {
+pub(crate) async fn relay(
+    a: &DeliverArgs,
+    trust: &checktls::tls::TrustStore,
+) -> Result<Option<Relay>, String> {
     let Some(spec) = &a.relay else {
         return Ok(None);
     };
@@ -154,7 +221,10 @@ async fn relay(a: &RunArgs, trust: &checktls::tls::TrustStore) -> Result<Option<
 }
 
 async fn run_file(a: RunArgs) -> ExitCode {
-    let batch = match load(&a.file) {
+    if let Some(db) = a.db.clone() {
+        return crate::service::run_id(a, &db).await;
+    }
+    let batch = match load(&PathBuf::from(&a.file)) {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
@@ -163,7 +233,7 @@ async fn run_file(a: RunArgs) -> ExitCode {
         Ok(t) => t,
         Err(e) => return usage(e),
     };
-    let relay = match relay(&a, &trust).await {
+    let relay = match relay(&a.delivery, &trust).await {
         Ok(r) => r,
         Err(e) => return usage(e),
     };
@@ -197,7 +267,7 @@ async fn run_file(a: RunArgs) -> ExitCode {
 
     let mut delivered = true;
     if a.deliver {
-        let config = DeliveryConfig::new(&a.results_dir, &a.from);
+        let config = DeliveryConfig::new(&a.delivery.results_dir, &a.delivery.from);
         let now = time::OffsetDateTime::now_utc();
         let reports = match relay {
             Some(r) => deliver(&batch, &result, &config, &SmtpMailer::new(r), now).await,

@@ -6,6 +6,7 @@
 //! reached, DNS failed).
 
 mod batch;
+mod service;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
