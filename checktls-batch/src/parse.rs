@@ -613,28 +613,7 @@ impl<'i> Parser<'i, '_> {
                     expression,
                     time_zone,
                 };
-                #[cfg(feature = "runtime")]
-                if let Err(e) = crate::schedule::Schedule::new(&spec) {
-                    let (at, name, value) = match e {
-                        crate::schedule::ScheduleError::TimeZone => {
-                            (tz_at, "ct:TimeZone", spec.time_zone.clone())
-                        }
-                        crate::schedule::ScheduleError::Expression(_) => {
-                            (expr_at, "ct:Schedule", spec.expression.clone())
-                        }
-                    };
-                    return Err(Error::BadValue {
-                        at: self.pos(at),
-                        element: "BatchTest",
-                        name,
-                        value,
-                        expected: if name == "ct:TimeZone" {
-                            "an IANA time zone such as Europe/Berlin or UTC".into()
-                        } else {
-                            "a cron expression (5 or 6 fields), hourly, daily [HH:MM], or weekly [on DAY] [HH:MM]".into()
-                        },
-                    });
-                }
+                self.check_schedule(&spec, expr_at, tz_at)?;
                 batch.schedule = Some(spec);
             }
             (None, Some((_, tz_at))) => {
@@ -731,6 +710,46 @@ impl<'i> Parser<'i, '_> {
     }
 
     /// A value that must be one line of printable text.
+    /// A schedule the service can use (checked where the schedule engine is built in).
+    #[cfg(feature = "runtime")]
+    fn check_schedule(
+        &self,
+        spec: &ScheduleSpec,
+        expr_at: usize,
+        tz_at: usize,
+    ) -> Result<(), Error> {
+        let Err(e) = crate::schedule::Schedule::new(spec) else {
+            return Ok(());
+        };
+        let (at, name, value, expected) = match e {
+            crate::schedule::ScheduleError::TimeZone => (
+                tz_at,
+                "ct:TimeZone",
+                spec.time_zone.clone(),
+                "an IANA time zone such as Europe/Berlin or UTC",
+            ),
+            crate::schedule::ScheduleError::Expression(_) => (
+                expr_at,
+                "ct:Schedule",
+                spec.expression.clone(),
+                "a cron expression (5 or 6 fields), hourly, daily [HH:MM], or weekly [on DAY] [HH:MM]",
+            ),
+        };
+        Err(Error::BadValue {
+            at: self.pos(at),
+            element: "BatchTest",
+            name,
+            value,
+            expected: expected.into(),
+        })
+    }
+
+    /// Without the schedule engine (the `runtime` feature) a schedule is kept as written.
+    #[cfg(not(feature = "runtime"))]
+    fn check_schedule(&self, _: &ScheduleSpec, _: usize, _: usize) -> Result<(), Error> {
+        Ok(())
+    }
+
     fn line_text(
         &self,
         a: &Attr<'_>,
