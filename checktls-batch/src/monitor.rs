@@ -359,6 +359,22 @@ pub fn metrics(store: &Store, now: OffsetDateTime) -> Result<String, crate::Erro
             let _ = writeln!(m, "checktls_batch_last_total{{batch=\"{id}\"}} {t}");
         }
     }
+    m.push_str("# HELP checktls_batch_target_grade Each target's grade in the last complete run (its last test).\n# TYPE checktls_batch_target_grade gauge\n");
+    for (id, r) in &lasts {
+        let mut last: std::collections::BTreeMap<String, u16> = std::collections::BTreeMap::new();
+        for (_, _, target, outcome) in store.results(r.id)? {
+            if let Some(score) = outcome.score() {
+                last.insert(target, score);
+            }
+        }
+        for (target, score) in last {
+            let target = target.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(
+                m,
+                "checktls_batch_target_grade{{batch=\"{id}\",target=\"{target}\"}} {score}"
+            );
+        }
+    }
     m.push_str("# HELP checktls_batch_last_duration_seconds How long the last complete run took.\n# TYPE checktls_batch_last_duration_seconds gauge\n");
     for (id, r) in &lasts {
         if let Some(f) = r.finished {
