@@ -32,9 +32,7 @@ use std::time::Duration;
 use crate::batch::Error;
 use crate::batch::delivery::{Envelope, Mailer};
 use crate::options::AuthCredentials;
-use crate::smtp::{
-    Auth, AuthMechanism, FailReason, Outcome, ProbeOptions, Secret, Stage, StopAfter, Timeouts,
-};
+use crate::smtp::{FailReason, Outcome, ProbeOptions, Stage, StopAfter, Timeouts};
 use crate::tls::TrustStore;
 
 /// The relay results are submitted to.
@@ -100,15 +98,7 @@ impl SmtpMailer {
         o.session.direct_tls = r.direct_tls;
         o.session.require_tls = !r.allow_plaintext;
         o.session.timeouts = Timeouts::uniform(r.timeout);
-        o.session.auth = r.auth.as_ref().map(|a| Auth {
-            mechanism: if a.login {
-                AuthMechanism::Login
-            } else {
-                AuthMechanism::Plain
-            },
-            user: a.user.clone(),
-            secret: Secret::new(a.password.clone()),
-        });
+        o.session.auth = r.auth.as_ref().map(AuthCredentials::to_smtp);
         o.tls.sni = Some(r.name.clone());
         if !r.allow_plaintext {
             o.tls.verify = Some(r.trust.clone());

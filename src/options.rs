@@ -88,6 +88,21 @@ pub struct AuthCredentials {
     pub login: bool,
 }
 
+impl AuthCredentials {
+    /// The SMTP session's AUTH: PLAIN, or LOGIN when asked; the password wrapped as a secret.
+    pub fn to_smtp(&self) -> crate::smtp::Auth {
+        crate::smtp::Auth {
+            mechanism: if self.login {
+                crate::smtp::AuthMechanism::Login
+            } else {
+                crate::smtp::AuthMechanism::Plain
+            },
+            user: self.user.clone(),
+            secret: crate::smtp::Secret::new(self.password.clone()),
+        }
+    }
+}
+
 impl std::fmt::Debug for AuthCredentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthCredentials")

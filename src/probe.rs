@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 
 use crate::checker::HostPlan;
-use crate::options::{ReceiverOptions, StopAfter};
-use crate::smtp::{self, Auth, AuthMechanism, ProbeOptions, Secret, SmtpRecord, Stage, Timeouts};
+use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
+use crate::smtp::{self, ProbeOptions, SmtpRecord, Stage, Timeouts};
 use crate::tls::handshake::VersionChoice;
 
 /// What identifies a probe within a run: the same address, port, name and recipient are probed
@@ -78,15 +78,7 @@ pub(crate) fn probe_options(
     s.direct_tls = opts.direct_tls;
     s.compel_tls = opts.compel_tls;
     s.plaintext_mail_from = opts.assure_tls;
-    s.auth = opts.auth.as_ref().map(|a| Auth {
-        mechanism: if a.login {
-            AuthMechanism::Login
-        } else {
-            AuthMechanism::Plain
-        },
-        user: a.user.clone(),
-        secret: Secret::new(a.password.clone()),
-    });
+    s.auth = opts.auth.as_ref().map(AuthCredentials::to_smtp);
     // SNI: the option, else the MX name (never an address literal).
     p.tls.sni = opts.sni.clone().or_else(|| {
         plan.name
