@@ -1,14 +1,26 @@
 //! The receiver test: discover, probe every address of every MX concurrently within politeness
-//! limits, judge, score.
+//! limits, fetch what the peers published, judge, score.
 //!
 //! ```text
-//!   Target ──► DNS (checktls-dns): MX set ─► addresses ─► TLSA, MTA-STS TXT, SPF, DMARC, ...
-//!          ──► MTA-STS policy over HTTPS (checktls-tls)
-//!          ──► per MX address, at most N at once per address, probed once per run:
-//!                SMTP stages + TLS facts (checktls-smtp over checktls-tls)
-//!          ──► judgements: certificate, revocation, DANE, MTA-STS (checktls-tls, pure)
-//!          ──► checktls-score ─► ReceiverReport
+//!   Target ──► plan:  DNS (checktls-dns): MX set ─► addresses ─► TLSA, MTA-STS TXT, SPF, ...
+//!                     caps, non-global addresses reported (plan.rs)
+//!          ──► probe: per MX address, at most N at once per address, once per run:
+//!                     SMTP stages + TLS facts (checktls-smtp over checktls-tls) (probe.rs)
+//!          ──► judge: certificate, DANE (checktls-tls, pure) (judge.rs)
+//!          ──► fetch: MTA-STS policy, revocation of validated chains (fetch.rs)
+//!          ──► score: checktls-score ─► ReceiverReport
 //! ```
+//!
+//! What lives how long:
+//!
+//! | what | lifetime |
+//! |---|---|
+//! | options, resolver (its cache bounded in size, answers kept for their TTL), trust anchors, HTTPS connector, politeness limits (connections per address, overall concurrency) | the [`Checker`] |
+//! | probes (SMTP dialogs and TLS facts), revocation verdicts, CRLs, MTA-STS policies | one [`Run`]: one call of [`Checker::check`], or one batch run ([`Checker::run`]) |
+//! | fetch byte budget | one check |
+//!
+//! So a long-lived checker (a vendor's pre-send check, a monitor on a schedule) observes every
+//! server afresh on every check, and its memory does not grow with the checks it has made.
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), checktls::Error> {
@@ -17,6 +29,11 @@
 //! let checker = Checker::new(ReceiverOptions::default()).await?;
 //! let report = checker.check(&"postmaster@example.com".parse()?).await?;
 //! println!("{} {}", report.score(), report.target);
+//! // Several targets that share MX hosts: one run probes each address once.
+//! let run = checker.run();
+//! for t in ["a@example.com", "b@example.com"] {
+//!     run.check(&t.parse()?).await?;
+//! }
 //! # Ok(()) }
 //! ```
 
@@ -26,50 +43,43 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::Instant as Deadline;
 
-use crate::dns::discovery::{Discovery, HostAddresses, TlsaLookup};
+use crate::dns::discovery::Discovery;
 use crate::dns::resolver::{DiscoveryOptions, Dnssec, Nameservers, Resolver, ResolverOptions};
 use crate::dns::{DomainName, MxKind, MxLimit, TrustAnchors};
 use crate::error::Error;
-use crate::judge;
+use crate::fetch::{self, FetchContext};
+use crate::judge::{self, JudgeContext};
 use crate::options::ReceiverOptions;
-use crate::probe::{self, HostProbe, ProbeKey};
-use crate::report::{Finding, HostReport, ReceiverReport, Severity};
+use crate::plan::{HostPlan, Planner};
+use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
+use crate::report::{Finding, HostReport, MtaStsReport, ReceiverReport, Severity};
 use crate::score::{self, TargetOptions};
 use crate::target::{HostSpec, Target};
 use crate::tls::TrustStore;
+use crate::tls::mta_sts::Policy;
 use crate::tls::net::{Connector, TcpConnector};
-
-/// One address to probe, with what DNS said about its host.
-#[derive(Clone, Debug)]
-pub(crate) struct HostPlan {
-    pub(crate) name: String,
-    pub(crate) preference: u16,
-    pub(crate) address: Option<IpAddr>,
-    pub(crate) port: u16,
-    pub(crate) tlsa: Option<TlsaLookup>,
-    pub(crate) findings: Vec<Finding>,
-}
+use crate::tls::revocation::{FetchBudget, Revocation, RevocationCache, RevocationStatus};
 
 type ProbeCell = Arc<OnceCell<Arc<HostProbe>>>;
+type PolicyCell = Arc<OnceCell<Option<(MtaStsReport, Option<Policy>)>>>;
 
+/// What lives as long as the checker: stable and expensive to make.
 struct Inner {
     options: ReceiverOptions,
     resolver: Resolver,
-    trust: TrustStore,
+    trust: Arc<TrustStore>,
     https: Arc<dyn Connector>,
     clock: Box<dyn Fn() -> SystemTime + Send + Sync>,
-    probes: Mutex<HashMap<ProbeKey, ProbeCell>>,
+    /// Politeness: at most N connections at once per address. Entries no probe holds are
+    /// dropped, so the map holds only addresses in use.
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     global: Semaphore,
-    revocation: crate::tls::revocation::RevocationCache,
-    /// Verdicts per leaf (SHA-256 of its DER), so a leaf shared by targets is checked once.
-    verdicts: Mutex<HashMap<Vec<u8>, crate::tls::revocation::Revocation>>,
 }
 
-/// Runs receiver tests. Cheap to clone; clones share the resolver's cache, the probe cache
-/// (one address is probed once per checker even when several targets share it) and the
-/// politeness limits.
+/// Runs receiver tests. Cheap to clone; clones share the resolver, the trust anchors and the
+/// politeness limits. What a test observes lives for one [`Run`] (see the module docs).
 #[derive(Clone)]
 pub struct Checker {
     inner: Arc<Inner>,
@@ -99,7 +109,9 @@ impl CheckerBuilder {
     }
 
     /// How HTTPS connections (MTA-STS, OCSP, CRL) are opened (default: plain TCP to the
-    /// host's addresses). Tests and the lab route host names to loopback with this.
+    /// host's addresses, global addresses only unless
+    /// [`allow_non_global`](ReceiverOptions::allow_non_global)). Tests and the lab route host
+    /// names to loopback with this; the connector given decides which addresses it reaches.
     pub fn https_connector(mut self, connector: Arc<dyn Connector>) -> Self {
         self.https = Some(connector);
         self
@@ -111,9 +123,10 @@ impl CheckerBuilder {
         self
     }
 
-    /// Builds the checker: sets up the resolver.
+    /// Builds the checker: checks the options and sets up the resolver.
     pub async fn build(self) -> Result<Checker, Error> {
         let options = self.options;
+        options.validate()?;
         let setup = &options.resolver;
         let mut ro = ResolverOptions::default();
         if !setup.nameservers.is_empty() {
@@ -130,21 +143,66 @@ impl CheckerBuilder {
         }
         let resolver = Resolver::new(ro).await.map_err(Error::Dns)?;
         let concurrency = options.concurrency.max(1);
+        let policy = options.address_policy();
         Ok(Checker {
             inner: Arc::new(Inner {
-                trust: self.trust.unwrap_or_else(TrustStore::mozilla),
-                https: self.https.unwrap_or_else(|| Arc::new(TcpConnector)),
+                trust: Arc::new(self.trust.unwrap_or_else(TrustStore::mozilla)),
+                https: self
+                    .https
+                    .unwrap_or_else(|| Arc::new(TcpConnector::with_policy(policy))),
                 clock: self.clock.unwrap_or_else(|| Box::new(SystemTime::now)),
                 resolver,
-                probes: Mutex::new(HashMap::new()),
                 per_address: Mutex::new(HashMap::new()),
                 global: Semaphore::new(concurrency),
-                revocation: crate::tls::revocation::RevocationCache::new(),
-                verdicts: Mutex::new(HashMap::new()),
                 options,
             }),
         })
     }
+}
+
+/// What one run observed: shared by the checks of the run, dropped with it.
+#[derive(Default)]
+struct Observed {
+    probes: Mutex<HashMap<ProbeKey, ProbeCell>>,
+    /// Revocation verdicts per leaf (SHA-256 of its DER).
+    verdicts: Mutex<HashMap<Vec<u8>, Revocation>>,
+    crls: RevocationCache,
+    /// MTA-STS policies per domain.
+    policies: Mutex<HashMap<String, PolicyCell>>,
+}
+
+/// One run of receiver tests: the checks made through it share what they observe (an
+/// address probed for one target is not probed again for another; a CRL is fetched once).
+/// Make one per batch run, or per group of checks that should see the same servers; drop it
+/// to observe afresh. Cheap to clone; clones share the observations.
+#[derive(Clone)]
+pub struct Run {
+    checker: Checker,
+    observed: Arc<Observed>,
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Run")
+            .field("probes_run", &self.probes_run())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How much a checker and a run hold, for monitoring memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheSizes {
+    /// Addresses with politeness state (only those in use).
+    pub addresses: usize,
+    /// Probes kept by the run.
+    pub probes: usize,
+    /// Revocation verdicts kept by the run.
+    pub verdicts: usize,
+    /// CRLs kept by the run.
+    pub crls: usize,
+    /// MTA-STS policies kept by the run.
+    pub policies: usize,
 }
 
 impl Checker {
@@ -168,55 +226,260 @@ impl Checker {
         &self.inner.options
     }
 
-    /// How many distinct addresses (address, port, name, recipient) were probed so far.
-    pub fn probes_run(&self) -> usize {
-        self.inner
-            .probes
-            .lock()
-            .map(|m| m.values().filter(|c| c.initialized()).count())
-            .unwrap_or(0)
+    /// A new run: checks made through it share their observations.
+    pub fn run(&self) -> Run {
+        Run {
+            checker: self.clone(),
+            observed: Arc::new(Observed::default()),
+        }
     }
 
-    /// Runs the receiver test on one target. `Err` only when the test could not be set up;
-    /// DNS failures, unreachable hosts and TLS failures are in the report.
+    /// Runs the receiver test on one target, observing every server afresh (a run of its
+    /// own). `Err` only when the test could not be set up; DNS failures, unreachable hosts
+    /// and TLS failures are in the report.
     pub async fn check(&self, target: &Target) -> Result<ReceiverReport, Error> {
+        self.run().check(target).await
+    }
+
+    /// What the checker itself holds (no run's observations).
+    pub fn cache_sizes(&self) -> CacheSizes {
+        CacheSizes {
+            addresses: lock(&self.inner.per_address).len(),
+            ..CacheSizes::default()
+        }
+    }
+
+    /// The checker's clock.
+    pub fn now(&self) -> SystemTime {
+        (self.inner.clock)()
+    }
+
+    /// The politeness semaphore of `address`, made on first use.
+    fn semaphore(&self, address: IpAddr) -> Arc<Semaphore> {
+        let per = self.inner.options.connections_per_address.max(1);
+        let mut map = lock(&self.inner.per_address);
+        Arc::clone(
+            map.entry(address)
+                .or_insert_with(|| Arc::new(Semaphore::new(per))),
+        )
+    }
+
+    /// Drops the politeness state of `address` when no probe holds it.
+    fn release(&self, address: IpAddr, sem: Arc<Semaphore>) {
+        let mut map = lock(&self.inner.per_address);
+        drop(sem);
+        if map.get(&address).is_some_and(|s| Arc::strong_count(s) == 1) {
+            map.remove(&address);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// What became of one plan.
+enum Probed {
+    /// Not probed (no address, skipped, quick mode).
+    Not,
+    /// The deadline passed first.
+    CutOff,
+    /// Probed.
+    Done(Arc<HostProbe>),
+}
+
+impl Run {
+    /// How many distinct addresses (address, port, name, recipient) this run probed so far.
+    pub fn probes_run(&self) -> usize {
+        lock(&self.observed.probes)
+            .values()
+            .filter(|c| c.initialized())
+            .count()
+    }
+
+    /// What the checker and this run hold.
+    pub fn cache_sizes(&self) -> CacheSizes {
+        CacheSizes {
+            probes: lock(&self.observed.probes).len(),
+            verdicts: lock(&self.observed.verdicts).len(),
+            crls: self.observed.crls.len(),
+            policies: lock(&self.observed.policies).len(),
+            ..self.checker.cache_sizes()
+        }
+    }
+
+    /// Runs the receiver test on one target within the run. See [`Checker::check`].
+    pub async fn check(&self, target: &Target) -> Result<ReceiverReport, Error> {
+        let inner = &self.checker.inner;
+        let opts = &inner.options;
         let started = Instant::now();
+        let deadline = Deadline::now() + opts.deadline;
         let started_unix = self
+            .checker
             .now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let opts = &self.inner.options;
-        let port_of = |given: Option<u16>| given.unwrap_or_else(|| opts.effective_port());
         let mut findings = Vec::new();
 
-        // 1. Discovery.
+        // 1. Plan.
+        let (discovery, plans) =
+            match tokio::time::timeout_at(deadline, self.plan(target, &mut findings)).await {
+                Ok(planned) => planned?,
+                Err(_) => {
+                    findings.push(deadline_finding(opts.deadline, "DNS discovery"));
+                    (None, Vec::new())
+                }
+            };
+
+        // 2. MTA-STS policy (once per domain and run) and the probes, at the same time.
+        let budget = FetchBudget::default();
+        let fetch_cx = FetchContext {
+            options: opts,
+            trust: &inner.trust,
+            https: inner.https.as_ref(),
+            crls: &self.observed.crls,
+            budget: &budget,
+        };
+        let rcpt = target.address();
+        let policy = async {
+            match (&target.domain, &discovery) {
+                (Some(d), Some(found)) => {
+                    let cell = {
+                        let mut m = lock(&self.observed.policies);
+                        Arc::clone(m.entry(d.to_string()).or_default())
+                    };
+                    let fetched = cell
+                        .get_or_init(|| fetch::mta_sts_policy(&fetch_cx, d, found))
+                        .await;
+                    fetched.clone()
+                }
+                _ => None,
+            }
+        };
+        let (mta_sts, probes) = tokio::join!(
+            tokio::time::timeout_at(deadline, policy),
+            self.probe_all(&plans, rcpt.as_deref(), deadline)
+        );
+        let mta_sts = mta_sts.unwrap_or_else(|_| {
+            findings.push(deadline_finding(opts.deadline, "the MTA-STS policy fetch"));
+            None
+        });
+        let sts_tested = discovery.as_ref().is_some_and(|d| d.mta_sts.is_some());
+
+        // 3. Judge (pure), then revocation of the chains that validated, all at once.
+        let judge_cx = JudgeContext {
+            options: opts,
+            trust: &inner.trust,
+            now: self.checker.now(),
+        };
+        let assessments: Vec<_> = plans
+            .iter()
+            .zip(&probes)
+            .map(|(plan, p)| judge::assess(&judge_cx, plan, p.probe()))
+            .collect();
+        let revocations = futures_util::future::join_all(
+            assessments
+                .iter()
+                .zip(&probes)
+                .map(|(a, p)| self.revocation(&fetch_cx, a, p, judge_cx.now, deadline)),
+        )
+        .await;
+
+        // 4. Host reports and the score.
+        let mut hosts: Vec<HostReport> = Vec::with_capacity(plans.len());
+        let mut evidence = Vec::with_capacity(plans.len());
+        for (((plan, probe), assessment), revocation) in
+            plans.iter().zip(&probes).zip(&assessments).zip(revocations)
+        {
+            let (h, e) = judge::host_report(
+                &judge_cx,
+                plan,
+                probe.probe(),
+                assessment,
+                revocation,
+                mta_sts.as_ref(),
+                sts_tested,
+                matches!(probe, Probed::CutOff),
+            );
+            hosts.push(h);
+            evidence.push(e);
+        }
+        let mut target_options = TargetOptions::default();
+        target_options.ignore_no_connect = opts.ignore_no_connect;
+        target_options.quick = opts.first_answering_host_only;
+        let cf = score::score_target(&evidence, &target_options);
+        for (h, s) in hosts.iter_mut().zip(&cf.hosts) {
+            h.score = s.score;
+            h.score_detail = Some(s.clone());
+        }
+        let assuredness = opts
+            .assure_tls
+            .then(|| score::assuredness(&evidence, &target_options));
+        let tested = hosts.iter().any(HostReport::answered);
+        if !tested && !plans.is_empty() {
+            findings.push(Finding::new(
+                "smtp.no_host_reached",
+                Severity::Error,
+                "no MX host could be reached: nothing was tested",
+            ));
+        }
+        if opts.danger_auth_over_unverified_tls && opts.auth.is_some() {
+            findings.push(Finding::new(
+                "smtp.danger_auth_over_unverified_tls",
+                Severity::Warning,
+                "the option to send AUTH credentials over unverified TLS was set",
+            ));
+        }
+        Ok(ReceiverReport {
+            target: target.clone(),
+            started_unix,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            tested,
+            confidence_factor: cf,
+            assuredness,
+            dns: discovery,
+            mta_sts: mta_sts.map(|(r, _)| r),
+            mx: hosts,
+            findings,
+        })
+    }
+
+    /// Discovery and the plans: one per address to probe (or to report).
+    async fn plan(
+        &self,
+        target: &Target,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(Option<Discovery>, Vec<HostPlan>), Error> {
+        let inner = &self.checker.inner;
+        let opts = &inner.options;
+        let port_of = |given: Option<u16>| given.unwrap_or_else(|| opts.effective_port());
         let mut discovery: Option<Discovery> = None;
-        let mut plans: Vec<HostPlan> = Vec::new();
-        match (&target.host, &target.domain) {
+        let plans = match (&target.host, &target.domain) {
             (Some(given), domain) => {
                 let port = port_of(given.port);
                 if let Some(d) = domain {
                     discovery = Some(self.discover(d, port, false).await);
                 }
                 match &given.host {
-                    HostSpec::Ip(ip) => plans.push(HostPlan {
-                        name: ip.to_string(),
-                        preference: 0,
-                        address: Some(*ip),
-                        port,
-                        tlsa: None,
-                        findings: Vec::new(),
-                    }),
+                    HostSpec::Ip(ip) => vec![HostPlan::given(*ip, port)],
                     HostSpec::Name(name) => {
-                        let addrs = self.inner.resolver.host_addresses(name, opts.ip).await;
-                        let tlsa = self.inner.resolver.tlsa(&addrs, port).await.ok();
-                        plans.extend(plans_for(name, 0, &addrs, port, tlsa, Vec::new()));
+                        let addrs = inner.resolver.host_addresses(name, opts.ip).await;
+                        let tlsa = inner.resolver.tlsa(&addrs, port).await.ok();
+                        let mut planner = Planner::new(opts, port);
+                        planner.host(name, 0, &addrs, tlsa, Vec::new());
+                        let (plans, capped) = planner.finish();
+                        findings.extend(capped);
+                        plans
                     }
                 }
             }
             (None, Some(domain)) => {
                 let port = port_of(None);
                 let found = self.discover(domain, port, true).await;
+                let mut planner = Planner::new(opts, port);
                 match &found.mx {
                     Err(e) => findings.push(Finding::new(
                         "dns.mx_failed",
@@ -242,12 +505,8 @@ impl Checker {
                             )),
                             _ => {}
                         }
-                        let limit_n = opts.host_limit.select(
-                            &set.hosts
-                                .iter()
-                                .map(|h| h.record.clone())
-                                .collect::<Vec<_>>(),
-                        );
+                        let records: Vec<_> = set.hosts.iter().map(|h| h.record.clone()).collect();
+                        let limit_n = opts.host_limit.select(&records);
                         for (i, host) in set.hosts.iter().enumerate().take(limit_n) {
                             let tlsa = found
                                 .hosts
@@ -255,135 +514,120 @@ impl Checker {
                                 .and_then(|h| h.tlsa.first())
                                 .and_then(|r| r.as_ref().ok())
                                 .cloned();
-                            let host_findings = host
-                                .findings
-                                .iter()
-                                .map(|f| Finding::new(f.code, dns_severity(f), f.message.clone()))
-                                .collect();
-                            plans.extend(plans_for(
+                            let host_findings =
+                                host.findings.iter().map(judge::dns_finding).collect();
+                            planner.host(
                                 &host.record.exchange,
                                 host.record.preference,
                                 &host.addresses,
-                                port,
                                 tlsa,
                                 host_findings,
-                            ));
+                            );
                         }
                     }
                 }
+                let (plans, capped) = planner.finish();
+                findings.extend(capped);
                 discovery = Some(found);
+                plans
             }
             (None, None) => {
                 return Err(Error::BadTarget("a target needs a domain or a host".into()));
             }
-        }
-
-        // 2. MTA-STS policy (once per target).
-        let mta_sts = match (&target.domain, &discovery) {
-            (Some(d), Some(found)) => judge::mta_sts_policy(self, d, found).await,
-            _ => None,
         };
-        let sts_tested = discovery.as_ref().is_some_and(|d| d.mta_sts.is_some());
-
-        // 3. Probe every address.
-        let rcpt = target.address();
-        let probes = self.probe_all(&plans, rcpt.as_deref()).await;
-
-        // 4. Judge and score.
-        let now = self.now();
-        let mut hosts: Vec<HostReport> = Vec::with_capacity(plans.len());
-        let mut evidence = Vec::with_capacity(plans.len());
-        for (plan, probe) in plans.iter().zip(&probes) {
-            let revocation = match probe.as_deref() {
-                Some(p) if opts.revocation => judge::revocation(self, p, now).await,
-                _ => None,
-            };
-            let (h, e) = judge::host_report(
-                self,
-                plan,
-                probe.as_deref(),
-                mta_sts.as_ref(),
-                sts_tested,
-                revocation,
-                now,
-            );
-            hosts.push(h);
-            evidence.push(e);
-        }
-        let mut target_options = TargetOptions::default();
-        target_options.ignore_no_connect = opts.ignore_no_connect;
-        target_options.quick = opts.first_answering_host_only;
-        let cf = score::score_target(&evidence, &target_options);
-        for (h, s) in hosts.iter_mut().zip(&cf.hosts) {
-            h.score = s.score;
-            h.score_detail = Some(s.clone());
-        }
-        let assuredness = opts
-            .assure_tls
-            .then(|| score::assuredness(&evidence, &target_options));
-        let tested = hosts.iter().any(HostReport::answered);
-        if !tested && !plans.is_empty() {
-            findings.push(Finding::new(
-                "smtp.no_host_reached",
-                Severity::Error,
-                "no MX host could be reached: nothing was tested",
-            ));
-        }
-        Ok(ReceiverReport {
-            target: target.clone(),
-            started_unix,
-            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            tested,
-            confidence_factor: cf,
-            assuredness,
-            dns: discovery,
-            mta_sts: mta_sts.map(|(r, _)| r),
-            mx: hosts,
-            findings,
-        })
+        Ok((discovery, plans))
     }
 
     async fn discover(&self, domain: &DomainName, port: u16, mx: bool) -> Discovery {
-        let opts = &self.inner.options;
+        let opts = &self.checker.inner.options;
         let mut d = DiscoveryOptions::default();
         d.mx_limit = if mx { opts.mx_limit } else { MxLimit::All };
         d.ip = opts.ip;
         d.tlsa_ports = vec![port];
         d.reverse_dns = false;
         d.authoritative = opts.resolver.authoritative;
-        self.inner.resolver.discover(domain, &d).await
+        self.checker.inner.resolver.discover(domain, &d).await
     }
 
-    /// Probes each plan (None for plans without an address), sharing probes across targets and
-    /// keeping to the politeness limits. Quick mode probes in preference order and stops at the
-    /// first host that answers.
+    /// The revocation verdict of a host, when its chain validated and checking is on; once
+    /// per leaf and run.
+    async fn revocation(
+        &self,
+        cx: &FetchContext<'_>,
+        assessment: &judge::Assessment,
+        probed: &Probed,
+        now: SystemTime,
+        deadline: Deadline,
+    ) -> Option<Revocation> {
+        if !self.checker.inner.options.revocation || probed.probe().is_none() {
+            return None;
+        }
+        let leaf = assessment.chain.first()?;
+        let issuer = match assessment.revocation_issuer() {
+            Ok(i) => i,
+            Err(why) => {
+                return Some(Revocation {
+                    status: RevocationStatus::fail(why),
+                    source: None,
+                    attempts: Vec::new(),
+                    must_staple_unmet: false,
+                });
+            }
+        };
+        let key = ring::digest::digest(&ring::digest::SHA256, leaf.as_ref())
+            .as_ref()
+            .to_vec();
+        if let Some(r) = lock(&self.observed.verdicts).get(&key) {
+            return Some(r.clone());
+        }
+        let check = fetch::revocation(cx, leaf, issuer, assessment.stapled.as_deref(), now);
+        let r = match tokio::time::timeout_at(deadline, check).await {
+            Ok(r) => r,
+            Err(_) => Revocation {
+                status: RevocationStatus::fail("the test's deadline passed first"),
+                source: None,
+                attempts: Vec::new(),
+                must_staple_unmet: false,
+            },
+        };
+        lock(&self.observed.verdicts).insert(key, r.clone());
+        Some(r)
+    }
+
+    /// Probes each plan, sharing probes across the run's targets and keeping to the
+    /// politeness limits and the deadline. Quick mode probes in preference order and stops
+    /// at the first host that answers.
     async fn probe_all(
         &self,
         plans: &[HostPlan],
         rcpt: Option<&str>,
-    ) -> Vec<Option<Arc<HostProbe>>> {
-        if self.inner.options.first_answering_host_only {
+        deadline: Deadline,
+    ) -> Vec<Probed> {
+        if self.checker.inner.options.first_answering_host_only {
             let mut out = Vec::with_capacity(plans.len());
             let mut answered = false;
             for plan in plans {
-                if answered || plan.address.is_none() {
-                    out.push(None);
+                if answered || !plan.probed() {
+                    out.push(Probed::Not);
                     continue;
                 }
-                let p = self.probe_once(plan, rcpt).await;
-                answered = p.as_ref().is_some_and(|p| p.answered());
+                let p = self.probe_once(plan, rcpt, deadline).await;
+                answered = p.probe().is_some_and(HostProbe::answered);
                 out.push(p);
             }
             return out;
         }
         let mut set = tokio::task::JoinSet::new();
         for (i, plan) in plans.iter().enumerate() {
+            if !plan.probed() {
+                continue;
+            }
             let me = self.clone();
             let plan = plan.clone();
             let rcpt = rcpt.map(str::to_owned);
-            set.spawn(async move { (i, me.probe_once(&plan, rcpt.as_deref()).await) });
+            set.spawn(async move { (i, me.probe_once(&plan, rcpt.as_deref(), deadline).await) });
         }
-        let mut out = vec![None; plans.len()];
+        let mut out: Vec<Probed> = plans.iter().map(|_| Probed::Not).collect();
         while let Some(joined) = set.join_next().await {
             if let Ok((i, p)) = joined
                 && let Some(slot) = out.get_mut(i)
@@ -394,36 +638,29 @@ impl Checker {
         out
     }
 
-    async fn probe_once(&self, plan: &HostPlan, rcpt: Option<&str>) -> Option<Arc<HostProbe>> {
-        let address = plan.address?;
+    async fn probe_once(&self, plan: &HostPlan, rcpt: Option<&str>, deadline: Deadline) -> Probed {
+        let Some(address) = plan.address else {
+            return Probed::Not;
+        };
         let key = ProbeKey {
             address: SocketAddr::new(address, plan.port),
             name: plan.name.clone(),
             rcpt: rcpt.map(str::to_owned),
         };
         let cell = {
-            let mut map = self.inner.probes.lock().ok()?;
-            map.entry(key.clone()).or_default().clone()
+            let mut map = lock(&self.observed.probes);
+            Arc::clone(map.entry(key.clone()).or_default())
         };
-        let result = cell
-            .get_or_init(|| async {
-                let sem = {
-                    let mut map = match self.inner.per_address.lock() {
-                        Ok(m) => m,
-                        Err(p) => p.into_inner(),
-                    };
-                    map.entry(address)
-                        .or_insert_with(|| {
-                            Arc::new(Semaphore::new(
-                                self.inner.options.connections_per_address.max(1),
-                            ))
-                        })
-                        .clone()
-                };
-                Arc::new(self.probe_politely(&sem, plan, &key).await)
-            })
-            .await;
-        Some(result.clone())
+        let work = cell.get_or_init(|| async {
+            let sem = self.checker.semaphore(address);
+            let probe = self.probe_politely(&sem, plan, &key).await;
+            self.checker.release(address, sem);
+            Arc::new(probe)
+        });
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(p) => Probed::Done(Arc::clone(p)),
+            Err(_) => Probed::CutOff,
+        }
     }
 
     /// Probes within the limits; a 421 (or another temporary refusal before the dialog got
@@ -434,12 +671,21 @@ impl Checker {
         plan: &HostPlan,
         key: &ProbeKey,
     ) -> HostProbe {
+        let inner = &self.checker.inner;
+        let gate = inner.options.auth.as_ref().map(|_| {
+            Arc::new(AuthGate {
+                trust: Arc::clone(&inner.trust),
+                plan: plan.clone(),
+                name: plan.expected_name(&inner.options).map(str::to_owned),
+                now: self.checker.now(),
+            }) as Arc<dyn crate::smtp::PeerCheck>
+        });
         let mut attempt = 0u32;
         loop {
             let probe = {
-                let _global = self.inner.global.acquire().await.ok();
+                let _global = inner.global.acquire().await.ok();
                 let _local = per_address.acquire().await.ok();
-                probe::probe_host(&self.inner.options, plan, key).await
+                probe::probe_host(&inner.options, plan, key, gate.clone()).await
             };
             if !probe.busy || attempt >= 2 {
                 return probe;
@@ -448,81 +694,28 @@ impl Checker {
             tokio::time::sleep(backoff(attempt)).await;
         }
     }
+}
 
-    pub(crate) fn trust(&self) -> &TrustStore {
-        &self.inner.trust
-    }
-
-    pub(crate) fn revocation_cache(&self) -> &crate::tls::revocation::RevocationCache {
-        &self.inner.revocation
-    }
-
-    pub(crate) fn cached_verdict(&self, leaf: &[u8]) -> Option<crate::tls::revocation::Revocation> {
-        self.inner.verdicts.lock().ok()?.get(leaf).cloned()
-    }
-
-    pub(crate) fn keep_verdict(&self, leaf: Vec<u8>, r: &crate::tls::revocation::Revocation) {
-        if let Ok(mut m) = self.inner.verdicts.lock() {
-            m.insert(leaf, r.clone());
+impl Probed {
+    fn probe(&self) -> Option<&HostProbe> {
+        match self {
+            Probed::Done(p) => Some(p),
+            _ => None,
         }
     }
+}
 
-    pub(crate) fn https(&self) -> &Arc<dyn Connector> {
-        &self.inner.https
-    }
-
-    /// The checker's clock.
-    pub fn now(&self) -> SystemTime {
-        (self.inner.clock)()
-    }
+fn deadline_finding(deadline: Duration, what: &str) -> Finding {
+    Finding::new(
+        "check.deadline",
+        Severity::Error,
+        format!(
+            "{what} did not finish within the test's deadline ({} s)",
+            deadline.as_secs()
+        ),
+    )
 }
 
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)))
-}
-
-fn dns_severity(f: &crate::dns::Finding) -> Severity {
-    match f.severity {
-        crate::dns::Severity::Error => Severity::Error,
-        crate::dns::Severity::Warning => Severity::Warning,
-        _ => Severity::Info,
-    }
-}
-
-fn plans_for(
-    name: &DomainName,
-    preference: u16,
-    addrs: &HostAddresses,
-    port: u16,
-    tlsa: Option<TlsaLookup>,
-    findings: Vec<Finding>,
-) -> Vec<HostPlan> {
-    let list = addrs.addresses();
-    let name = name.to_string();
-    if list.is_empty() {
-        let mut findings = findings;
-        findings.push(Finding::new(
-            "dns.no_address",
-            Severity::Error,
-            format!("{name} has no address"),
-        ));
-        return vec![HostPlan {
-            name,
-            preference,
-            address: None,
-            port,
-            tlsa,
-            findings,
-        }];
-    }
-    list.into_iter()
-        .map(|a| HostPlan {
-            name: name.clone(),
-            preference,
-            address: Some(a),
-            port,
-            tlsa: tlsa.clone(),
-            findings: findings.clone(),
-        })
-        .collect()
 }

@@ -13,6 +13,10 @@ pub enum Error {
     /// A target that cannot be tested (for example an address without a domain or host).
     #[error("bad target: {0}")]
     BadTarget(String),
+    /// An option that cannot be used (a control character in the EHLO name, MAIL FROM or
+    /// AUTH credentials, ...).
+    #[error("bad option: {0}")]
+    BadOption(String),
     /// The resolver could not be set up (bad trust anchors, no name servers).
     #[error("DNS setup: {0}")]
     Dns(checktls_dns::Error),

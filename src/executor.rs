@@ -7,8 +7,9 @@
 //!                              │   --nameserver, --port, --timeout, ...) + the target's
 //!                              │   attributes (Port, SNI, Host, Auth*, ct:Quick, ct:StopAfter, ...)
 //!                              ▼
-//!        one Checker per distinct option set (shared DNS cache, probe cache, politeness)
-//!                              │ Checker::check
+//!        one Checker per distinct option set (shared DNS cache, politeness), one Run of it
+//!        per batch run (shared probes, verdicts, CRLs, policies)
+//!                              │ Run::check
 //!                              ▼
 //!        ReceiverReport ──► outcome(): Outcome::Tested(TargetReport) │ Outcome::NotTested
 //! ```
@@ -50,19 +51,24 @@ use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
 use crate::report::{ReceiverReport, Severity};
 use crate::tls::TrustStore;
 use crate::tls::net::Connector;
-use crate::{Checker, Target};
+use crate::{Checker, Run, Target};
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
 /// Runs each batch job as a receiver test. Jobs with the same effective options share one
-/// [`Checker`], so an address tested for several targets is probed once and the politeness
-/// limits (connections per address) hold across the batch.
+/// [`Checker`] and one [`Run`], so an address tested for several targets is probed once and
+/// the politeness limits (connections per address) hold across the batch.
+///
+/// One executor is one batch run: what it observed (probes, revocation verdicts, CRLs,
+/// MTA-STS policies) is reused by its later jobs. A service that runs batches on a schedule
+/// takes [`ReceiverExecutor::fresh`] for each run: the same checkers (resolver, politeness),
+/// new observations.
 pub struct ReceiverExecutor {
     base: ReceiverOptions,
     trust: Option<TrustStore>,
     https: Option<Arc<dyn Connector>>,
     clock: Option<Clock>,
-    checkers: Mutex<Vec<(Profile, Checker)>>,
+    checkers: Mutex<Vec<(Profile, Checker, Run)>>,
 }
 
 impl std::fmt::Debug for ReceiverExecutor {
@@ -75,7 +81,7 @@ impl std::fmt::Debug for ReceiverExecutor {
 
 /// What makes two jobs need different checkers: the target's options (Count aside) and the
 /// test type.
-#[derive(PartialEq)]
+#[derive(Clone, PartialEq)]
 struct Profile {
     test_type: TestType,
     options: TargetOptions,
@@ -117,13 +123,32 @@ impl ReceiverExecutor {
         self
     }
 
+    /// An executor for a new batch run: the same options and checkers (resolver, trust,
+    /// politeness), and nothing observed yet, so every server is tested afresh.
+    pub async fn fresh(&self) -> Self {
+        let checkers = self
+            .checkers
+            .lock()
+            .await
+            .iter()
+            .map(|(p, c, _)| (p.clone(), c.clone(), c.run()))
+            .collect();
+        Self {
+            base: self.base.clone(),
+            trust: self.trust.clone(),
+            https: self.https.clone(),
+            clock: self.clock.clone(),
+            checkers: Mutex::new(checkers),
+        }
+    }
+
     /// The receiver options a job runs with: the base options with the target's attributes
     /// applied. `Err` names an option the receiver test cannot use.
     pub fn options_for(&self, job: &Job) -> Result<ReceiverOptions, String> {
         options_for(&self.base, job.test_type, &job.options)
     }
 
-    async fn checker(&self, job: &Job) -> Result<Checker, String> {
+    async fn run_for(&self, job: &Job) -> Result<Run, String> {
         let mut options = job.options.clone();
         options.count = None;
         let profile = Profile {
@@ -131,8 +156,8 @@ impl ReceiverExecutor {
             options,
         };
         let mut checkers = self.checkers.lock().await;
-        if let Some((_, c)) = checkers.iter().find(|(p, _)| *p == profile) {
-            return Ok(c.clone());
+        if let Some((_, _, r)) = checkers.iter().find(|(p, _, _)| *p == profile) {
+            return Ok(r.clone());
         }
         let opts = self.options_for(job)?;
         let mut builder = Checker::builder(opts);
@@ -150,8 +175,9 @@ impl ReceiverExecutor {
             .build()
             .await
             .map_err(|e| format!("the checker could not be set up: {e}"))?;
-        checkers.push((profile, checker.clone()));
-        Ok(checker)
+        let run = checker.run();
+        checkers.push((profile, checker, run.clone()));
+        Ok(run)
     }
 }
 
@@ -161,11 +187,11 @@ impl Executor for ReceiverExecutor {
             Ok(t) => t,
             Err(e) => return Outcome::not_tested(e),
         };
-        let checker = match self.checker(job).await {
-            Ok(c) => c,
+        let run = match self.run_for(job).await {
+            Ok(r) => r,
             Err(e) => return Outcome::not_tested(e),
         };
-        match checker.check(&target).await {
+        match run.check(&target).await {
             Ok(report) => Outcome::Tested(target_report(&job.target.text, &report)),
             Err(e) => Outcome::not_tested(format!("the test could not be carried out: {e}")),
         }
@@ -220,6 +246,17 @@ pub fn options_for(
             password: auth.password.expose().to_owned(),
             login: auth.mechanism == AuthType::Login,
         });
+    } else if let (Some(user), Some(var)) = (&t.auth_user, &t.auth_pass_env) {
+        let password = std::env::var(var)
+            .map_err(|_| format!("ct:AuthPassEnv: the environment variable {var} is not set"))?;
+        o.auth = Some(AuthCredentials {
+            user: user.clone(),
+            password,
+            login: t.auth_type == Some(AuthType::Login),
+        });
+    }
+    if let Some(v) = t.danger_auth_over_unverified_tls {
+        o.danger_auth_over_unverified_tls = v;
     }
     if let Some(d) = t.smtp_timeout {
         o.timeout = d;

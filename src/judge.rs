@@ -1,17 +1,24 @@
-//! From what was recorded to judgements (checktls-tls, pure) and score evidence.
+//! From what was recorded to judgements (checktls-tls, pure) and score evidence. Nothing here
+//! does I/O or reads a clock: the facts, the options, the trust anchors and the time come in;
+//! the host's report and its score evidence go out.
+//!
+//! ```text
+//!   probe facts ─► assess(): certificate (chain, name, dates), DANE, the revocation issuer
+//!               ─► (fetch.rs: revocation with that issuer)
+//!               ─► host_report(): stages, TLS, certificate, DANE, MTA-STS, revocation, evidence
+//! ```
 
 use std::fmt::Write as _;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use base64ct::{Base64, Encoding};
-use rustls_pki_types::{CertificateDer, UnixTime};
+use rustls_pki_types::CertificateDer;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::public_key::PublicKey;
 
-use crate::checker::{Checker, HostPlan};
-use crate::dns::discovery::Discovery;
-use crate::dns::{DomainName, Outcome as DnsOutcome};
+use crate::fetch::unix;
 use crate::options::ReceiverOptions;
+use crate::plan::{HostPlan, Skip};
 use crate::probe::HostProbe;
 use crate::report::{
     CertSummaryView, CertificateView, DaneView, Finding, HostMtaSts, HostReport, MtaStsReport,
@@ -22,12 +29,20 @@ use crate::score::{
     MtaStsEvidence, SignatureHash, StsMode, TlsEvidence,
 };
 use crate::smtp::{Finding as SmtpFinding, Outcome, Stage};
+use crate::tls::TrustStore;
 use crate::tls::cert::{CertPolicy, CertReport, evaluate};
-use crate::tls::dane::{self, DaneStatus};
-use crate::tls::http::HttpOptions;
-use crate::tls::mta_sts::{self, Mode, Policy};
+use crate::tls::dane::{self, DaneReport, DaneStatus};
+use crate::tls::mta_sts::{Mode, Policy};
+use crate::tls::revocation::Revocation;
 
-fn dns_finding(f: &crate::dns::Finding) -> Finding {
+/// What the judgements need besides the facts.
+pub(crate) struct JudgeContext<'a> {
+    pub(crate) options: &'a ReceiverOptions,
+    pub(crate) trust: &'a TrustStore,
+    pub(crate) now: SystemTime,
+}
+
+pub(crate) fn dns_finding(f: &crate::dns::Finding) -> Finding {
     let severity = match f.severity {
         crate::dns::Severity::Error => Severity::Error,
         crate::dns::Severity::Warning => Severity::Warning,
@@ -36,74 +51,96 @@ fn dns_finding(f: &crate::dns::Finding) -> Finding {
     Finding::new(f.code, severity, f.message.clone())
 }
 
-/// The domain's MTA-STS policy: `None` when the domain publishes no `_mta-sts` record.
-pub(crate) async fn mta_sts_policy(
-    checker: &Checker,
-    domain: &DomainName,
-    found: &Discovery,
-) -> Option<(MtaStsReport, Option<Policy>)> {
-    let check = match found.mta_sts.as_ref()? {
-        Err(e) => {
-            return Some((
-                MtaStsReport {
-                    id: None,
-                    mode: None,
-                    mx: Vec::new(),
-                    max_age: None,
-                    valid: false,
-                    findings: vec![Finding::new(
-                        "mta_sts.txt_failed",
-                        Severity::Warning,
-                        format!("the _mta-sts TXT lookup failed: {e}"),
-                    )],
-                },
-                None,
-            ));
-        }
-        Ok(c) => c,
-    };
-    if matches!(
-        check.answer.outcome,
-        DnsOutcome::NoData | DnsOutcome::NxDomain
-    ) || check.answer.records().is_empty()
-    {
-        return None;
-    }
-    let mut findings: Vec<Finding> = check.parsed.findings.iter().map(dns_finding).collect();
-    let id = check.parsed.value.as_ref().map(|t| t.id.clone());
-    let mut options = HttpOptions::default();
-    options.trust = checker.trust().clone();
-    options.timeout = checker.options().timeout.min(Duration::from_secs(10));
-    let fetched =
-        mta_sts::fetch_policy(&domain.to_string(), checker.https().as_ref(), &options).await;
-    findings.extend(fetched.findings.iter().map(dns_finding));
-    let policy = fetched.parsed.as_ref().and_then(|p| p.policy.clone());
-    if let Some(p) = &fetched.parsed {
-        findings.extend(p.findings.iter().map(dns_finding));
-    }
-    if id.is_none() {
-        findings.push(Finding::new(
-            "mta_sts.no_id",
-            Severity::Error,
-            "the _mta-sts TXT record has no valid id: senders ignore the policy",
-        ));
-    }
-    let valid = policy.is_some() && id.is_some();
-    Some((
-        MtaStsReport {
-            id,
-            mode: policy.as_ref().map(|p| p.mode.name().to_owned()),
-            mx: policy.as_ref().map(|p| p.mx.clone()).unwrap_or_default(),
-            max_age: policy.as_ref().map(|p| p.max_age),
-            valid,
-            findings,
-        },
-        policy.filter(|_| valid),
-    ))
+/// What the pure judgements of a host's chain say, before any fetch.
+pub(crate) struct Assessment {
+    /// The chain seen (by rustls, or before a failure, or by the legacy prober).
+    pub(crate) chain: Vec<CertificateDer<'static>>,
+    /// The stapled OCSP response.
+    pub(crate) stapled: Option<Vec<u8>>,
+    /// The certificate judgement, when a chain was seen.
+    pub(crate) cert: Option<CertReport>,
+    /// DANE, when TLSA was looked up.
+    pub(crate) dane: Option<DaneReport>,
 }
 
-fn unix(t: SystemTime) -> UnixTime {
-    UnixTime::since_unix_epoch(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
+impl Assessment {
+    /// The certificate that issued the leaf in a path that validated: to a trust anchor, or
+    /// from a DANE-TA match (RFC 7672 §3.1.1). `Err` says why revocation cannot be checked.
+    pub(crate) fn revocation_issuer(&self) -> Result<&CertificateDer<'static>, &'static str> {
+        if let Some(issuer) = self.cert.as_ref().and_then(|c| c.issuer.as_ref()) {
+            return Ok(issuer);
+        }
+        let dane_ta = self.dane.as_ref().and_then(|d| {
+            d.matched
+                .as_ref()
+                .filter(|m| d.status == DaneStatus::Matched && m.depth >= 1)
+                .filter(|m| m.record.starts_with("2 "))
+        });
+        if dane_ta.is_some() {
+            return self
+                .chain
+                .get(1)
+                .ok_or("the DANE trust anchor's certificate is missing");
+        }
+        if self.cert.as_ref().is_some_and(|c| c.chain_valid) {
+            Err("the issuer is a trust anchor known only by name and key")
+        } else {
+            Err(
+                "the chain does not validate to a trusted anchor, so its revocation URLs are not followed",
+            )
+        }
+    }
+}
+
+/// The chain a probe saw and the stapled response.
+fn chain_of(probe: &HostProbe) -> (Vec<CertificateDer<'static>>, Option<Vec<u8>>) {
+    let r = &probe.record;
+    match (&r.tls, &r.tls_failure) {
+        (Some(f), _) => (f.chain.clone(), f.stapled_ocsp.clone()),
+        (None, Some(f)) if !f.partial.chain.is_empty() => {
+            (f.partial.chain.clone(), f.partial.stapled_ocsp.clone())
+        }
+        _ => (
+            probe
+                .legacy
+                .as_ref()
+                .map(|l| l.chain.clone())
+                .unwrap_or_default(),
+            None,
+        ),
+    }
+}
+
+/// The certificate and DANE judgements of a host (pure).
+pub(crate) fn assess(
+    cx: &JudgeContext<'_>,
+    plan: &HostPlan,
+    probe: Option<&HostProbe>,
+) -> Assessment {
+    let (chain, stapled) = probe.map(chain_of).unwrap_or_default();
+    let cert = (!chain.is_empty()).then(|| {
+        let expected = plan.expected_name(cx.options);
+        let mut policy = CertPolicy::new(cx.trust, expected, unix(cx.now));
+        policy.expiry_warning_days = cx.options.expiry_warning_days;
+        evaluate(&chain, &policy)
+    });
+    let dane = plan.tlsa.as_ref().map(|t| {
+        let base = t.base.to_string();
+        let names = [base.as_str(), plan.name.as_str()];
+        dane::evaluate(
+            t.answer.records(),
+            &t.answer.proof,
+            &chain,
+            &names,
+            unix(cx.now),
+        )
+    });
+    Assessment {
+        chain,
+        stapled,
+        cert,
+        dane,
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -208,20 +245,11 @@ fn summary(
     ))
 }
 
-/// The certificate judgement and its score evidence.
+/// The certificate view and its score evidence, from the judgement made in [`assess`].
 fn judge_certificate(
-    checker: &Checker,
-    name: &str,
+    report: &CertReport,
     chain: &[CertificateDer<'static>],
-    now: SystemTime,
 ) -> (CertificateView, CertEvidence) {
-    let expected = name
-        .parse::<std::net::IpAddr>()
-        .is_err()
-        .then_some(name.trim_end_matches('.'));
-    let mut policy = CertPolicy::new(checker.trust(), expected, unix(now));
-    policy.expiry_warning_days = checker.options().expiry_warning_days;
-    let report: CertReport = evaluate(chain, &policy);
     let mut summaries = Vec::new();
     let mut leaf_key = None;
     let mut weakest: Option<SignatureHash> = None;
@@ -279,66 +307,32 @@ fn judge_certificate(
 fn smtp_finding(f: &SmtpFinding) -> Finding {
     let severity = match f {
         SmtpFinding::NoStartTls | SmtpFinding::PlaintextInjection { .. } => Severity::Error,
+        SmtpFinding::AuthWithheld { .. } => Severity::Error,
         SmtpFinding::PlaintextAccepted
         | SmtpFinding::StartTlsRefused { .. }
-        | SmtpFinding::AuthFailed { .. } => Severity::Warning,
+        | SmtpFinding::AuthFailed { .. }
+        | SmtpFinding::AuthOverUnverifiedTls { .. } => Severity::Warning,
         _ => Severity::Info,
     };
     Finding::new(f.code(), severity, f.to_string())
 }
 
-/// The revocation verdict of a host's leaf (stapled response, OCSP, CRL), when a chain was seen.
-pub(crate) async fn revocation(
-    checker: &Checker,
-    probe: &HostProbe,
-    now: SystemTime,
-) -> Option<crate::tls::revocation::Revocation> {
-    let r = &probe.record;
-    let (chain, stapled) = match (&r.tls, &r.tls_failure) {
-        (Some(f), _) => (f.chain.clone(), f.stapled_ocsp.clone()),
-        (None, Some(f)) => (f.partial.chain.clone(), f.partial.stapled_ocsp.clone()),
-        _ => (
-            probe
-                .legacy
-                .as_ref()
-                .map(|l| l.chain.clone())
-                .unwrap_or_default(),
-            None,
-        ),
-    };
-    let key = ring::digest::digest(&ring::digest::SHA256, chain.first()?.as_ref())
-        .as_ref()
-        .to_vec();
-    if let Some(r) = checker.cached_verdict(&key) {
-        return Some(r);
-    }
-    let mut options = HttpOptions::default();
-    options.trust = checker.trust().clone();
-    options.timeout = checker.options().timeout.min(Duration::from_secs(10));
-    let r = crate::tls::revocation::check(
-        &chain,
-        stapled.as_deref(),
-        checker.https().as_ref(),
-        &options,
-        checker.revocation_cache(),
-        unix(now),
-    )
-    .await;
-    checker.keep_verdict(key, &r);
-    Some(r)
-}
-
 /// What the report says of one host, and the evidence the score needs.
+///
+/// `probe` is `None` when the plan was not probed: it has no address, it is skipped, quick
+/// mode stopped before it, or `cut_off` (the test's deadline passed first).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn host_report(
-    checker: &Checker,
+    cx: &JudgeContext<'_>,
     plan: &HostPlan,
     probe: Option<&HostProbe>,
+    assessment: &Assessment,
+    revocation: Option<Revocation>,
     mta_sts: Option<&(MtaStsReport, Option<Policy>)>,
     dns_mta_sts_tested: bool,
-    revocation: Option<crate::tls::revocation::Revocation>,
-    now: SystemTime,
+    cut_off: bool,
 ) -> (HostReport, HostEvidence) {
-    let opts: &ReceiverOptions = checker.options();
+    let opts: &ReceiverOptions = cx.options;
     let mut findings = plan.findings.clone();
     let mut stages: Vec<StageView> = Vec::new();
     let mut evidence = HostEvidence {
@@ -353,17 +347,36 @@ pub(crate) fn host_report(
     let mut transcript = Vec::new();
     let mut raw = None;
     let mut sslprobe = None;
-    let mut chain: Vec<CertificateDer<'static>> = Vec::new();
     let mut validated_tls = false;
+    let unanswered = |stages: &mut Vec<StageView>, evidence: &mut HostEvidence| {
+        stages.push(StageView {
+            stage: "answer",
+            ok: false,
+            ms: 0,
+        });
+        evidence.stages.set(crate::score::Stage::Answer, false);
+    };
     match probe {
         None if plan.address.is_none() => {
-            stages.push(StageView {
-                stage: "answer",
-                ok: false,
-                ms: 0,
-            });
-            evidence.stages.set(crate::score::Stage::Answer, false);
+            unanswered(&mut stages, &mut evidence);
             error = Some("the host has no address".to_owned());
+        }
+        None if plan.skip == Some(Skip::NonGlobal) => {
+            // Senders on the Internet cannot reach it either.
+            unanswered(&mut stages, &mut evidence);
+            error = Some("not probed: the address is not globally routable".to_owned());
+        }
+        None if cut_off => {
+            unanswered(&mut stages, &mut evidence);
+            findings.push(Finding::new(
+                "check.deadline",
+                Severity::Error,
+                format!(
+                    "the test of this address did not finish within the test's deadline ({} s)",
+                    opts.deadline.as_secs()
+                ),
+            ));
+            error = Some("not finished within the test's deadline".to_owned());
         }
         None => {
             error = Some("not tested: another MX host answered first (quick mode)".to_owned());
@@ -371,11 +384,6 @@ pub(crate) fn host_report(
         Some(p) => {
             let r = &p.record;
             findings.extend(r.findings.iter().map(smtp_finding));
-            if let Some(facts) = &r.tls {
-                chain = facts.chain.clone();
-            } else if let Some(f) = &r.tls_failure {
-                chain = f.partial.chain.clone();
-            }
             // When rustls could not negotiate, the legacy prober tells the version, the suite
             // and (TLS 1.2 and older) the chain.
             let legacy = p
@@ -383,14 +391,9 @@ pub(crate) fn host_report(
                 .as_ref()
                 .filter(|_| r.tls.is_none())
                 .and_then(|l| Some((l.best?, l.best_suite.clone()?, l)));
-            if let Some((_, _, l)) = legacy
-                && chain.is_empty()
-            {
-                chain = l.chain.clone();
-            }
             let mut cert_ok = None;
-            if !chain.is_empty() {
-                let (view, mut ev) = judge_certificate(checker, &plan.name, &chain, now);
+            if let Some(report) = &assessment.cert {
+                let (view, mut ev) = judge_certificate(report, &assessment.chain);
                 let revoked = matches!(
                     revocation.as_ref().map(|r| &r.status),
                     Some(crate::tls::revocation::RevocationStatus::Revoked { .. })
@@ -520,23 +523,15 @@ pub(crate) fn host_report(
     }
 
     // DANE.
-    let dane = match &plan.tlsa {
-        None => DaneView {
+    let dane = match (&plan.tlsa, &assessment.dane) {
+        (None, _) | (_, None) => DaneView {
             status: "not_checked".into(),
             records: Vec::new(),
             matched: None,
             notes: vec!["no TLSA lookup for this host".into()],
         },
-        Some(t) => {
-            let base = t.base.to_string();
-            let names = [base.as_str(), plan.name.as_str()];
-            let report = dane::evaluate(
-                t.answer.records(),
-                &t.answer.proof,
-                &chain,
-                &names,
-                unix(now),
-            );
+        (Some(t), Some(report)) => {
+            let report = report.clone();
             evidence.dane = DaneEvidence {
                 tested: true,
                 secure: t.answer.proof.is_secure(),

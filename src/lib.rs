@@ -10,15 +10,17 @@ pub use checktls_tls as tls;
 mod checker;
 mod error;
 pub mod executor;
+mod fetch;
 mod judge;
 pub mod mailer;
 pub mod options;
 pub mod output;
+mod plan;
 mod probe;
 pub mod report;
 pub mod target;
 
-pub use checker::{Checker, CheckerBuilder};
+pub use checker::{CacheSizes, Checker, CheckerBuilder, Run};
 pub use error::Error;
 pub use options::ReceiverOptions;
 pub use report::ReceiverReport;

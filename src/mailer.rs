@@ -147,7 +147,11 @@ fn mail_error(stage: Stage, reason: &FailReason) -> Error {
         | FailReason::Timeout { .. }
         | FailReason::Closed
         | FailReason::Io { .. } => (true, None),
-        FailReason::Tls { .. } | FailReason::NoStartTls | FailReason::Protocol(_) => (false, None),
+        FailReason::Tls { .. }
+        | FailReason::NoStartTls
+        | FailReason::Protocol(_)
+        | FailReason::AuthWithheld { .. }
+        | FailReason::InvalidArgument { .. } => (false, None),
     };
     Error::Mail {
         temporary,

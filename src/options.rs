@@ -180,6 +180,26 @@ pub struct ReceiverOptions {
     pub connections_per_address: usize,
     /// At most this many hosts probed at once in one run. Default: 64.
     pub concurrency: usize,
+    /// At most this many addresses of one MX host are probed (in DNS order, IPv4 first); the
+    /// rest are reported, not probed. Default: 8.
+    pub max_addresses_per_host: usize,
+    /// At most this many addresses are probed for one target, across its MX hosts in
+    /// preference order; the rest are reported, not probed. Default: 32.
+    pub max_probes_per_target: usize,
+    /// Probe and fetch addresses that are not globally routable (loopback, private,
+    /// link-local, ...). Default: off: such addresses in MX, A or AAAA answers are reported as
+    /// a finding and not probed, and OCSP, CRL and MTA-STS fetches (whose URLs and names a
+    /// peer chooses) never go there. Labs and private systems tested on purpose turn it on.
+    /// An IP address given in the target itself is always probed: the user chose it.
+    pub allow_non_global: bool,
+    /// DANGER: send AUTH credentials over TLS whose certificate was not verified (never in
+    /// plaintext). Default: off: credentials go only over TLS whose certificate chains to a
+    /// trusted anchor, names the host and is current, or matches DANE. The report says when
+    /// this was used.
+    pub danger_auth_over_unverified_tls: bool,
+    /// The whole receiver test (discovery, every probe, fetches) ends within this; what did
+    /// not finish is reported as cut off. Default: 5 minutes (Quick: 1 minute).
+    pub deadline: Duration,
     /// A SOCKS5 proxy for the SMTP connections.
     pub socks5: Option<SocketAddr>,
     /// AUTH on a private system.
@@ -221,6 +241,11 @@ impl Default for ReceiverOptions {
             expiry_warning_days: 30,
             connections_per_address: 2,
             concurrency: 64,
+            max_addresses_per_host: 8,
+            max_probes_per_target: 32,
+            allow_non_global: false,
+            danger_auth_over_unverified_tls: false,
+            deadline: Duration::from_secs(300),
             socks5: None,
             auth: None,
             record_raw: false,
@@ -243,6 +268,7 @@ impl ReceiverOptions {
             timeout: Duration::from_secs(11),
             ignore_no_connect: true,
             first_answering_host_only: true,
+            deadline: Duration::from_secs(60),
             ..Self::default()
         }
     }
@@ -250,5 +276,29 @@ impl ReceiverOptions {
     /// The port used for every MX.
     pub fn effective_port(&self) -> u16 {
         self.port.unwrap_or(if self.direct_tls { 465 } else { 25 })
+    }
+
+    /// Which addresses fetches driven by peer data may reach.
+    pub fn address_policy(&self) -> crate::tls::net::AddressPolicy {
+        if self.allow_non_global {
+            crate::tls::net::AddressPolicy::AllowNonGlobal
+        } else {
+            crate::tls::net::AddressPolicy::GlobalOnly
+        }
+    }
+
+    /// Checks what can be checked before any test: every string that goes on an SMTP
+    /// command line (EHLO name, MAIL FROM, AUTH user and password) is free of control
+    /// characters.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let session = crate::smtp::SessionOptions {
+            ehlo_name: self.ehlo_name.clone(),
+            mail_from: self.mail_from.clone(),
+            auth: self.auth.as_ref().map(AuthCredentials::to_smtp),
+            ..crate::smtp::SessionOptions::default()
+        };
+        session
+            .validate()
+            .map_err(|e| crate::Error::BadOption(e.to_string()))
     }
 }

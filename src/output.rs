@@ -15,6 +15,7 @@
 //! # }
 //! ```
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -137,11 +138,40 @@ const COLUMNS: [(&str, &str); 10] = [
     ("email", "Email"),
 ];
 
+/// `s` with every control character (C0, DEL, C1) and the non-characters U+FFFE and U+FFFF
+/// written as a visible escape (`\x1b`, `\u{85}`), those in `keep` excepted. Peers choose
+/// banners, certificate fields, TXT records and OCSP texts: in text output none of it may move
+/// the cursor, clear the screen or forge a line; in XML none of it may make the document
+/// ill-formed (XML 1.0 allows no other control character, not even as a reference).
+pub fn visible<'a>(s: &'a str, keep: &[char]) -> Cow<'a, str> {
+    let bad =
+        |c: char| (c.is_control() || c == '\u{fffe}' || c == '\u{ffff}') && !keep.contains(&c);
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !bad(c) {
+            out.push(c);
+        } else if u32::from(c) < 0x80 {
+            let _ = write!(out, "\\x{:02x}", u32::from(c));
+        } else {
+            let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// A value from a peer, for one line of text.
+fn v(s: &str) -> Cow<'_, str> {
+    visible(s, &[])
+}
+
 fn host_label(h: &HostReport) -> String {
     match h.address {
-        Some(std::net::IpAddr::V6(a)) => format!("{}[{a}]:{}", h.name, h.port),
-        Some(a) => format!("{}[{a}]:{}", h.name, h.port),
-        None => format!("{}[unresolvable]:{}", h.name, h.port),
+        Some(std::net::IpAddr::V6(a)) => format!("{}[{a}]:{}", v(&h.name), h.port),
+        Some(a) => format!("{}[{a}]:{}", v(&h.name), h.port),
+        None => format!("{}[unresolvable]:{}", v(&h.name), h.port),
     }
 }
 
@@ -174,7 +204,7 @@ pub fn text(report: &ReceiverReport, level: Level) -> String {
         }
         return out;
     }
-    let _ = writeln!(out, "Checking {}", report.target);
+    let _ = writeln!(out, "Checking {}", v(&report.target.to_string()));
     let cf = &report.confidence_factor;
     let _ = writeln!(
         out,
@@ -195,10 +225,10 @@ pub fn text(report: &ReceiverReport, level: Level) -> String {
         for h in &report.mx {
             let _ = writeln!(out, "\nTrying TLS on {} ({}):", host_label(h), h.preference);
             for line in &h.transcript {
-                let _ = writeln!(out, "{line}");
+                let _ = writeln!(out, "{}", v(line));
             }
             if let Some(e) = &h.error {
-                let _ = writeln!(out, "Stopped: {e}");
+                let _ = writeln!(out, "Stopped: {}", v(e));
             }
         }
     }
@@ -208,7 +238,7 @@ pub fn text(report: &ReceiverReport, level: Level) -> String {
     if !report.findings.is_empty() && level.includes(Level::Matrix) {
         out.push_str("\nFindings:\n");
         for f in &report.findings {
-            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, v(&f.message));
         }
     }
     out
@@ -292,12 +322,12 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
             } else {
                 "no valid policy"
             },
-            sts.mode.as_deref().unwrap_or("-"),
-            sts.id.as_deref().unwrap_or("-"),
-            sts.mx.join(" ")
+            v(sts.mode.as_deref().unwrap_or("-")),
+            v(sts.id.as_deref().unwrap_or("-")),
+            v(&sts.mx.join(" "))
         );
         for f in &sts.findings {
-            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, v(&f.message));
         }
     }
     for h in &report.mx {
@@ -330,10 +360,10 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
             let n = c.chain.len();
             for s in &c.chain {
                 let _ = writeln!(out, "  Certificate {} of {n} in chain:", s.depth + 1);
-                let _ = writeln!(out, "    subject= {}", s.subject);
-                let _ = writeln!(out, "    issuer= {}", s.issuer);
+                let _ = writeln!(out, "    subject= {}", v(&s.subject));
+                let _ = writeln!(out, "    issuer= {}", v(&s.issuer));
                 if level.includes(Level::CertDetail) {
-                    let _ = writeln!(out, "    SAN: {}", s.san.join(", "));
+                    let _ = writeln!(out, "    SAN: {}", v(&s.san.join(", ")));
                     let _ = writeln!(out, "    valid: {} to {}", s.not_before, s.not_after);
                     let _ = writeln!(out, "    key: {}; signature: {}", s.key, s.signature);
                     let _ = writeln!(out, "    sha256: {}", s.sha256);
@@ -356,12 +386,12 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
                     let _ = writeln!(
                         out,
                         "  Cert Hostname VERIFIED ({} = {})",
-                        h.name,
-                        c.matched_name.as_deref().unwrap_or("?")
+                        v(&h.name),
+                        v(c.matched_name.as_deref().unwrap_or("?"))
                     );
                 }
                 Some(false) => {
-                    let _ = writeln!(out, "  Cert Hostname DOES NOT VERIFY ({})", h.name);
+                    let _ = writeln!(out, "  Cert Hostname DOES NOT VERIFY ({})", v(&h.name));
                 }
                 None => {}
             }
@@ -382,7 +412,8 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
         let _ = writeln!(
             out,
             "  Revocation: {} {}",
-            h.revocation.status, h.revocation.detail
+            h.revocation.status,
+            v(&h.revocation.detail)
         );
         let _ = writeln!(
             out,
@@ -391,7 +422,7 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
             h.dane
                 .matched
                 .as_ref()
-                .map(|m| format!(" ({m})"))
+                .map(|m| format!(" ({})", v(m)))
                 .unwrap_or_default()
         );
         let _ = writeln!(
@@ -401,11 +432,11 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
             if h.mta_sts.covered { " (covered)" } else { "" }
         );
         for f in &h.findings {
-            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, f.message);
+            let _ = writeln!(out, "  {:?} {}: {}", f.severity, f.code, v(&f.message));
         }
         if let Some(s) = &h.score_detail {
             for r in &s.reasons {
-                let _ = writeln!(out, "  {r}");
+                let _ = writeln!(out, "  {}", v(&r.to_string()));
             }
         }
     }
@@ -413,7 +444,7 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
     if !cf.reasons.is_empty() {
         out.push_str("\nConfidence Factor:\n");
         for r in &cf.reasons {
-            let _ = writeln!(out, "  {r}");
+            let _ = writeln!(out, "  {}", v(&r.to_string()));
         }
     }
 }
@@ -450,14 +481,26 @@ pub fn json(report: &ReceiverReport, level: Level) -> String {
             }
         }
     }
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-    s.push('\n');
-    s
+    let s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    // serde_json escapes C0 controls; C1 controls and non-characters from peers it writes as
+    // they are. They can only stand inside strings, where `\uXXXX` means the same.
+    let mut out = String::with_capacity(s.len() + 1);
+    for c in s.chars() {
+        if (c.is_control() && c != '\n') || c == '\u{fffe}' || c == '\u{ffff}' {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out
 }
 
+/// An element with text; control characters other than tab and line feed are written as
+/// visible escapes, so the document stays well-formed whatever a peer sent.
 fn elem(w: &mut Writer<Vec<u8>>, name: &str, text: &str) {
     let _ = w.write_event(Event::Start(BytesStart::new(name)));
-    let _ = w.write_event(Event::Text(BytesText::new(text)));
+    let _ = w.write_event(Event::Text(BytesText::new(&visible(text, &['\t', '\n']))));
     let _ = w.write_event(Event::End(BytesEnd::new(name)));
 }
 
@@ -499,8 +542,9 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
         let address = h
             .address
             .map_or_else(|| "unresolvable".to_owned(), |a| a.to_string());
-        mx.push_attribute(("name", h.name.as_str()));
-        mx.push_attribute(("exchange", h.name.as_str()));
+        let name = visible(&h.name, &[]);
+        mx.push_attribute(("name", name.as_ref()));
+        mx.push_attribute(("exchange", name.as_ref()));
         mx.push_attribute(("address", address.as_str()));
         mx.push_attribute(("preference", h.preference.to_string().as_str()));
         mx.push_attribute(("port", h.port.to_string().as_str()));

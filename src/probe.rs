@@ -2,11 +2,70 @@
 //! receiver test.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
 
-use crate::checker::HostPlan;
+use crate::fetch::unix;
 use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
-use crate::smtp::{self, ProbeOptions, SmtpRecord, Stage, Timeouts};
+use crate::plan::HostPlan;
+use crate::smtp::{self, PeerCheck, PeerIdentity, ProbeOptions, SmtpRecord, Stage, Timeouts};
+use crate::tls::TlsFacts;
+use crate::tls::TrustStore;
+use crate::tls::cert::{CertPolicy, evaluate};
+use crate::tls::dane::{self, DaneStatus};
 use crate::tls::handshake::VersionChoice;
+
+/// The check that decides whether AUTH credentials may go to a host: a DANE match on
+/// DNSSEC-secure TLSA records (RFC 7672), or a chain to a trusted anchor that names the host
+/// and is current (the strict check, as a mail client submitting a message makes).
+#[derive(Debug)]
+pub(crate) struct AuthGate {
+    pub(crate) trust: Arc<TrustStore>,
+    pub(crate) plan: HostPlan,
+    /// The name the certificate must carry (the SNI option, else the host's name).
+    pub(crate) name: Option<String>,
+    pub(crate) now: SystemTime,
+}
+
+impl PeerCheck for AuthGate {
+    fn check(&self, facts: &TlsFacts) -> PeerIdentity {
+        let now = unix(self.now);
+        if let Some(t) = &self.plan.tlsa
+            && t.answer.proof.is_secure()
+        {
+            let base = t.base.to_string();
+            let names = [base.as_str(), self.plan.name.as_str()];
+            let report = dane::evaluate(
+                t.answer.records(),
+                &t.answer.proof,
+                &facts.chain,
+                &names,
+                now,
+            );
+            if report.status == DaneStatus::Matched {
+                return PeerIdentity::Verified;
+            }
+        }
+        let Some(name) = self.name.as_deref() else {
+            return PeerIdentity::Unverified {
+                detail: "there is no host name to check the certificate against (test the host \
+                         by name, or give SNI)"
+                    .into(),
+            };
+        };
+        let report = evaluate(&facts.chain, &CertPolicy::new(&self.trust, Some(name), now));
+        if report.is_acceptable() {
+            PeerIdentity::Verified
+        } else {
+            PeerIdentity::Unverified {
+                detail: report.most_specific().map_or_else(
+                    || "the certificate was not acceptable".to_owned(),
+                    ToString::to_string,
+                ),
+            }
+        }
+    }
+}
 
 /// What identifies a probe within a run: the same address, port, name and recipient are probed
 /// once however many targets share them.
@@ -79,6 +138,7 @@ pub(crate) fn probe_options(
     s.compel_tls = opts.compel_tls;
     s.plaintext_mail_from = opts.assure_tls;
     s.auth = opts.auth.as_ref().map(AuthCredentials::to_smtp);
+    s.danger_auth_over_unverified_tls = opts.danger_auth_over_unverified_tls;
     // SNI: the option, else the MX name (never an address literal).
     p.tls.sni = opts.sni.clone().or_else(|| {
         plan.name
@@ -106,13 +166,16 @@ pub(crate) fn probe_options(
     p
 }
 
-/// Probes one address.
+/// Probes one address. `gate` decides whether AUTH credentials may be sent (needed only when
+/// the options carry credentials).
 pub(crate) async fn probe_host(
     opts: &ReceiverOptions,
     plan: &HostPlan,
     key: &ProbeKey,
+    gate: Option<Arc<dyn PeerCheck>>,
 ) -> HostProbe {
-    let options = probe_options(opts, plan, key.rcpt.as_deref());
+    let mut options = probe_options(opts, plan, key.rcpt.as_deref());
+    options.peer_check = gate;
     let record = smtp::probe(key.address, &options).await;
     let busy = record.outcome.is_busy();
     let tls_failed = record.tls_failure.is_some();

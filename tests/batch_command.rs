@@ -57,6 +57,7 @@ fn run_on_lab(lab: &Scenario, files: &Files, batch: &Path, extra: &[&str]) -> Ou
         "batch",
         "run",
         batch.to_str().expect("path"),
+        "--allow-private-addresses",
         "--nameserver",
         &dns,
         "--port",

@@ -20,6 +20,7 @@ fn base(lab: &Scenario) -> ReceiverOptions {
     opts.port = Some(lab.smtp_port());
     opts.timeout = Duration::from_secs(5);
     opts.resolver.nameservers = vec![lab.dns_addr()];
+    opts.allow_non_global = true; // the lab lives on loopback
     opts.resolver.dnssec_anchors = Some(lab.trust_anchor().to_owned());
     opts
 }
@@ -31,7 +32,7 @@ fn trust(lab: &Scenario) -> TrustStore {
 }
 
 fn routes(lab: &Scenario) -> StaticConnector {
-    let mut routes = StaticConnector::new();
+    let mut routes = StaticConnector::new().allowing_non_global();
     for (h, a) in lab.https_routes() {
         routes.insert(h, *a);
     }

@@ -73,6 +73,7 @@ fn checktls(domain: &str, dir: &Path) -> Run {
         .args([
             "receiver",
             domain,
+            "--allow-private-addresses",
             "--nameserver",
             "127.0.0.1:53",
             "--format",

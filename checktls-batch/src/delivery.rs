@@ -353,9 +353,10 @@ mod runtime {
         }
     }
 
-    /// Writes a results file into `dir` (created if missing), atomically: the content goes to
-    /// a temporary file in the same directory, is synced, then linked under its final name,
-    /// which is never overwritten (`-2`, `-3`, ... are added when the name is taken).
+    /// Writes a results file into `dir` (created if missing, owner-only: 0700), atomically: the
+    /// content goes to a temporary file in the same directory (owner-only: 0600), is synced,
+    /// then linked under its final name, which is never overwritten (`-2`, `-3`, ... are added
+    /// when the name is taken).
     pub fn write_result_file(
         dir: &Path,
         batch: &str,
@@ -367,14 +368,21 @@ mod runtime {
             let path = path.to_path_buf();
             move |source| Error::Io { path, source }
         };
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        if !dir.exists() {
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder.create(dir).map_err(io(dir))?;
+        }
         let name = result_file_name(batch, time, format);
         let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let written = (|| {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&tmp)?;
             f.write_all(content.as_bytes())?;
             f.sync_all()
         })();

@@ -211,6 +211,15 @@ pub enum Error {
         /// What SQLite said.
         detail: String,
     },
+    /// A batch to be stored carries an AUTH password in clear.
+    #[error(
+        "{at}: AuthPass is not stored in the history; name an environment variable with \
+         ct:AuthPassEnv instead (the password is read from it when the batch runs)"
+    )]
+    StoredSecret {
+        /// The target that carries it.
+        at: Position,
+    },
     /// A stored batch that does not exist.
     #[error("no stored batch with id {id}")]
     NoSuchBatch {

@@ -508,16 +508,30 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
+/// A CSV cell quoted, neutralised (see [`neutral`]), control characters as spaces.
 fn quoted(s: &str) -> String {
-    format!("\"{}\"", s.replace('"', "\"\""))
+    format!("\"{}\"", neutral(s).replace('"', "\"\""))
 }
 
 fn csv_cell(s: &str) -> String {
+    let s = neutral(s);
     if s.contains([',', '"', '\n', '\r']) {
-        quoted(s)
+        format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
+}
+
+/// A cell a spreadsheet will not run: text starting with `=`, `+`, `-` or `@` (a formula, or
+/// a DDE call) gets a leading `'`, unless it is a plain number such as `-3`. Control
+/// characters become spaces.
+fn neutral(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let risky = clean.starts_with(['=', '+', '-', '@']) && clean.parse::<f64>().is_err();
+    if risky { format!("'{clean}") } else { clean }
 }
 
 fn one_line(s: &str) -> String {

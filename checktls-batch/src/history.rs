@@ -91,6 +91,33 @@ const MIGRATIONS: &[&str] = &[
 /// The schema version this code writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// Creates `path` readable and writable by its owner only, or makes it so.
+fn owner_only(path: &Path) -> Result<(), Error> {
+    let fail = |e: std::io::Error| Error::Store {
+        detail: format!("{}: {e}", path.display()),
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
 fn db(e: rusqlite::Error) -> Error {
     Error::Store {
         detail: e.to_string(),
@@ -110,8 +137,8 @@ fn from_unix(s: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(s).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-/// A stored batch.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A stored batch. Its `Debug` shows the XML's size, not the XML.
+#[derive(Clone, PartialEq, Eq)]
 pub struct StoredBatch {
     /// Its id.
     pub id: i64,
@@ -123,6 +150,18 @@ pub struct StoredBatch {
     pub added: OffsetDateTime,
     /// When it was last replaced.
     pub updated: OffsetDateTime,
+}
+
+impl std::fmt::Debug for StoredBatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredBatch")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("xml", &format_args!("<{} bytes>", self.xml.len()))
+            .field("added", &self.added)
+            .field("updated", &self.updated)
+            .finish()
+    }
 }
 
 /// How a run ended.
@@ -236,8 +275,21 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path`, in WAL mode, and brings its schema
     /// up to date.
+    ///
+    /// The file (and SQLite's `-wal` and `-shm` files beside it) is readable and writable by
+    /// its owner only (0600): it holds every result and the stored batches.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        Self::setup(Connection::open(path).map_err(db)?)
+        owner_only(path)?;
+        let store = Self::setup(Connection::open(path).map_err(db)?)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut side = path.as_os_str().to_owned();
+            side.push(suffix);
+            let side = std::path::PathBuf::from(side);
+            if side.exists() {
+                owner_only(&side)?;
+            }
+        }
+        Ok(store)
     }
 
     /// A database in memory (tests, examples).
@@ -328,8 +380,13 @@ impl Store {
 
     /// Adds a batch (`id` none: a new one, as CheckTLS's BatchUpload "new") or replaces the
     /// batch `id`. The XML must parse. Returns the id.
+    /// A batch with an AUTH password in clear (`AuthPass`) is refused: stored batches name an
+    /// environment variable (`ct:AuthPassEnv`) instead.
     pub fn put_batch(&self, id: Option<i64>, xml: &str, now: OffsetDateTime) -> Result<i64, Error> {
         let batch = crate::parse(xml)?;
+        if let Some(t) = batch.clear_secret() {
+            return Err(Error::StoredSecret { at: t.at });
+        }
         let name = batch.display_name().to_owned();
         let conn = self.conn();
         match id {

@@ -135,6 +135,12 @@ impl Alert {
 }
 
 impl Batch {
+    /// The first target that carries an AUTH password in clear (`AuthPass`), if any: a batch
+    /// to be stored must name an environment variable instead (`ct:AuthPassEnv`).
+    pub fn clear_secret(&self) -> Option<&TargetSpec> {
+        self.targets.iter().find(|t| t.options.auth_pass.is_some())
+    }
+
     /// The input XML with every secret (`AuthPass`) value replaced by `********`: the copy
     /// that may be attached to a delivered message or logged.
     pub fn redacted_source(&self) -> &str {
@@ -420,6 +426,12 @@ pub struct TargetOptions {
     pub auth_user: Option<String>,
     /// `AuthPass`: the AUTH password.
     pub auth_pass: Option<Secret>,
+    /// `ct:AuthPassEnv`: the environment variable holding the AUTH password, read when the
+    /// test runs: the form a stored batch uses, so that no password is kept in the history.
+    pub auth_pass_env: Option<String>,
+    /// `ct:DangerAuthOverUnverifiedTLS`: send AUTH credentials over TLS whose certificate was
+    /// not verified (a lab). Off unless set; the report says when it was used.
+    pub danger_auth_over_unverified_tls: Option<bool>,
     /// `SMTPTimeOut`: the timeout of each SMTP step.
     pub smtp_timeout: Option<Duration>,
     /// `ReplyTimeOut`: how long a Thru test waits for the reply (kept; receiver tests do not
@@ -480,6 +492,10 @@ impl TargetOptions {
             auth_type: self.auth_type.or(d.auth_type),
             auth_user: self.auth_user.or(d.auth_user),
             auth_pass: self.auth_pass.or(d.auth_pass),
+            auth_pass_env: self.auth_pass_env.or(d.auth_pass_env),
+            danger_auth_over_unverified_tls: self
+                .danger_auth_over_unverified_tls
+                .or(d.danger_auth_over_unverified_tls),
             smtp_timeout: self.smtp_timeout.or(d.smtp_timeout),
             reply_timeout: self.reply_timeout.or(d.reply_timeout),
             count: self.count.or(d.count),

@@ -186,10 +186,16 @@ impl MonitorConfig {
     }
 }
 
-/// Equal in time that does not depend on where they differ.
+/// Equal, in a time that depends neither on where they differ nor on their lengths: the
+/// SHA-256 digests are compared in constant time (`subtle`).
 fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    use subtle::ConstantTimeEq;
+    let digest = |x: &[u8]| ring::digest::digest(&ring::digest::SHA256, x);
+    digest(a).as_ref().ct_eq(digest(b).as_ref()).into()
 }
+
+/// At most this many connections are served at once; more wait to be accepted.
+pub const MAX_CONNECTIONS: usize = 64;
 
 fn text(status: StatusCode, content_type: &str, body: String) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(Bytes::from(body)));
@@ -399,15 +405,24 @@ pub fn metrics(store: &Store, now: OffsetDateTime) -> Result<String, crate::Erro
 }
 
 /// Serves the monitor on `listener` until the task is dropped: HTTP/1.1, one task per
-/// connection, a 10 s limit to read a request's head, requests with a body refused.
+/// connection, at most [`MAX_CONNECTIONS`] at once, a 10 s limit to read a request's head, 60
+/// s per connection, requests with a body refused.
+///
+/// It speaks plain HTTP: bind it to loopback, or put a TLS proxy in front, so the bearer
+/// token never crosses a network in clear.
 pub async fn serve(listener: TcpListener, store: Arc<Store>, config: MonitorConfig) {
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
+            return;
+        };
         let Ok((tcp, peer)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let (store, config) = (store.clone(), config.clone());
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (store, config) = (store.clone(), config.clone());
                 async move { Ok::<_, Infallible>(handle(&store, &config, &req, peer)) }

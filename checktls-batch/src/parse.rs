@@ -54,7 +54,7 @@ const ROOT_ATTRS: &str = "TestType, ct:Name, ct:Description, ct:Schedule, ct:Tim
 const TARGET_ATTRS: &str = "one of SNI, Host, Port, AuthType, AuthUser, AuthPass, SMTPTimeOut, \
     ReplyTimeOut, Count, ct:DirectTLS, ct:CompelTLS, ct:Quick, ct:StopAfter, ct:MXLimit, \
     ct:HostLimit, ct:IgnoreNoConnect, ct:CheckOCSP, ct:IP, ct:EhloName, ct:MailFrom, \
-    ct:SendEmail, ct:ExpiryWarningDays";
+    ct:SendEmail, ct:ExpiryWarningDays, ct:AuthPassEnv, ct:DangerAuthOverUnverifiedTLS";
 const SUPPRESS_ATTRS: &str = "Function, Test, Value or ct:Field";
 const TOTAL_ATTRS: &str = "Function, ct:Test or ct:Value";
 const DELIVERY_ATTRS: &str = "ct:Subject";
@@ -858,6 +858,30 @@ impl<'i> Parser<'i, '_> {
                     o.count =
                         Some(self.number(&a, "Target", "Count", 1u32, self.limits.max_count)?)
                 }
+                Name::Ext("AuthPassEnv") => {
+                    let ok = a
+                        .value
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                        && a.value
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                        && a.value.len() <= 128;
+                    if !ok {
+                        return Err(self.bad(
+                            &a,
+                            "Target",
+                            "ct:AuthPassEnv",
+                            "an environment variable name (letters, digits and _)",
+                        ));
+                    }
+                    o.auth_pass_env = Some(a.value.clone());
+                }
+                Name::Ext("DangerAuthOverUnverifiedTLS") => {
+                    o.danger_auth_over_unverified_tls =
+                        Some(self.boolean(&a, "ct:DangerAuthOverUnverifiedTLS")?)
+                }
                 Name::Ext("DirectTLS") => o.direct_tls = Some(self.boolean(&a, "ct:DirectTLS")?),
                 Name::Ext("CompelTLS") => o.compel_tls = Some(self.boolean(&a, "ct:CompelTLS")?),
                 Name::Ext("Quick") => o.quick = Some(self.boolean(&a, "ct:Quick")?),
@@ -967,18 +991,19 @@ impl<'i> Parser<'i, '_> {
             text: trimmed.chars().take(100).collect(),
         })?;
         let options = o.or(&defaults.0);
-        if options.auth_pass.is_some() && options.auth_user.is_none() {
+        let has_pass = options.auth_pass.is_some() || options.auth_pass_env.is_some();
+        if has_pass && options.auth_user.is_none() {
             return Err(Error::Missing {
                 at: self.pos(at),
                 element: "Target",
-                what: "AuthUser when AuthPass is given",
+                what: "AuthUser when AuthPass or ct:AuthPassEnv is given",
             });
         }
-        if options.auth_user.is_some() && options.auth_pass.is_none() {
+        if options.auth_user.is_some() && !has_pass {
             return Err(Error::Missing {
                 at: self.pos(at),
                 element: "Target",
-                what: "AuthPass when AuthUser is given",
+                what: "AuthPass or ct:AuthPassEnv when AuthUser is given",
             });
         }
         if suppress.is_empty() {

@@ -148,6 +148,27 @@ pub async fn run_stored<E: Executor, M: Mailer>(
 /// logged).
 pub fn due_runs(store: &Store, now: OffsetDateTime) -> Result<Vec<(i64, OffsetDateTime)>, Error> {
     let mut due = Vec::new();
+    for (id, added, schedule) in scheduled(store)? {
+        // A batch is not due for slots before it was added.
+        let last = store.last_slot(id)?.or(Some(added));
+        if let Some(slot) = schedule.due(last, now) {
+            due.push((id, slot));
+        }
+    }
+    Ok(due)
+}
+
+/// The earliest slot of any stored batch after `now`: when the service should look again.
+pub fn next_slot(store: &Store, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, Error> {
+    Ok(scheduled(store)?
+        .iter()
+        .filter_map(|(_, _, s)| s.next_after(now))
+        .min())
+}
+
+/// Every stored batch that has a schedule: id, when it was added, its schedule.
+fn scheduled(store: &Store) -> Result<Vec<(i64, OffsetDateTime, Schedule)>, Error> {
+    let mut out = Vec::new();
     for b in store.batches()? {
         let batch = match crate::parse(&b.xml) {
             Ok(batch) => batch,
@@ -162,11 +183,7 @@ pub fn due_runs(store: &Store, now: OffsetDateTime) -> Result<Vec<(i64, OffsetDa
         let Ok(schedule) = Schedule::new(spec) else {
             continue;
         };
-        // A batch is not due for slots before it was added.
-        let last = store.last_slot(b.id)?.or(Some(b.added));
-        if let Some(slot) = schedule.due(last, now) {
-            due.push((b.id, slot));
-        }
+        out.push((b.id, b.added, schedule));
     }
-    Ok(due)
+    Ok(out)
 }

@@ -695,7 +695,7 @@ fn error_password_without_user_never_shows_the_password() {
     assert!(matches!(
         e,
         Error::Missing {
-            what: "AuthUser when AuthPass is given",
+            what: "AuthUser when AuthPass or ct:AuthPassEnv is given",
             ..
         }
     ));

@@ -121,6 +121,21 @@ fn lab_error(reason: impl Into<String>) -> Error {
 }
 
 impl Responder {
+    /// A responder that signs in the name of `ca` (any CA: the lab's intermediate, or an
+    /// impostor of it), with correct responses.
+    pub fn signing_as(ca: &crate::pki::Ca) -> Result<Self, Error> {
+        let key = KeyPair::try_from(ca.key_der().secret_der())?;
+        let (_, cert) = x509_parser::parse_x509_certificate(ca.der())
+            .map_err(|e| lab_error(format!("CA: {e}")))?;
+        Ok(Self {
+            key,
+            name_hash: sha1(cert.subject().as_raw()),
+            key_hash: sha1(&cert.public_key().subject_public_key.data),
+            delegate: None,
+            mode: OcspMode::Normal,
+        })
+    }
+
     /// A responder for the intermediate CA of `pki`, behaving as `mode` says.
     pub fn new(pki: &Pki, mode: OcspMode) -> Result<Self, Error> {
         let inter = pki.intermediate();

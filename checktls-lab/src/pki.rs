@@ -298,6 +298,21 @@ impl Pki {
         })
     }
 
+    /// An impostor of the intermediate CA: the same subject name, another key, signed by
+    /// itself. Served between a leaf and the real intermediate, it is what a wrong-issuer
+    /// attack puts in a chain (its OCSP responses must not count for the real CA's leaves).
+    pub fn impostor_intermediate(&self) -> Result<Ca, Error> {
+        let key = KeyPair::generate()?;
+        let mut params = ca_params("checktls lab intermediate CA", self.now)?;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let cert = params.self_signed(&key)?;
+        Ok(Ca {
+            der: cert.der().clone(),
+            params,
+            key,
+        })
+    }
+
     /// A valid leaf for `name`, signed by the intermediate.
     pub fn valid(&self, name: &str) -> Result<Leaf, Error> {
         self.leaf(&LeafSpec::new(&[name], self.now))

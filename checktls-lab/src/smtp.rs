@@ -214,11 +214,13 @@ pub struct Seen {
     pub commands: Vec<String>,
 }
 
-/// A running receiver; stops when dropped.
+/// A running receiver; stops when dropped. Its posture can be changed while it runs
+/// ([`SmtpReceiver::set_posture`]): a server that changes between two tests.
 pub struct SmtpReceiver {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     seen: Arc<Mutex<Seen>>,
+    posture: Arc<Mutex<Arc<Posture>>>,
     task: JoinHandle<()>,
 }
 
@@ -250,8 +252,8 @@ impl SmtpReceiver {
             .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
         let connections = Arc::new(AtomicUsize::new(0));
         let seen = Arc::new(Mutex::new(Seen::default()));
-        let posture = Arc::new(posture);
-        let (c, s) = (connections.clone(), seen.clone());
+        let current = Arc::new(Mutex::new(Arc::new(posture)));
+        let (c, s, p) = (connections.clone(), seen.clone(), current.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {
@@ -259,7 +261,11 @@ impl SmtpReceiver {
                     continue;
                 };
                 c.fetch_add(1, Ordering::SeqCst);
-                let posture = posture.clone();
+                // Each connection gets the posture of the moment it was accepted.
+                let posture = match p.lock() {
+                    Ok(g) => g.clone(),
+                    Err(e) => e.into_inner().clone(),
+                };
                 let seen = s.clone();
                 tokio::spawn(async move {
                     let _ = tcp.set_nodelay(true);
@@ -271,7 +277,16 @@ impl SmtpReceiver {
             addr,
             connections,
             seen,
+            posture: current,
             task,
+        }
+    }
+
+    /// Changes the posture: connections accepted from now on get `posture`.
+    pub fn set_posture(&self, posture: Posture) {
+        match self.posture.lock() {
+            Ok(mut g) => *g = Arc::new(posture),
+            Err(e) => *e.into_inner() = Arc::new(posture),
         }
     }
 

@@ -37,7 +37,7 @@ use checktls_tls::net::BoxStream;
 
 use crate::record::{FailReason, RawTraffic, SessionRecord};
 use crate::reply::ReplyParser;
-use crate::session::{Action, Secret, Session, SessionOptions};
+use crate::session::{Action, PeerIdentity, Secret, Session, SessionOptions};
 
 /// A SOCKS5 proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +46,45 @@ pub struct Socks5 {
     pub proxy: SocketAddr,
     /// User name and password, when the proxy asks for them.
     pub credentials: Option<(String, Secret)>,
+}
+
+/// Decides, after a handshake that completed, whether the server's certificate is verified
+/// well enough to send it AUTH credentials. The receiver test checks the chain, the host's
+/// name and the dates against its trust store, or a DANE match (RFC 7672).
+pub trait PeerCheck: Send + Sync + std::fmt::Debug {
+    /// The verdict on what the handshake recorded.
+    fn check(&self, facts: &TlsFacts) -> PeerIdentity;
+}
+
+/// The strict check, at the time of the check: the chain leads to one of `trust`'s anchors,
+/// names `name` and is within its dates, and the leaf is not self-signed.
+#[derive(Clone, Debug)]
+pub struct StrictPeerCheck {
+    /// The trust anchors.
+    pub trust: checktls_tls::TrustStore,
+    /// The host name the certificate must carry.
+    pub name: String,
+}
+
+impl PeerCheck for StrictPeerCheck {
+    fn check(&self, facts: &TlsFacts) -> PeerIdentity {
+        let policy = checktls_tls::cert::CertPolicy::new(
+            &self.trust,
+            Some(self.name.as_str()),
+            rustls_pki_types::UnixTime::now(),
+        );
+        let report = checktls_tls::cert::evaluate(&facts.chain, &policy);
+        if report.is_acceptable() {
+            PeerIdentity::Verified
+        } else {
+            PeerIdentity::Unverified {
+                detail: report.most_specific().map_or_else(
+                    || "the certificate was not acceptable".to_owned(),
+                    ToString::to_string,
+                ),
+            }
+        }
+    }
 }
 
 /// What a probe does: the session's options, the TLS handshake's, and how to connect.
@@ -61,6 +100,10 @@ pub struct ProbeOptions {
     pub socks5: Option<Socks5>,
     /// Keep the raw bytes both ways (decrypted after TLS) for a hex dump.
     pub record_raw: bool,
+    /// How the server's certificate is verified before AUTH credentials are sent. `None`:
+    /// verified only when the handshake itself verified it ([`HandshakeOptions::verify`]);
+    /// otherwise credentials are withheld.
+    pub peer_check: Option<std::sync::Arc<dyn PeerCheck>>,
 }
 
 /// Why TLS failed, with what was seen before it did.
@@ -205,6 +248,21 @@ impl<'a> Driver<'a> {
             raw: self.raw,
             elapsed_ms,
         }
+    }
+
+    /// The verdict on the server's certificate, when credentials may have to be sent.
+    fn identity(&self, facts: &TlsFacts) -> Option<PeerIdentity> {
+        self.options.session.auth.as_ref()?;
+        if self.options.tls.verify.is_some() {
+            // The handshake refuses what the strict check refuses: it completed, so it passed.
+            return Some(PeerIdentity::Verified);
+        }
+        Some(match &self.options.peer_check {
+            Some(check) => check.check(facts),
+            None => PeerIdentity::Unverified {
+                detail: "no certificate check was configured".into(),
+            },
+        })
     }
 
     async fn connect(&self) -> io::Result<BoxStream> {
@@ -357,9 +415,13 @@ impl<'a> Driver<'a> {
                             session.note(now, format!("SSLVersion in use: {}", facts.version));
                             session.note(now, format!("Cipher in use: {}", facts.cipher_suite));
                             let has_cert = !facts.chain.is_empty();
+                            let identity = self.identity(&facts);
                             self.tls = Some(facts);
                             stream = Some(Box::new(tls));
                             session.on_tls(Ok(has_cert), now);
+                            if let Some(identity) = identity {
+                                session.on_peer_identity(identity, self.now());
+                            }
                         }
                         Ok(Err(failure)) => {
                             let detail = failure.error.to_string();

@@ -40,6 +40,11 @@ pub mod reply;
 pub mod session;
 
 #[cfg(feature = "tokio")]
-pub use driver::{ProbeOptions, SmtpRecord, Socks5, TlsFailure, open_for_tls, probe, probe_stream};
-pub use record::{FailReason, Finding, Outcome, Stage, StageResult, Transcript};
-pub use session::{Auth, AuthMechanism, Secret, SessionOptions, StopAfter, Timeouts};
+pub use driver::{
+    PeerCheck, ProbeOptions, SmtpRecord, Socks5, StrictPeerCheck, TlsFailure, open_for_tls, probe,
+    probe_stream,
+};
+pub use record::{
+    Argument, FailReason, Finding, Outcome, Stage, StageResult, Transcript, Withheld,
+};
+pub use session::{Auth, AuthMechanism, PeerIdentity, Secret, SessionOptions, StopAfter, Timeouts};

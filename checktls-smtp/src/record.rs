@@ -313,6 +313,43 @@ pub enum Finding {
         /// Why.
         detail: String,
     },
+    /// The credentials were not sent: the session was not over TLS whose certificate passed
+    /// the strict check (or a DANE match). See [`Withheld`].
+    AuthWithheld {
+        /// Why.
+        why: Withheld,
+    },
+    /// The credentials were sent over TLS whose certificate was NOT verified, because the
+    /// caller chose the dangerous option that allows it (a lab).
+    AuthOverUnverifiedTls {
+        /// What the check said of the certificate.
+        detail: String,
+    },
+}
+
+/// Why AUTH credentials were withheld.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "why", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Withheld {
+    /// The session is not encrypted (STARTTLS not offered, refused, or failed).
+    NotEncrypted,
+    /// TLS was negotiated, but the server's certificate did not pass the check.
+    Unverified {
+        /// What the check said.
+        detail: String,
+    },
+}
+
+impl fmt::Display for Withheld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Withheld::NotEncrypted => f.write_str("the session is not encrypted"),
+            Withheld::Unverified { detail } => {
+                write!(f, "the server's certificate was not verified ({detail})")
+            }
+        }
+    }
 }
 
 impl Finding {
@@ -328,6 +365,8 @@ impl Finding {
             Finding::PlaintextAccepted => "smtp.plaintext_accepted",
             Finding::Slow { .. } => "smtp.slow",
             Finding::AuthFailed { .. } => "smtp.auth_failed",
+            Finding::AuthWithheld { .. } => "smtp.auth_withheld",
+            Finding::AuthOverUnverifiedTls { .. } => "smtp.auth_over_unverified_tls",
         }
     }
 }
@@ -353,6 +392,16 @@ impl fmt::Display for Finding {
             Finding::PlaintextAccepted => f.write_str("MAIL FROM in plaintext was accepted"),
             Finding::Slow { stage, ms } => write!(f, "the {stage} stage took {ms} ms"),
             Finding::AuthFailed { detail } => write!(f, "AUTH failed: {detail}"),
+            Finding::AuthWithheld { why } => write!(
+                f,
+                "the AUTH credentials were withheld: {why}; they are sent only over TLS whose \
+                 certificate chains to a trusted anchor and names the host (or matches DANE)"
+            ),
+            Finding::AuthOverUnverifiedTls { detail } => write!(
+                f,
+                "the AUTH credentials were sent over TLS whose certificate was not verified \
+                 ({detail}), because the dangerous option allowing it was set"
+            ),
         }
     }
 }
@@ -421,6 +470,49 @@ pub enum FailReason {
     /// STARTTLS was not offered and TLS was required (AUTH, or compel off while TLS is needed).
     #[error("STARTTLS is not offered")]
     NoStartTls,
+    /// AUTH was asked for, but the credentials were withheld (see [`Withheld`]).
+    #[error("AUTH credentials withheld: {why}")]
+    AuthWithheld {
+        /// Why.
+        why: Withheld,
+    },
+    /// An option holds a character that cannot go on an SMTP command line (CR, LF, NUL or
+    /// another control character): nothing was sent.
+    #[error("the {field} holds a control character (at byte {at}); nothing was sent")]
+    InvalidArgument {
+        /// Which option.
+        field: Argument,
+        /// The byte offset of the first bad character.
+        at: usize,
+    },
+}
+
+/// A command argument the session puts on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Argument {
+    /// The EHLO (or HELO) name.
+    EhloName,
+    /// The MAIL FROM address.
+    MailFrom,
+    /// The RCPT TO address.
+    RcptTo,
+    /// The AUTH user name.
+    AuthUser,
+    /// The AUTH password.
+    AuthPassword,
+}
+
+impl fmt::Display for Argument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Argument::EhloName => "EHLO name",
+            Argument::MailFrom => "MAIL FROM address",
+            Argument::RcptTo => "RCPT TO address",
+            Argument::AuthUser => "AUTH user name",
+            Argument::AuthPassword => "AUTH password",
+        })
+    }
 }
 
 /// How a probe ended.

@@ -46,7 +46,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ehlo::Capabilities;
 use crate::record::{
-    Direction, Ehlos, FailReason, Finding, Outcome, SessionRecord, Stage, StageResult, Transcript,
+    Argument, Direction, Ehlos, FailReason, Finding, Outcome, SessionRecord, Stage, StageResult,
+    Transcript, Withheld,
 };
 use crate::reply::{Limits, Reply};
 
@@ -180,8 +181,14 @@ pub struct SessionOptions {
     pub compel_tls: bool,
     /// AssureTLS: skip STARTTLS and try MAIL FROM in plaintext; the host passes if it refuses.
     pub plaintext_mail_from: bool,
-    /// AUTH after the EHLO over TLS (or the first EHLO without TLS).
+    /// AUTH after the EHLO over TLS. The credentials go only over TLS whose certificate the
+    /// caller verified ([`Session::on_peer_identity`]); otherwise the MAIL FROM stage fails
+    /// with [`FailReason::AuthWithheld`].
     pub auth: Option<Auth>,
+    /// DANGER: send AUTH credentials over TLS whose certificate was not verified (never in
+    /// plaintext). For a lab whose certificates are not trusted; off by default, and the
+    /// record says when it was used ([`Finding::AuthOverUnverifiedTls`]).
+    pub danger_auth_over_unverified_tls: bool,
     /// Never go on without TLS: when STARTTLS is not offered (and not compelled) or is
     /// refused, end with [`FailReason::NoStartTls`] at the TlsOffered stage, before AUTH or
     /// MAIL FROM. A mail client submitting to a relay sets this; a receiver test does not.
@@ -204,11 +211,59 @@ impl Default for SessionOptions {
             compel_tls: false,
             plaintext_mail_from: false,
             auth: None,
+            danger_auth_over_unverified_tls: false,
             require_tls: false,
             message: None,
             limits: Limits::default(),
         }
     }
+}
+
+/// The first control character (CR, LF, NUL, any other C0 or C1 control, DEL) in `value`.
+fn control_at(value: &str) -> Option<usize> {
+    value
+        .char_indices()
+        .find(|(_, c)| c.is_control())
+        .map(|(i, _)| i)
+}
+
+impl SessionOptions {
+    /// Checks every argument the session may put on a command line: none may hold a control
+    /// character, so no option can end a command early or smuggle in another (CR, LF), cut a
+    /// SASL token (NUL) or garble a transcript.
+    pub fn validate(&self) -> Result<(), FailReason> {
+        let mut args: Vec<(Argument, &str)> = vec![
+            (Argument::EhloName, &self.ehlo_name),
+            (Argument::MailFrom, &self.mail_from),
+        ];
+        if let Some(r) = &self.rcpt_to {
+            args.push((Argument::RcptTo, r));
+        }
+        if let Some(a) = &self.auth {
+            args.push((Argument::AuthUser, &a.user));
+            args.push((Argument::AuthPassword, a.secret.expose()));
+        }
+        for (field, value) in args {
+            if let Some(at) = control_at(value) {
+                return Err(FailReason::InvalidArgument { field, at });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the caller's check of the server's certificate says, for the credentials' sake: the
+/// driver tells the session after the handshake ([`Session::on_peer_identity`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerIdentity {
+    /// The chain validated to a trusted anchor, names the host and is current; or a DANE
+    /// record matched.
+    Verified,
+    /// It did not; why.
+    Unverified {
+        /// What the check said.
+        detail: String,
+    },
 }
 
 /// What the caller does next.
@@ -282,6 +337,8 @@ pub struct Session {
     tls_started: Duration,
     /// The transcript text of the command handed out and not yet sent.
     pending_shown: Option<String>,
+    /// What the caller said of the server's certificate (None: not told, so not verified).
+    peer: Option<PeerIdentity>,
 }
 
 fn ms(d: Duration) -> u64 {
@@ -305,6 +362,7 @@ impl Session {
             since: Duration::ZERO,
             tls_started: Duration::ZERO,
             pending_shown: None,
+            peer: None,
         }
     }
 
@@ -365,6 +423,21 @@ impl Session {
     }
 
     fn send(&mut self, step: Step, line: String, shown: &str, secret: bool, timeout: Duration) {
+        if let Some(at) = control_at(&line) {
+            // Options were validated at the start; this holds whatever a later change does.
+            let field = match step {
+                Step::MailFrom => Argument::MailFrom,
+                Step::RcptTo => Argument::RcptTo,
+                Step::AuthStart | Step::AuthUser | Step::AuthPass => Argument::AuthUser,
+                _ => Argument::EhloName,
+            };
+            self.outcome = Some(Outcome::Failed {
+                stage: self.current_stage(),
+                reason: FailReason::InvalidArgument { field, at },
+            });
+            self.step = Step::Done;
+            return;
+        }
         self.step = step;
         self.next_send = Some((format!("{line}\r\n").into_bytes(), secret, timeout));
         self.pending_shown = Some(shown.to_owned());
@@ -400,6 +473,17 @@ impl Session {
     pub fn next_action(&mut self) -> Action {
         match self.step {
             Step::Start => {
+                if let Err(reason) = self.options.validate() {
+                    // Nothing is sent: not even the connection is opened.
+                    self.note(Duration::ZERO, reason.to_string());
+                    self.set_stage(Stage::Answer, false, 0);
+                    self.outcome = Some(Outcome::Failed {
+                        stage: Stage::Answer,
+                        reason,
+                    });
+                    self.step = Step::Done;
+                    return Action::Close;
+                }
                 self.step = Step::Connecting;
                 Action::Connect {
                     timeout: self.options.timeouts.connect,
@@ -510,6 +594,16 @@ impl Session {
                 self.fail(Stage::Secure, FailReason::Tls { detail: why }, now, false);
             }
         }
+    }
+
+    /// What the caller's check of the server's certificate said (call it after a successful
+    /// [`on_tls`](Self::on_tls)). Without it the server counts as not verified, and AUTH
+    /// credentials are withheld.
+    pub fn on_peer_identity(&mut self, identity: PeerIdentity, now: Duration) {
+        if let PeerIdentity::Unverified { detail } = &identity {
+            self.note(now, format!("Server certificate not verified: {detail}"));
+        }
+        self.peer = Some(identity);
     }
 
     fn ehlo(&mut self, after_tls: bool) {
@@ -735,6 +829,35 @@ impl Session {
             self.mail_from();
             return;
         };
+        // Credentials go only over TLS whose certificate passed the caller's check.
+        let withheld = if !self.encrypted {
+            Some(Withheld::NotEncrypted)
+        } else {
+            match &self.peer {
+                Some(PeerIdentity::Verified) => None,
+                Some(PeerIdentity::Unverified { detail })
+                    if self.options.danger_auth_over_unverified_tls =>
+                {
+                    self.findings.push(Finding::AuthOverUnverifiedTls {
+                        detail: detail.clone(),
+                    });
+                    None
+                }
+                Some(PeerIdentity::Unverified { detail }) => Some(Withheld::Unverified {
+                    detail: detail.clone(),
+                }),
+                None => Some(Withheld::Unverified {
+                    detail: "the certificate was not checked".into(),
+                }),
+            }
+        };
+        if let Some(why) = withheld {
+            self.note(now, format!("AUTH credentials withheld: {why}"));
+            self.findings
+                .push(Finding::AuthWithheld { why: why.clone() });
+            self.fail(Stage::MailFrom, FailReason::AuthWithheld { why }, now, true);
+            return;
+        }
         let caps = if self.encrypted {
             self.ehlo.after_tls.as_ref()
         } else {
@@ -935,6 +1058,16 @@ mod tests {
         replies: &[Reply],
         tls: Result<bool, String>,
     ) -> (SessionRecord, Vec<String>, Vec<Duration>) {
+        drive_with(options, replies, tls, Some(PeerIdentity::Verified))
+    }
+
+    /// As `drive`, telling the session `peer` after a successful handshake.
+    fn drive_with(
+        options: SessionOptions,
+        replies: &[Reply],
+        tls: Result<bool, String>,
+        peer: Option<PeerIdentity>,
+    ) -> (SessionRecord, Vec<String>, Vec<Duration>) {
         let mut s = Session::new(options);
         let mut sent = Vec::new();
         let mut timeouts = Vec::new();
@@ -968,11 +1101,150 @@ mod tests {
                     timeouts.push(timeout);
                     t += Duration::from_millis(20);
                     s.on_tls(tls.clone(), t);
+                    if let (Ok(_), Some(p)) = (&tls, &peer) {
+                        s.on_peer_identity(p.clone(), t);
+                    }
                 }
                 Action::Close => break,
             }
         }
         (s.finish(), sent, timeouts)
+    }
+
+    fn plain_auth(o: &mut SessionOptions) {
+        o.auth = Some(Auth {
+            mechanism: AuthMechanism::Plain,
+            user: "bob".into(),
+            secret: Secret::new("hunter2"),
+        });
+    }
+
+    #[test]
+    fn auth_is_withheld_without_tls() {
+        let mut o = full_options();
+        plain_auth(&mut o);
+        let replies = [
+            r(220, &["mx"]),
+            r(250, &["mx", "AUTH PLAIN LOGIN"]),
+            r(221, &["bye"]),
+        ];
+        let (rec, sent, _) = drive(o, &replies, Ok(true));
+        assert_eq!(sent, ["EHLO checktls.invalid", "QUIT"], "no AUTH, no MAIL");
+        assert!(rec.findings.contains(&Finding::AuthWithheld {
+            why: Withheld::NotEncrypted
+        }));
+        assert!(matches!(
+            rec.outcome,
+            Outcome::Failed {
+                stage: Stage::MailFrom,
+                reason: FailReason::AuthWithheld {
+                    why: Withheld::NotEncrypted
+                }
+            }
+        ));
+        assert!(!rec.passed(Stage::MailFrom));
+    }
+
+    #[test]
+    fn auth_is_withheld_over_unverified_tls_unless_the_danger_option_is_set() {
+        let replies = [
+            r(220, &["mx"]),
+            r(250, &["mx", "STARTTLS"]),
+            r(220, &["go"]),
+            r(250, &["mx", "AUTH PLAIN"]),
+            r(235, &["ok"]),
+            r(250, &["ok"]),
+            r(250, &["ok"]),
+            r(221, &["bye"]),
+        ];
+        let unverified = PeerIdentity::Unverified {
+            detail: "the certificate is self-signed".into(),
+        };
+        for peer in [Some(unverified.clone()), None] {
+            let mut o = full_options();
+            plain_auth(&mut o);
+            let (rec, sent, _) = drive_with(o, &replies, Ok(true), peer);
+            assert_eq!(
+                sent,
+                [
+                    "EHLO checktls.invalid",
+                    "STARTTLS",
+                    "EHLO checktls.invalid",
+                    "QUIT"
+                ]
+            );
+            assert!(rec.findings.iter().any(|f| matches!(
+                f,
+                Finding::AuthWithheld {
+                    why: Withheld::Unverified { .. }
+                }
+            )));
+            assert!(rec.passed(Stage::Secure) && !rec.passed(Stage::MailFrom));
+        }
+        // The lab's way out: sent over the unverified TLS, and said so.
+        let mut o = full_options();
+        plain_auth(&mut o);
+        o.danger_auth_over_unverified_tls = true;
+        let (rec, sent, _) = drive_with(o.clone(), &replies, Ok(true), Some(unverified));
+        assert!(sent.iter().any(|l| l.starts_with("AUTH PLAIN ")));
+        assert!(rec.passed(Stage::RcptTo));
+        assert!(
+            rec.findings
+                .iter()
+                .any(|f| matches!(f, Finding::AuthOverUnverifiedTls { .. }))
+        );
+        // Never in plaintext, even then.
+        let plain = [
+            r(220, &["mx"]),
+            r(250, &["mx", "AUTH PLAIN"]),
+            r(221, &["bye"]),
+        ];
+        let (_, sent, _) = drive(o, &plain, Ok(true));
+        assert_eq!(sent, ["EHLO checktls.invalid", "QUIT"]);
+    }
+
+    #[test]
+    fn control_characters_in_any_argument_send_nothing() {
+        type Set = fn(&mut SessionOptions);
+        let cases: [(Argument, Set); 5] = [
+            (Argument::EhloName, |o| {
+                o.ehlo_name = "a\r\nMAIL FROM:<x>".into()
+            }),
+            (Argument::MailFrom, |o| o.mail_from = "x@y>\nRSET".into()),
+            (Argument::RcptTo, |o| o.rcpt_to = Some("u@v\0".into())),
+            (Argument::AuthUser, |o| {
+                plain_auth(o);
+                if let Some(a) = &mut o.auth {
+                    a.user = "bob\u{1b}[2J".into();
+                }
+            }),
+            (Argument::AuthPassword, |o| {
+                plain_auth(o);
+                if let Some(a) = &mut o.auth {
+                    a.secret = Secret::new("pw\u{85}x");
+                }
+            }),
+        ];
+        for (want, set) in cases {
+            let mut o = full_options();
+            set(&mut o);
+            assert!(matches!(
+                o.validate(),
+                Err(FailReason::InvalidArgument { field, .. }) if field == want
+            ));
+            let (rec, sent, timeouts) = drive(o, &[r(220, &["mx"])], Ok(true));
+            assert!(
+                sent.is_empty() && timeouts.is_empty(),
+                "{want}: nothing at all"
+            );
+            assert!(matches!(
+                rec.outcome,
+                Outcome::Failed {
+                    reason: FailReason::InvalidArgument { field, .. },
+                    ..
+                } if field == want
+            ));
+        }
     }
 
     fn full_options() -> SessionOptions {

@@ -263,9 +263,16 @@ async fn direct_tls() {
 async fn auth_plain_and_login_never_show_the_secret() {
     let leaf = pki().valid("mx.lab.test").unwrap();
     let rx = receiver(Posture::tls(&leaf).unwrap().auth("alice", "s3cret-pa55")).await;
+    let mut trust = checktls_tls::TrustStore::empty();
+    trust.add_der(pki().root().der().clone()).unwrap();
     for mechanism in [AuthMechanism::Plain, AuthMechanism::Login] {
         let mut o = options();
         o.record_raw = true;
+        // The strict check of the driver: the lab's root, the host's name.
+        o.peer_check = Some(std::sync::Arc::new(checktls_smtp::StrictPeerCheck {
+            trust: trust.clone(),
+            name: "mx.lab.test".into(),
+        }));
         o.session.auth = Some(Auth {
             mechanism,
             user: "alice".into(),
@@ -289,6 +296,30 @@ async fn auth_plain_and_login_never_show_the_secret() {
         }
         assert!(r.transcript.contains("<redacted>"));
     }
+    // The same strict check for another name: the credentials stay home.
+    let before = rx.seen().commands.len();
+    let mut o = options();
+    o.session.auth = Some(Auth {
+        mechanism: AuthMechanism::Plain,
+        user: "alice".into(),
+        secret: Secret::new("s3cret-pa55"),
+    });
+    o.peer_check = Some(std::sync::Arc::new(checktls_smtp::StrictPeerCheck {
+        trust,
+        name: "other.lab.test".into(),
+    }));
+    let r = probe(rx.addr(), &o).await;
+    assert!(!r.passed(Stage::MailFrom));
+    let seen = rx.seen().commands;
+    assert!(
+        !seen[before..].iter().any(|c| c.starts_with("AUTH")),
+        "{seen:?}"
+    );
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| matches!(f, checktls_smtp::Finding::AuthWithheld { .. }))
+    );
 }
 
 #[tokio::test]

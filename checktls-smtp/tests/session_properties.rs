@@ -188,7 +188,10 @@ fn run(options: SessionOptions, events: &[Event], tls: &[bool], connect_ok: bool
                 give(&mut s, &sent, t + Duration::from_millis(1));
             }
             Action::StartTls { .. } => match tls.next() {
-                Some(true) | None => s.on_tls(Ok(true), t),
+                Some(true) | None => {
+                    s.on_tls(Ok(true), t);
+                    s.on_peer_identity(checktls_smtp::PeerIdentity::Verified, t);
+                }
                 Some(false) => s.on_tls(Err("handshake failure".into()), t),
             },
             Action::Close => {

@@ -133,6 +133,61 @@ pub enum CertProblem {
     },
 }
 
+impl std::fmt::Display for CertProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NoCertificate => f.write_str("no certificate was presented"),
+            Self::Unparseable { depth, detail } => {
+                write!(
+                    f,
+                    "the certificate at depth {depth} cannot be read: {detail}"
+                )
+            }
+            Self::Expired { not_after, .. } => {
+                write!(f, "the certificate expired (notAfter {not_after})")
+            }
+            Self::NotYetValid { not_before, .. } => {
+                write!(
+                    f,
+                    "the certificate is not yet valid (notBefore {not_before})"
+                )
+            }
+            Self::SelfSigned => f.write_str("the certificate is self-signed"),
+            Self::UnknownIssuer => f.write_str("the chain leads to no trusted anchor"),
+            Self::Invalid { detail } => write!(f, "the chain is invalid: {detail}"),
+            Self::BadWildcard { san } => write!(f, "the wildcard {san:?} is not usable"),
+            Self::WeakKey {
+                depth,
+                algorithm,
+                bits,
+            } => write!(f, "weak key at depth {depth}: {algorithm} {bits} bits"),
+            Self::WeakSignature { depth, algorithm } => {
+                write!(f, "weak signature at depth {depth}: {algorithm}")
+            }
+            Self::NotCa { depth } => write!(f, "the certificate at depth {depth} is not a CA"),
+            Self::WrongKeyUsage { allowed } => write!(
+                f,
+                "the certificate is not for TLS servers (allows {})",
+                allowed.join(", ")
+            ),
+            Self::ChainOrder { depth } => {
+                write!(f, "the chain is out of order at depth {depth}")
+            }
+            Self::MissingIntermediate { issuer } => {
+                write!(f, "the intermediate certificate for {issuer} is missing")
+            }
+            Self::NameMismatch {
+                expected,
+                presented,
+            } => write!(
+                f,
+                "the certificate does not name {expected} (it names {})",
+                presented.join(", ")
+            ),
+        }
+    }
+}
+
 impl CertProblem {
     /// How specific the problem is: higher ranks are reported first. A problem that explains
     /// others (no certificate, an expired leaf) outranks a generic validation failure.
@@ -182,6 +237,12 @@ pub struct CertReport {
     pub matched_name: Option<String>,
     /// The validated path, leaf first, as subject names, ending with the trust anchor.
     pub path: Vec<String>,
+    /// The certificate that issued the leaf in the validated path: the first intermediate, or
+    /// the anchor's certificate when the anchor issued the leaf and was added as a certificate.
+    /// `None` when no path validated. Revocation is checked against this issuer, never against
+    /// whatever the server sent second.
+    #[serde(skip)]
+    pub issuer: Option<CertificateDer<'static>>,
 }
 
 impl CertReport {
@@ -214,6 +275,7 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
         problems: Vec::new(),
         matched_name: None,
         path: Vec::new(),
+        issuer: None,
     };
     let Some(leaf_der) = chain.first() else {
         report.problems.push(CertProblem::NoCertificate);
@@ -299,7 +361,12 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
                             .map(|c| subject_of(c.der().as_ref())),
                     );
                     names.push(format!("anchor: {}", name_of(p.anchor().subject.as_ref())));
-                    names
+                    // Intermediates come in path order from the leaf: its issuer is the first.
+                    let issuer = match p.intermediate_certificates().next() {
+                        Some(c) => Some(CertificateDer::from(c.der().to_vec())),
+                        None => policy.trust.certificate_of(p.anchor()).cloned(),
+                    };
+                    (names, issuer)
                 })
             };
             // The leaf's own dates are reported apart: judge the path within its validity.
@@ -314,9 +381,10 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
                 u64::try_from(at).unwrap_or(0),
             ));
             match verify_at(at) {
-                Ok(path) => {
+                Ok((path, issuer)) => {
                     report.chain_valid = true;
                     report.path = path;
+                    report.issuer = issuer;
                 }
                 Err(webpki::Error::UnknownIssuer) => {
                     if !report.self_signed {

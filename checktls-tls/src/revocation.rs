@@ -92,7 +92,8 @@ impl RevocationStatus {
         }
     }
 
-    fn fail(cause: impl Into<String>) -> Self {
+    /// No verdict could be had, because of `cause`.
+    pub fn fail(cause: impl Into<String>) -> Self {
         Self::CouldNotCheck {
             cause: cause.into(),
         }
@@ -559,11 +560,12 @@ pub fn check_crl(
 }
 
 #[cfg(feature = "tokio")]
-pub use fetch::{RevocationCache, check};
+pub use fetch::{Fetch, FetchBudget, RevocationCache, check};
 
 #[cfg(feature = "tokio")]
 mod fetch {
     use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::{Arc, Mutex};
 
     use rustls_pki_types::{CertificateDer, UnixTime};
@@ -581,9 +583,97 @@ mod fetch {
 
     /// CRLs fetched in a run, by URL (a CRL serves every certificate of its issuer). Checks
     /// that run at the same time wait for one fetch of a URL rather than each fetching it.
+    ///
+    /// Lifetime: one check or one batch run (the receiver test makes one per check, and one
+    /// per batch run), never longer: what a server presents is observed afresh each run. A
+    /// failed fetch is remembered for the cache's life too, so one run does not retry it.
     #[derive(Debug, Default)]
     pub struct RevocationCache {
         crls: Mutex<HashMap<String, Arc<CrlCell>>>,
+    }
+
+    /// How many bytes the fetches of one check may read in all (OCSP responses and CRLs): a
+    /// server's certificate chooses the URLs, so it must not choose how much we download.
+    #[derive(Debug)]
+    pub struct FetchBudget {
+        left: AtomicUsize,
+    }
+
+    impl FetchBudget {
+        /// The default for one check: 16 MiB.
+        pub const DEFAULT: usize = 16 << 20;
+
+        /// A budget of `bytes`.
+        pub fn new(bytes: usize) -> Self {
+            Self {
+                left: AtomicUsize::new(bytes),
+            }
+        }
+
+        /// What is left.
+        pub fn left(&self) -> usize {
+            self.left.load(Ordering::SeqCst)
+        }
+
+        fn spend(&self, bytes: usize) {
+            let _ = self
+                .left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |l| {
+                    Some(l.saturating_sub(bytes))
+                });
+        }
+    }
+
+    impl Default for FetchBudget {
+        fn default() -> Self {
+            Self::new(Self::DEFAULT)
+        }
+    }
+
+    /// What revocation fetches go through: how to connect (the connector decides which
+    /// addresses may be reached), the HTTP limits, the run's CRL cache and the check's byte
+    /// budget.
+    #[derive(Clone, Copy)]
+    pub struct Fetch<'a> {
+        /// Opens the connections.
+        pub connector: &'a dyn Connector,
+        /// Time and size limits, trust for https URLs.
+        pub options: &'a HttpOptions,
+        /// The run's CRLs.
+        pub cache: &'a RevocationCache,
+        /// The check's byte budget.
+        pub budget: &'a FetchBudget,
+    }
+
+    impl std::fmt::Debug for Fetch<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("Fetch")
+                .field("budget_left", &self.budget.left())
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl Fetch<'_> {
+        /// A fetch within the budget: the body limit is what is left (at most `max_body`).
+        async fn get(&self, request: &HttpRequest, max_body: usize) -> Result<Vec<u8>, String> {
+            let left = self.budget.left();
+            if left == 0 {
+                return Err("the check's fetch budget is spent".into());
+            }
+            let mut options = self.options.clone();
+            options.max_body = max_body.min(left);
+            match fetch(self.connector, request, &options).await {
+                Ok(r) => {
+                    self.budget.spend(r.body.len());
+                    if r.status == 200 {
+                        Ok(r.body)
+                    } else {
+                        Err(format!("HTTP {}", r.status))
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
     }
 
     impl RevocationCache {
@@ -613,21 +703,11 @@ mod fetch {
         }
 
         /// The CRL at `url`, fetched once per run.
-        async fn crl(
-            &self,
-            url: &str,
-            connector: &dyn Connector,
-            options: &HttpOptions,
-        ) -> Result<Vec<u8>, String> {
+        async fn crl(&self, url: &str, via: &Fetch<'_>) -> Result<Vec<u8>, String> {
             let cell = self.cell(url);
             cell.get_or_init(|| async {
-                let mut options = options.clone();
-                options.max_body = options.max_body.max(CRL_MAX_BODY);
-                match fetch(connector, &HttpRequest::get(url), &options).await {
-                    Ok(r) if r.status == 200 => Ok(r.body),
-                    Ok(r) => Err(format!("HTTP {}", r.status)),
-                    Err(e) => Err(e.to_string()),
-                }
+                let max = via.options.max_body.max(CRL_MAX_BODY);
+                via.get(&HttpRequest::get(url), max).await
             })
             .await
             .clone()
@@ -651,30 +731,24 @@ mod fetch {
         n
     }
 
-    /// The revocation verdict for the leaf of `chain`: the stapled response if it decides,
-    /// else the OCSP responder (POST, then GET), else the CRL.
+    /// The revocation verdict for `leaf`, issued by `issuer`: the stapled response if it
+    /// decides, else the OCSP responder (POST, then GET), else the CRL. `issuer` must be the
+    /// certificate that issued the leaf in a path that validated to a trust anchor (see
+    /// [`CertReport::issuer`](crate::cert::CertReport::issuer)), never simply the second
+    /// certificate the server sent: a server can put anything there.
     pub async fn check(
-        chain: &[CertificateDer<'_>],
+        leaf: &CertificateDer<'_>,
+        issuer: &CertificateDer<'_>,
         stapled: Option<&[u8]>,
-        connector: &dyn Connector,
-        options: &HttpOptions,
-        cache: &RevocationCache,
+        via: &Fetch<'_>,
         now: UnixTime,
     ) -> Revocation {
         let mut attempts = Vec::new();
         // Settled below if a stapled response decides.
-        let unmet = chain.first().is_some_and(|leaf| must_staple(leaf));
+        let unmet = must_staple(leaf);
         if unmet {
             attempts.push("the certificate is must-staple (RFC 7633)".to_owned());
         }
-        let (Some(leaf), Some(issuer)) = (chain.first(), chain.get(1)) else {
-            return Revocation {
-                status: RevocationStatus::fail("no issuer certificate in the chain"),
-                source: None,
-                attempts,
-                must_staple_unmet: unmet,
-            };
-        };
         if let Some(staple) = stapled {
             let s = check_ocsp_response(staple, leaf, issuer, None, now);
             attempts.push(attempt("stapled", &s));
@@ -694,22 +768,13 @@ mod fetch {
                 continue;
             };
             let post = HttpRequest::post(url, "application/ocsp-request", body.clone());
-            let answer = match fetch(connector, &post, options).await {
-                Ok(r) if r.status == 200 => Ok(r.body),
-                first => {
-                    attempts.push(format!(
-                        "OCSP POST {url}: {}",
-                        match &first {
-                            Ok(r) => format!("HTTP {}", r.status),
-                            Err(e) => e.to_string(),
-                        }
-                    ));
+            let max = via.options.max_body;
+            let answer = match via.get(&post, max).await {
+                Ok(body) => Ok(body),
+                Err(first) => {
+                    attempts.push(format!("OCSP POST {url}: {first}"));
                     let get_url = ocsp_get_url(url, &body);
-                    match fetch(connector, &HttpRequest::get(&get_url), options).await {
-                        Ok(r) if r.status == 200 => Ok(r.body),
-                        Ok(r) => Err(format!("HTTP {}", r.status)),
-                        Err(e) => Err(e.to_string()),
-                    }
+                    via.get(&HttpRequest::get(&get_url), max).await
                 }
             };
             match answer {
@@ -729,7 +794,7 @@ mod fetch {
             }
         }
         for url in crl_urls.iter().take(2) {
-            match cache.crl(url, connector, options).await {
+            match via.cache.crl(url, via).await {
                 Ok(crl) => {
                     let s = check_crl(&crl, leaf, issuer, now);
                     attempts.push(attempt(&format!("CRL {url}"), &s));

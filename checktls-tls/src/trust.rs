@@ -95,6 +95,19 @@ impl TrustStore {
     }
 }
 
+impl TrustStore {
+    /// The certificate of an anchor, when it was added as a certificate (Mozilla's roots are
+    /// compiled in as names and keys only).
+    pub fn certificate_of(&self, anchor: &TrustAnchor<'_>) -> Option<&CertificateDer<'static>> {
+        self.added.iter().find(|c| {
+            webpki::anchor_from_trusted_cert(c).is_ok_and(|a| {
+                a.subject.as_ref() == anchor.subject.as_ref()
+                    && a.subject_public_key_info.as_ref() == anchor.subject_public_key_info.as_ref()
+            })
+        })
+    }
+}
+
 impl Default for TrustStore {
     fn default() -> Self {
         Self::mozilla()

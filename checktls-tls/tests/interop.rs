@@ -389,12 +389,20 @@ async fn openssl_ocsp_responder_answers_our_queries() {
     let daemon = Daemon { child, dir };
     let options = HttpOptions::default();
     let cache = RevocationCache::new();
+    // openssl ocsp listens on loopback: allowed explicitly.
+    let connector = checktls_tls::net::TcpConnector::allowing_non_global();
+    let budget = checktls_tls::revocation::FetchBudget::default();
+    let via = checktls_tls::revocation::Fetch {
+        connector: &connector,
+        options: &options,
+        cache: &cache,
+        budget: &budget,
+    };
     let r = check(
-        &good.chain,
+        &good.chain[0],
+        &good.chain[1],
         None,
-        &checktls_tls::net::TcpConnector,
-        &options,
-        &cache,
+        &via,
         rustls_pki_types::UnixTime::now(),
     )
     .await;
@@ -406,11 +414,10 @@ async fn openssl_ocsp_responder_answers_our_queries() {
         std::fs::read_to_string(daemon.dir.join("log")).unwrap_or_default()
     );
     let r = check(
-        &revoked.chain,
+        &revoked.chain[0],
+        &revoked.chain[1],
         None,
-        &checktls_tls::net::TcpConnector,
-        &options,
-        &cache,
+        &via,
         rustls_pki_types::UnixTime::now(),
     )
     .await;

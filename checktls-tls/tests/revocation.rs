@@ -10,10 +10,49 @@ use checktls_lab::pki::{Leaf, LeafSpec, Pki};
 use checktls_tls::http::{HttpOptions, HttpRequest, fetch};
 use checktls_tls::net::TcpConnector;
 use checktls_tls::revocation::{
-    RevocationCache, RevocationSource, RevocationStatus, check, check_crl, check_ocsp_response,
-    must_staple, ocsp_get_url, ocsp_request,
+    Fetch, FetchBudget, Revocation, RevocationCache, RevocationSource, RevocationStatus, check,
+    check_crl, check_ocsp_response, must_staple, ocsp_get_url, ocsp_request,
 };
-use rustls_pki_types::UnixTime;
+use rustls_pki_types::{CertificateDer, UnixTime};
+
+/// The lab's responder and CRL server listen on loopback: allowed explicitly.
+fn lab_connector() -> TcpConnector {
+    TcpConnector::allowing_non_global()
+}
+
+/// `check` of a lab chain (leaf, issuer) through `connector`, with a budget of `budget` bytes.
+async fn check_with(
+    chain: &[CertificateDer<'static>],
+    stapled: Option<&[u8]>,
+    connector: &TcpConnector,
+    cache: &RevocationCache,
+    budget: usize,
+) -> Revocation {
+    let options = HttpOptions::default();
+    let budget = FetchBudget::new(budget);
+    let via = Fetch {
+        connector,
+        options: &options,
+        cache,
+        budget: &budget,
+    };
+    check(&chain[0], &chain[1], stapled, &via, now()).await
+}
+
+async fn check_chain(
+    chain: &[CertificateDer<'static>],
+    stapled: Option<&[u8]>,
+    cache: &RevocationCache,
+) -> Revocation {
+    check_with(
+        chain,
+        stapled,
+        &lab_connector(),
+        cache,
+        FetchBudget::DEFAULT,
+    )
+    .await
+}
 
 fn leaf(pki: &Pki, name: &str, ocsp: Option<String>, crl: Option<String>) -> Leaf {
     let mut spec = LeafSpec::new(&[name], pki.now());
@@ -27,15 +66,7 @@ fn now() -> UnixTime {
 }
 
 async fn verdict(l: &Leaf, cache: &RevocationCache) -> checktls_tls::revocation::Revocation {
-    check(
-        &l.chain,
-        None,
-        &TcpConnector,
-        &HttpOptions::default(),
-        cache,
-        now(),
-    )
-    .await
+    check_chain(&l.chain, None, cache).await
 }
 
 #[tokio::test]
@@ -131,7 +162,7 @@ async fn stapled_response_and_nonce() {
     let nonce = [9u8; 16];
     let req = ocsp_request(&l.chain[0], &l.chain[1], Some(&nonce)).unwrap();
     let resp = fetch(
-        &TcpConnector,
+        &lab_connector(),
         &HttpRequest::post(&server.ocsp_url(), "application/ocsp-request", req),
         &HttpOptions::default(),
     )
@@ -155,15 +186,7 @@ async fn stapled_response_and_nonce() {
     ));
     // Stapled: no network needed.
     let before = server.requests();
-    let r = check(
-        &l.chain,
-        Some(&resp),
-        &TcpConnector,
-        &HttpOptions::default(),
-        &RevocationCache::new(),
-        now(),
-    )
-    .await;
+    let r = check_chain(&l.chain, Some(&resp), &RevocationCache::new()).await;
     assert_eq!(
         (r.status, r.source),
         (RevocationStatus::Good, Some(RevocationSource::Stapled))
@@ -344,15 +367,7 @@ async fn a_stapled_revocation_decides_without_the_network() {
         .unwrap()
         .staple(&l.chain[0], CertState::Revoked { reason: 1 }, pki.now())
         .unwrap();
-    let r = check(
-        &l.chain,
-        Some(&staple),
-        &TcpConnector,
-        &HttpOptions::default(),
-        &RevocationCache::new(),
-        now(),
-    )
-    .await;
+    let r = check_chain(&l.chain, Some(&staple), &RevocationCache::new()).await;
     assert!(
         matches!(r.status, RevocationStatus::Revoked { .. }),
         "{r:?}"
@@ -364,15 +379,7 @@ async fn a_stapled_revocation_decides_without_the_network() {
         .unwrap()
         .staple(&l.chain[0], CertState::Revoked { reason: 1 }, pki.now())
         .unwrap();
-    let r = check(
-        &l.chain,
-        Some(&bad),
-        &TcpConnector,
-        &HttpOptions::default(),
-        &RevocationCache::new(),
-        now(),
-    )
-    .await;
+    let r = check_chain(&l.chain, Some(&bad), &RevocationCache::new()).await;
     assert_eq!(
         (&r.status, r.source),
         (&RevocationStatus::Good, Some(RevocationSource::Ocsp)),
@@ -509,19 +516,74 @@ async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
 }
 
 #[tokio::test]
-async fn no_issuer_in_the_chain_cannot_be_checked() {
+async fn urls_on_non_global_addresses_are_not_fetched_by_default() {
     let pki = Pki::generate(SystemTime::now()).unwrap();
-    let l = pki.valid("i.lab.test").unwrap();
-    let r = check(
-        &l.chain[..1],
+    let server = RevocationServer::start(&pki, OcspMode::Normal)
+        .await
+        .unwrap();
+    // The responder and the CRL on 127.0.0.1, as a hostile certificate may name them.
+    let l = leaf(
+        &pki,
+        "n.lab.test",
+        Some(server.ocsp_url()),
+        Some(server.crl_url()),
+    );
+    server.set(&l.serial, CertState::Revoked { reason: 1 });
+    let r = check_with(
+        &l.chain,
         None,
-        &TcpConnector,
-        &HttpOptions::default(),
+        &TcpConnector::new(),
         &RevocationCache::new(),
-        now(),
+        FetchBudget::DEFAULT,
     )
     .await;
-    assert!(cause(&r).contains("no issuer"), "{r:?}");
+    assert!(
+        matches!(r.status, RevocationStatus::CouldNotCheck { .. }),
+        "{r:?}"
+    );
+    assert!(
+        r.attempts
+            .iter()
+            .any(|a| a.contains("not a global address")),
+        "{:?}",
+        r.attempts
+    );
+    assert_eq!(server.requests(), 0, "nothing reached the loopback server");
+    // Allowed on purpose, the same certificate is found revoked.
+    let r = check_chain(&l.chain, None, &RevocationCache::new()).await;
+    assert!(
+        matches!(r.status, RevocationStatus::Revoked { .. }),
+        "{r:?}"
+    );
+    assert!(server.requests() > 0);
+}
+
+#[tokio::test]
+async fn the_byte_budget_bounds_what_a_check_downloads() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let server = RevocationServer::start(&pki, OcspMode::Normal)
+        .await
+        .unwrap();
+    let l = leaf(&pki, "b.lab.test", Some(server.ocsp_url()), None);
+    server.set(&l.serial, CertState::Good);
+    // Too small a budget for any response: no verdict, and it says why.
+    let r = check_with(
+        &l.chain,
+        None,
+        &lab_connector(),
+        &RevocationCache::new(),
+        16,
+    )
+    .await;
+    assert!(
+        matches!(r.status, RevocationStatus::CouldNotCheck { .. }),
+        "{r:?}"
+    );
+    // A spent budget makes no request at all.
+    let before = server.requests();
+    let r = check_with(&l.chain, None, &lab_connector(), &RevocationCache::new(), 0).await;
+    assert!(cause(&r).contains("budget"), "{r:?}");
+    assert_eq!(server.requests(), before);
 }
 
 /// The committed fuzz seeds (`[u16 len][leaf][u16 len][issuer][response or CRL]`, made by the lab
@@ -588,15 +650,7 @@ async fn a_must_staple_leaf_without_a_staple_is_flagged() {
         .unwrap()
         .staple(&l.chain[0], CertState::Good, pki.now())
         .unwrap();
-    let r = check(
-        &l.chain,
-        Some(&staple),
-        &TcpConnector,
-        &HttpOptions::default(),
-        &RevocationCache::new(),
-        now(),
-    )
-    .await;
+    let r = check_chain(&l.chain, Some(&staple), &RevocationCache::new()).await;
     assert_eq!(
         (&r.status, r.source, r.must_staple_unmet),
         (

@@ -6,7 +6,8 @@
 //!   serve --db FILE [--listen ADDR]
 //!     Store::open ─► recover (runs of dead processes ─► interrupted)
 //!     ├─ monitor on ADDR (token from CHECKTLS_MONITOR_TOKEN)
-//!     └─ every 15 s: due_runs(now) ─► run_stored(slot) ─► ReceiverExecutor, SmtpMailer
+//!     └─ at each slot (looking again at least every 15 s): due_runs(now) ─► run_stored(slot)
+//!          ─► a fresh ReceiverExecutor run (every server tested afresh), SmtpMailer
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use checktls::batch::delivery::{DeliveryConfig, Mailer};
 use checktls::batch::history::{RunStatus, Store, process_alive};
 use checktls::batch::monitor::MonitorConfig;
 use checktls::batch::run::{Executor, RunOptions};
-use checktls::batch::service::{due_runs, run_stored};
+use checktls::batch::service::{due_runs, next_slot, run_stored};
 use checktls::executor::ReceiverExecutor;
 use checktls::mailer::SmtpMailer;
 
@@ -161,6 +162,20 @@ pub(crate) fn baseline(id: i64, db: &Path, run: Option<i64>, target: Option<&str
     }
 }
 
+/// How long to sleep: until the next slot of any stored batch (a little after it), at most
+/// 15 s, so batches added meanwhile are seen.
+fn until_next(store: &Store) -> Duration {
+    let now = OffsetDateTime::now_utc();
+    let most = Duration::from_secs(15);
+    match next_slot(store, now) {
+        Ok(Some(next)) => {
+            let wait = Duration::try_from(next - now).unwrap_or_default();
+            (wait + Duration::from_millis(20)).min(most)
+        }
+        _ => most,
+    }
+}
+
 /// The executor and trust anchors from the environment options.
 fn executor(env: &EnvArgs) -> Result<(ReceiverExecutor, checktls::tls::TrustStore), String> {
     let mut base = ReceiverOptions::default();
@@ -288,13 +303,16 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
     options.concurrency = a.concurrency.max(1);
     let config = DeliveryConfig::new(&a.delivery.results_dir, &a.delivery.from);
     eprintln!(
-        "serving {}: checking for due batches every 15 s",
+        "serving {}: running batches at their slots (looking at least every 15 s)",
         a.db.display()
     );
     loop {
         match due_runs(&store, OffsetDateTime::now_utc()) {
             Ok(due) => {
                 for (id, slot) in due {
+                    // Each run observes every server afresh; the checkers (resolver,
+                    // politeness) are kept.
+                    let executor = executor.fresh().await;
                     let ran = match &relay {
                         Some(r) => {
                             let mailer = SmtpMailer::new(r.clone());
@@ -335,6 +353,6 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
             }
             Err(e) => eprintln!("{e}"),
         }
-        tokio::time::sleep(Duration::from_secs(15)).await;
+        tokio::time::sleep(until_next(&store)).await;
     }
 }
