@@ -3,33 +3,22 @@
 //!
 //! `cargo bench --bench receiver`
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use checktls::options::ReceiverOptions;
 use checktls::tls::TrustStore;
 use checktls::tls::net::StaticConnector;
 use checktls::{Checker, Target};
-use checktls_lab::dns::{DnsLab, MailDomain};
-use checktls_lab::pki::Pki;
 use checktls_lab::scenario::Scenario;
-use checktls_lab::smtp::{Posture, SmtpReceiver};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tokio::net::TcpListener;
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{farm, options};
 
 const RECEIVERS: u8 = 50;
 const TARGETS: usize = 1000;
-
-fn options(port: u16, dns: SocketAddr, anchor: &str) -> ReceiverOptions {
-    let mut o = ReceiverOptions::default();
-    o.port = Some(port);
-    o.timeout = Duration::from_secs(10);
-    o.resolver.nameservers = vec![dns];
-    o.allow_non_global = true; // the lab lives on loopback
-    o.resolver.dnssec_anchors = Some(anchor.to_owned());
-    o
-}
 
 fn one_target(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -62,57 +51,9 @@ fn one_target(c: &mut Criterion) {
     );
 }
 
-struct Farm {
-    _receivers: Vec<SmtpReceiver>,
-    dns: DnsLab,
-    port: u16,
-    trust: TrustStore,
-}
-
-async fn farm() -> Farm {
-    let pki = Pki::generate(SystemTime::now()).expect("pki");
-    let ip = |i: u8| Ipv4Addr::new(127, 0, 1, 100 + i);
-    let mut builder = DnsLab::builder();
-    for i in 0..RECEIVERS {
-        builder = builder.mail_domain(MailDomain::new(&format!("d{i}.bench.test")).mx(
-            10,
-            "mx",
-            [IpAddr::V4(ip(i))],
-        ));
-    }
-    let dns = builder.start().await.expect("dns");
-    'retry: loop {
-        let first = TcpListener::bind((ip(0), 0)).await.expect("bind");
-        let port = first.local_addr().expect("addr").port();
-        let mut listeners = vec![first];
-        for i in 1..RECEIVERS {
-            match TcpListener::bind((ip(i), port)).await {
-                Ok(l) => listeners.push(l),
-                Err(_) => continue 'retry,
-            }
-        }
-        let receivers = listeners
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let leaf = pki.valid(&format!("mx.d{i}.bench.test")).expect("leaf");
-                SmtpReceiver::serve(l, Posture::tls(&leaf).expect("posture"))
-            })
-            .collect();
-        let mut trust = TrustStore::empty();
-        trust.add_der(pki.root().der().clone()).expect("root");
-        return Farm {
-            _receivers: receivers,
-            dns,
-            port,
-            trust,
-        };
-    }
-}
-
 fn thousand_targets(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let farm = rt.block_on(farm());
+    let farm = rt.block_on(farm(RECEIVERS));
     let targets: Vec<Target> = (0..TARGETS)
         .map(|j| {
             format!("user{j}@d{}.bench.test", j % usize::from(RECEIVERS))
@@ -161,14 +102,8 @@ fn thousand_targets(c: &mut Criterion) {
         })
     });
     g.finish();
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status
-            .lines()
-            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
-        {
-            println!("{line}");
-        }
-    }
+    let (rss, peak) = support::memory_kib();
+    println!("VmRSS {rss} kB, VmHWM {peak} kB");
 }
 
 criterion_group!(benches, one_target, thousand_targets);

@@ -495,3 +495,101 @@ async fn the_test_ends_at_its_deadline() {
     );
     assert!(!r.tested);
 }
+
+/// The `disconnect from ...` lines of a Postfix log: Postfix counts every command a client
+/// sent there (`ehlo=2 starttls=1 auth=1 mail=1 ...`), AUTH included, failed or not.
+fn disconnects(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("disconnect from"))
+        .collect()
+}
+
+#[tokio::test]
+#[ignore = "interop: needs root and the Debian packages postfix, sasl2-bin, libsasl2-modules; run by .ci/run"]
+async fn a_real_postfix_sees_no_auth_unless_its_certificate_is_verified() {
+    use checktls_lab::postfix::{Postfix, PostfixConfig};
+    assert!(
+        Postfix::available(),
+        "postfix is not installed or we are not root"
+    );
+    let pki = Pki::generate(SystemTime::now()).expect("pki");
+    let config = |last: u8| {
+        PostfixConfig::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, last)))
+            .hostname(NAME)
+            .local_domain("auth.test")
+            .sasl_user("bob", "hunter2")
+    };
+    let cases: Vec<(&str, PostfixConfig, &str)> = vec![
+        (
+            "no STARTTLS, AUTH offered in plaintext",
+            config(91).auth_without_tls(),
+            "not encrypted",
+        ),
+        (
+            "self-signed",
+            config(92).tls(&pki.self_signed(NAME).expect("leaf")),
+            "self-signed",
+        ),
+        (
+            "another name",
+            config(93).tls(&pki.wrong_name().expect("leaf")),
+            "does not name",
+        ),
+        (
+            "expired",
+            config(94).tls(&pki.expired(NAME).expect("leaf")),
+            "expired",
+        ),
+    ];
+    let c = auth_checker(&pki, |_| {}).await;
+    for (what, cfg, why) in cases {
+        let pf = Postfix::start(cfg).expect("postfix");
+        let r = check_at(&c, pf.addr()).await;
+        let h = host(&r);
+        let withheld = h
+            .findings
+            .iter()
+            .find(|f| f.code == "smtp.auth_withheld")
+            .unwrap_or_else(|| panic!("{what}: {:?}\n{}", h.findings, pf.log()));
+        assert!(
+            withheld.message.contains(why),
+            "{what}: {}",
+            withheld.message
+        );
+        // Postfix logs its disconnect line a moment after the session ends.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while disconnects(&pf.log()).is_empty() && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = pf.log();
+        let lines = disconnects(&log);
+        assert!(!lines.is_empty(), "{what}: no disconnect line\n{log}");
+        assert!(
+            lines.iter().all(|l| !l.contains(" auth=")),
+            "{what}: Postfix counted an AUTH command:\n{log}"
+        );
+        assert!(!log.contains("sasl_username"), "{what}\n{log}");
+    }
+    // A certificate that chains to the trusted root, names the host and is current: AUTH.
+    let pf = Postfix::start(config(95).tls(&pki.valid(NAME).expect("leaf"))).expect("postfix");
+    let r = check_at(&c, pf.addr()).await;
+    let h = host(&r);
+    assert_eq!(
+        stage_ok(h, "mail_from"),
+        Some(true),
+        "{:?}\n{}",
+        h.transcript,
+        pf.log()
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while disconnects(&pf.log()).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = pf.log();
+    assert!(log.contains("sasl_username=bob"), "{log}");
+    assert!(
+        disconnects(&log).iter().any(|l| l.contains(" auth=1")),
+        "{log}"
+    );
+    assert!(!log.contains("hunter2"));
+}

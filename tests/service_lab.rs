@@ -382,3 +382,174 @@ async fn serve_answers_the_monitor_for_stored_runs_and_refuses_a_wrong_token() {
         "{metrics}"
     );
 }
+
+/// Waits for a complete run of `id` whose row was written after `after` (a run id), and
+/// returns it.
+async fn next_complete_run(store: &Store, id: i64, after: i64) -> checktls::batch::history::RunRow {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let runs = store.runs(id, 100).expect("runs");
+        if let Some(r) = runs
+            .iter()
+            .filter(|r| r.id > after && r.status == RunStatus::Complete)
+            .min_by_key(|r| r.id)
+        {
+            return r.clone();
+        }
+        assert!(Instant::now() < deadline, "no run after {after}: {runs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn last_run_id(store: &Store, id: i64) -> i64 {
+    store.runs(id, 1).expect("runs").first().map_or(0, |r| r.id)
+}
+
+fn start_serve(db: &str, listen: SocketAddr, ca: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_checktls"))
+        .args([
+            "batch",
+            "serve",
+            "--db",
+            db,
+            "--listen",
+            &listen.to_string(),
+            "--ca-file",
+            ca,
+            "--results-dir",
+        ])
+        .arg(Path::new(db).with_file_name("results"))
+        .env("CHECKTLS_MONITOR_TOKEN", "over-time")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serve")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_tests_every_scheduled_run_afresh_as_the_receiver_changes() {
+    let pki = Pki::generate(SystemTime::now()).expect("pki");
+    let leaf = pki.valid("mx.lab.test").expect("leaf");
+    let rx = SmtpReceiver::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        Posture::tls(&leaf).expect("posture"),
+    )
+    .await
+    .expect("receiver");
+    let dir = Dir::new("over-time");
+    let db = dir.0.join("h.db");
+    let db_s = db.to_str().expect("path").to_owned();
+    let ca = dir.0.join("ca.pem");
+    std::fs::write(&ca, pem_encode("CERTIFICATE", pki.root().der())).expect("ca");
+    let ca_s = ca.to_str().expect("path").to_owned();
+    let results = dir.0.join("results");
+    // Every second second (six-field cron); alert only on change, into files.
+    let file = dir.0.join("b.xml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1" ct:Name="watched"
+    ct:Schedule="*/2 * * * * *" ct:Alert="change">
+  <Target Port="{}" SNI="mx.lab.test" ct:CheckOCSP="no">127.0.0.1</Target>
+  <Delivery><To>File</To><Format>csv</Format></Delivery>
+</BatchTest>"#,
+            rx.addr().port()
+        ),
+    )
+    .expect("write");
+    let out = tokio::task::block_in_place(|| {
+        checktls(&["batch", "add", file.to_str().expect("path"), "--db", &db_s])
+    });
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id: i64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("id");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let listen = SocketAddr::from(([127, 0, 0, 1], port));
+    let store = Store::open(&db).expect("store");
+    let mut server = start_serve(&db_s, listen, &ca_s);
+    let monitor = |listen| async move {
+        let (status, body) = http_get(
+            listen,
+            &format!("/monitor/{id}?check_age=60&min_total=113&format=json"),
+            "over-time",
+        )
+        .await
+        .expect("the monitor answers");
+        assert_eq!(status, 200);
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        (
+            v["status"].as_str().unwrap_or_default().to_owned(),
+            v["last_total"].as_f64(),
+        )
+    };
+
+    // The receiver's postures, one after the other; each is seen by the first run after it,
+    // that run alerts (a results file), and the monitor follows.
+    let expired = pki.expired("mx.lab.test").expect("leaf");
+    let postures: Vec<(&str, Posture, u16, &str)> = vec![
+        (
+            "TLS 1.3, valid",
+            Posture::tls(&leaf).expect("posture"),
+            114,
+            "OK",
+        ),
+        (
+            "STARTTLS withdrawn",
+            Posture::tls(&leaf).expect("posture").no_starttls(),
+            26,
+            "NOK",
+        ),
+        (
+            "expired certificate",
+            Posture::tls(&expired).expect("posture"),
+            112,
+            "NOK",
+        ),
+        ("restored", Posture::tls(&leaf).expect("posture"), 114, "OK"),
+    ];
+    let mut files = 0;
+    for (i, (what, posture, grade, monitor_says)) in postures.into_iter().enumerate() {
+        rx.set_posture(posture);
+        let boundary = last_run_id(&store, id);
+        let run = next_complete_run(&store, id, boundary).await;
+        assert_eq!(run.total, Some(f64::from(grade)), "{what}: {run:?}");
+        // The next scheduled run sees the same server: no change, no alert.
+        let again = next_complete_run(&store, id, run.id).await;
+        assert_eq!(again.total, run.total, "{what}: the same server twice");
+        files += 1;
+        assert_eq!(
+            files_in(&results).len(),
+            files,
+            "{what}: exactly one alert for the change"
+        );
+        assert_eq!(
+            monitor(listen).await,
+            (monitor_says.to_owned(), Some(f64::from(grade))),
+            "{what}"
+        );
+        if i == 1 {
+            // Killed and restarted between two runs: it goes on from the history.
+            server.kill().expect("kill");
+            let _ = server.wait();
+            server = start_serve(&db_s, listen, &ca_s);
+        }
+    }
+    server.kill().expect("kill");
+    let _ = server.wait();
+    let interrupted = store
+        .runs(id, 1000)
+        .expect("runs")
+        .iter()
+        .filter(|r| r.status == RunStatus::Interrupted)
+        .count();
+    assert!(interrupted <= 1, "at most the run cut off by the kill");
+}

@@ -537,3 +537,24 @@ fn neutral(s: &str) -> String {
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_neutralised() {
+        for formula in ["=1+2", "+SUM(A1)", "-2+3", "@cmd", "=HYPERLINK(\"x\")"] {
+            assert!(
+                csv_cell(formula).trim_start_matches('"').starts_with('\''),
+                "{formula}"
+            );
+            assert!(quoted(formula).starts_with("\"'"), "{formula}");
+        }
+        for plain in ["-3", "+4.5", "114", "a.example", "not tested: =x"] {
+            assert!(!csv_cell(plain).contains('\''), "{plain}");
+        }
+        assert_eq!(csv_cell("a\u{7}b\u{1b}"), "a b ");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+    }
+}

@@ -433,3 +433,91 @@ async fn the_monitor_over_http_tells_each_state_apart_and_wants_its_token() {
     );
     server.abort();
 }
+
+#[cfg(unix)]
+#[test]
+fn the_history_and_results_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = Dir::new("modes");
+    let path = dir.0.join("h.db");
+    // A file left readable by others from before is made owner-only too.
+    std::fs::write(&path, b"").expect("create");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let store = Store::open(&path).expect("open");
+    store.put_batch(None, ALERT_ON_CHANGE, T0).expect("add");
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&path), 0o600, "the database");
+    for side in ["h.db-wal", "h.db-shm"] {
+        let p = dir.0.join(side);
+        if p.exists() {
+            assert_eq!(mode(&p) & 0o077, 0, "{side} is not readable by others");
+        }
+    }
+    drop(store);
+    let results = dir.0.join("results").join("deep");
+    let file = checktls_batch::delivery::write_result_file(
+        &results,
+        "partners",
+        T0,
+        checktls_batch::Format::Csv,
+        "114,\"a.example\"\n",
+    )
+    .expect("write");
+    assert_eq!(mode(&results), 0o700, "the results directory");
+    assert_eq!(mode(&file), 0o600, "the results file");
+}
+
+#[test]
+fn a_stored_batch_keeps_no_password_in_clear() {
+    let store = Store::open_in_memory().expect("store");
+    let clear = r#"<BatchTest TestType="receiver">
+  <Target AuthUser="bob" AuthPass="hunter2">a.example</Target>
+</BatchTest>"#;
+    let e = store.put_batch(None, clear, T0).expect_err("refused");
+    let text = e.to_string();
+    assert!(
+        text.starts_with("2:3:") && text.contains("ct:AuthPassEnv"),
+        "{text}"
+    );
+    assert!(!text.contains("hunter2"));
+    let by_env = r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1">
+  <Target AuthUser="bob" ct:AuthPassEnv="PARTNER_PW">a.example</Target>
+</BatchTest>"#;
+    let id = store.put_batch(None, by_env, T0).expect("stored");
+    let stored = store.batches().expect("batches");
+    let b = stored.iter().find(|b| b.id == id).expect("the batch");
+    let debug = format!("{b:?}");
+    assert!(
+        !debug.contains("AuthUser") && debug.contains("bytes"),
+        "{debug}"
+    );
+}
+
+#[tokio::test]
+async fn csv_cells_carry_no_control_characters() {
+    let batch = checktls_batch::parse(
+        r#"<BatchTest TestType="receiver"><Target>a.example</Target><Target>b.example</Target></BatchTest>"#,
+    )
+    .expect("batch");
+    let exec = ScriptedExecutor::new().graded("a.example", 114).with(
+        "b.example",
+        [Outcome::not_tested(
+            "=HYPERLINK(\"http://evil\";\"x\")\u{7}\r\n-2+3",
+        )],
+    );
+    let result = checktls_batch::run::run(&batch, &exec, &RunOptions::default(), |_| {}).await;
+    let csv = checktls_batch::format::render(
+        &result,
+        checktls_batch::Format::Csv,
+        &checktls_batch::model::Selection::default(),
+    );
+    assert!(csv.contains("114,\"a.example\""), "{csv}");
+    assert!(!csv.contains(['\u{7}', '\r']), "{csv:?}");
+    assert_eq!(csv.lines().count(), 2, "one line per target: {csv:?}");
+}

@@ -116,6 +116,13 @@ impl PostfixConfig {
         self
     }
 
+    /// Offers AUTH without TLS too (`smtpd_tls_auth_only = no`): what a server that lost its
+    /// STARTTLS, or an attacker who stripped it, looks like.
+    pub fn auth_without_tls(mut self) -> Self {
+        self.require_tls_for_auth = false;
+        self
+    }
+
     /// SASL AUTH (PLAIN, LOGIN) with these users, checked by Dovecot-less Cyrus `sasldb`:
     /// needs the Debian packages `sasl2-bin` and `libsasl2-modules`.
     pub fn sasl_user(mut self, user: &str, password: &str) -> Self {
