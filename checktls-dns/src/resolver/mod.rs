@@ -38,6 +38,7 @@ use std::sync::Arc;
 
 use hickory_resolver::proto::rr::RData;
 
+mod anchored;
 mod diagnose;
 mod discover;
 mod engine;
