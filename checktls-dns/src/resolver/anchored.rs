@@ -233,3 +233,103 @@ pub(crate) async fn anchored(anchors: &TrustAnchors, upstream: &Upstream, now: u
     }
     Anchored { keys, keep }
 }
+
+/// Base32hex without padding, lower case (RFC 4648 §7): how NSEC3 owner labels spell hashes. The
+/// encoding keeps the order of the bytes, so encoded hashes compare as the hashes do.
+fn base32hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 32] = b"0123456789abcdefghijklmnopqrstuv";
+    let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+    let mut buffer: u64 = 0;
+    let mut bits = 0u32;
+    for &b in bytes {
+        buffer = (buffer << 8) | u64::from(b);
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            let index = usize::try_from((buffer >> bits) & 31).unwrap_or(0);
+            out.push(char::from(DIGITS.get(index).copied().unwrap_or(b'0')));
+        }
+    }
+    if bits > 0 {
+        let index = usize::try_from((buffer << (5 - bits)) & 31).unwrap_or(0);
+        out.push(char::from(DIGITS.get(index).copied().unwrap_or(b'0')));
+    }
+    out
+}
+
+/// Whether a denial rests on an opt-out NSEC3 covering the "next closer" name of `qname`: then
+/// it proves only that no signed name is there, and the answer is not secure (RFC 5155 §9.2:
+/// the AD bit MUST NOT be set). `authorities` is the response's authority section.
+pub(crate) fn opt_out_denial(authorities: &[Record], qname: &Name) -> bool {
+    let nsec3: Vec<(String, &hickory_resolver::proto::dnssec::rdata::NSEC3)> = authorities
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::DNSSEC(DNSSECRData::NSEC3(n)) => {
+                let label = r.name.iter().next()?;
+                Some((String::from_utf8_lossy(label).to_ascii_lowercase(), n))
+            }
+            _ => None,
+        })
+        .collect();
+    let Some((_, first)) = nsec3.first() else {
+        return false;
+    };
+    let (algorithm, salt, iterations) = (first.hash_algorithm(), first.salt(), first.iterations());
+    let hash = |name: &Name| -> Option<String> {
+        algorithm
+            .hash(salt, name, iterations)
+            .ok()
+            .map(|d| base32hex(d.as_ref()))
+    };
+    // The closest encloser: the longest ancestor of qname whose hash an NSEC3 owner matches.
+    let labels = usize::from(qname.num_labels());
+    let mut next_closer: Option<Name> = None;
+    let mut candidate = qname.clone();
+    for _ in 0..labels {
+        let parent = candidate.base_name();
+        if let Some(h) = hash(&parent)
+            && nsec3.iter().any(|(owner, _)| *owner == h)
+        {
+            next_closer = Some(candidate);
+            break;
+        }
+        candidate = parent;
+    }
+    let Some(next_closer) = next_closer else {
+        return false;
+    };
+    let Some(h) = hash(&next_closer) else {
+        return false;
+    };
+    nsec3.iter().any(|(owner, n)| {
+        let next = base32hex(n.next_hashed_owner_name());
+        let covers = if owner < &next {
+            owner.as_str() < h.as_str() && h < next
+        } else {
+            // The last NSEC3 of the chain wraps around to the first.
+            owner.as_str() < h.as_str() || h < next
+        };
+        covers && n.opt_out()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32hex_matches_rfc_4648_vectors() {
+        // RFC 4648 §10, BASE32-HEX, lower case and without padding.
+        for (input, want) in [
+            ("", ""),
+            ("f", "co"),
+            ("fo", "cpng"),
+            ("foo", "cpnmu"),
+            ("foob", "cpnmuog"),
+            ("fooba", "cpnmuoj1"),
+            ("foobar", "cpnmuoj1e8"),
+        ] {
+            assert_eq!(base32hex(input.as_bytes()), want, "{input}");
+        }
+    }
+}

@@ -342,6 +342,14 @@ async fn check_zone(
             .copied()
             .filter(|k| !k.revoke() && ds.iter().any(|d| d.covers(&zone, k).unwrap_or(false)))
             .collect();
+        let revoked_match = keys
+            .iter()
+            .any(|k| k.revoke() && ds.iter().any(|d| d.covers(&zone, k).unwrap_or(false)));
+        if matching.is_empty() && revoked_match {
+            return Some(Link::Broken(format!(
+                "the DS records for {zone_} name only revoked keys (RFC 5011): no key may sign its DNSKEY set"
+            )));
+        }
         if matching.is_empty() {
             let ds_tags: Vec<u16> = ds.iter().map(|d| d.key_tag()).collect();
             let key_tags: Vec<u16> = keys

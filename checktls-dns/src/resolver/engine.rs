@@ -102,7 +102,7 @@ impl Validator {
 }
 
 enum Handle {
-    Plain(Upstream),
+    Plain(Box<Upstream>),
     Validating(Box<Validator>),
 }
 
@@ -192,7 +192,11 @@ impl Engine {
 
     async fn with_upstream(options: ResolverOptions, upstream: Upstream) -> Result<Self, Error> {
         let (handle, validating, anchors) = match &options.dnssec {
-            Dnssec::Off => (Handle::Plain(upstream.clone()), false, TrustAnchors::none()),
+            Dnssec::Off => (
+                Handle::Plain(Box::new(upstream.clone())),
+                false,
+                TrustAnchors::none(),
+            ),
             Dnssec::Validate(anchors) => {
                 let current = Validator::build(&upstream, anchors, options.cache).await;
                 let v = Validator {
@@ -411,6 +415,9 @@ impl Engine {
                 Some(p) => p,
                 None => self.denial_proof(&message),
             };
+            if proof.is_secure() && anchored::opt_out_denial(&message.authorities, &current) {
+                proof = Proof::Insecure;
+            }
             proof = self.scoped(&current_ours, proof);
             if proof.is_bogus() {
                 proof = self.explain_denial(&message, proof).await;
