@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use checktls_dns::discovery::{DaneVerdict, IpChoice};
 use checktls_dns::resolver::{Dnssec, Nameservers, Resolver, ResolverOptions};
 use checktls_dns::{Answer, DomainName, Proof, TrustAnchors};
 use hickory_proto::dnssec::rdata::DS;
@@ -1131,6 +1132,22 @@ async fn the_matrix_agrees_with_unbound_and_delv() {
         built.as_millis(),
         started.elapsed().as_secs()
     );
+    // DANE applicability (RFC 7672 §2.2) on the same zones: both proofs, and the verdict.
+    for (host, want) in [
+        ("mx.kz13.test", DaneVerdict::Applies),
+        ("mx.unsigned.test", DaneVerdict::AddressesNotSecure),
+        ("mx.notlsasig.test", DaneVerdict::TlsaNotSecure),
+        ("ns.test", DaneVerdict::NoTlsaRecords),
+    ] {
+        let name: DomainName = host.parse().expect("name");
+        let addresses = direct.host_addresses(&name, IpChoice::V4).await;
+        let lookup = direct.tlsa(&addresses, 25).await.expect("TLSA lookup");
+        let a = &lookup.applicability;
+        assert_eq!(a.verdict, want, "{host}: {a:?}");
+        assert_eq!(a.addresses, addresses.proof(), "{host}");
+        assert_eq!(a.tlsa, lookup.answer.proof, "{host}");
+        let _ = writeln!(report, "DANE {host}: {}", a.verdict.name());
+    }
     knot.assert_running();
     validator.assert_running();
     assert!(
