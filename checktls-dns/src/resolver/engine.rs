@@ -198,11 +198,12 @@ impl Engine {
                 TrustAnchors::none(),
             ),
             Dnssec::Validate(anchors) => {
-                let current = Validator::build(&upstream, anchors, options.cache).await;
+                let keep = options.cache || options.keep_keys;
+                let current = Validator::build(&upstream, anchors, keep).await;
                 let v = Validator {
                     upstream: upstream.clone(),
                     anchors: anchors.clone(),
-                    cache: options.cache,
+                    cache: keep,
                     current: Mutex::new(current),
                 };
                 (Handle::Validating(Box::new(v)), true, anchors.clone())

@@ -42,6 +42,8 @@ mod anchored;
 mod diagnose;
 mod discover;
 mod engine;
+#[doc(hidden)]
+pub(crate) mod fuzz;
 mod options;
 
 pub use options::{DiscoveryOptions, Dnssec, Nameservers, ResolverOptions};
