@@ -78,7 +78,11 @@ pub(crate) fn validator(data: &[u8]) {
     let Some(rt) = runtime() else {
         return;
     };
-    rt.block_on(ask(template, ours, anchors));
+    // Bounded: a message that makes the resolver wait (dropped, truncated) costs at most this.
+    rt.block_on(async {
+        let _ =
+            tokio::time::timeout(Duration::from_millis(300), ask(template, ours, anchors)).await;
+    });
 }
 
 async fn ask(template: Message, name: DomainName, anchors: TrustAnchors) {
@@ -88,7 +92,7 @@ async fn ask(template: Message, name: DomainName, anchors: TrustAnchors) {
     let Ok(addr) = socket.local_addr() else {
         return;
     };
-    let server = tokio::spawn(async move {
+    let _server = AbortOnDrop(tokio::spawn(async move {
         let mut buf = vec![0u8; 4096];
         while let Ok((n, from)) = socket.recv_from(&mut buf).await {
             let Some(request) = buf.get(..n).and_then(|b| Message::from_bytes(b).ok()) else {
@@ -102,20 +106,30 @@ async fn ask(template: Message, name: DomainName, anchors: TrustAnchors) {
                 let _ = socket.send_to(&bytes, from).await;
             }
         }
-    });
+    }));
     let o = ResolverOptions {
         nameservers: Nameservers::Given(vec![addr]),
         dnssec: Dnssec::Validate(anchors),
         cache: false,
-        timeout: Duration::from_millis(100),
+        timeout: Duration::from_millis(50),
         attempts: 1,
         ..ResolverOptions::default()
     };
     if let Ok(r) = Resolver::new(o).await {
-        let _ = r.lookup_mx(&name).await;
-        let _ = r.lookup_tlsa(&name).await;
-        let _ = r.lookup_a(&name).await;
-        let _ = r.lookup_txt(&name).await;
+        let _ = tokio::join!(
+            r.lookup_mx(&name),
+            r.lookup_tlsa(&name),
+            r.lookup_a(&name),
+            r.lookup_txt(&name)
+        );
     }
-    server.abort();
+}
+
+/// Stops the fake upstream however `ask` ends (also when the time bound drops it).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
