@@ -529,12 +529,14 @@ pub(crate) fn host_report(
             records: Vec::new(),
             matched: None,
             notes: vec!["no TLSA lookup for this host".into()],
+            applicability: None,
         },
         (Some(t), Some(report)) => {
             let report = report.clone();
             evidence.dane = DaneEvidence {
                 tested: true,
-                secure: t.answer.proof.is_secure(),
+                // RFC 7672 §2.2: the addresses must be secure too.
+                secure: t.answer.proof.is_secure() && t.applicability.addresses.is_secure(),
                 usable: !matches!(
                     report.status,
                     DaneStatus::NoRecords | DaneStatus::Insecure | DaneStatus::Unusable
@@ -562,6 +564,7 @@ pub(crate) fn host_report(
                     .matched
                     .map(|m| format!("{} at depth {}", m.record, m.depth)),
                 notes: report.notes,
+                applicability: Some(t.applicability.clone()),
             }
         }
     };

@@ -183,6 +183,9 @@ pub struct DaneView {
     pub matched: Option<String>,
     /// Why each other record did not match.
     pub notes: Vec<String>,
+    /// Whether DANE applies (RFC 7672 §2.2): the proofs of the host's address records and of
+    /// its TLSA RRset, and which one decided; null when TLSA was not looked up.
+    pub applicability: Option<crate::dns::discovery::DaneApplicability>,
 }
 
 /// The MTA-STS policy of the domain.

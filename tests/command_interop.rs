@@ -3,10 +3,14 @@
 //! Postfix per posture on 127.0.0.8x:25. Run by .ci/run (`cargo test -- --ignored`).
 //!
 //! ```text
-//!   host  ──unshare -n──►  new namespace (only its own loopback)
-//!                          knotd 127.0.0.1:53  (zones signed by the lab, anchor given)
-//!                          postfix 127.0.0.81..88:25 (TLS 1.3, 1.2 only, expired, wrong name,
-//!                                                     no STARTTLS, TLS 1.0 only, two MX)
+//!   host  ──unshare -n -m──►  new namespace (only its own loopback, its own /etc/hosts)
+//!                          knotd 127.0.0.1:53  (zones signed by the lab, anchor given; best.test
+//!                                               signed by Knot itself, KSK+ZSK, anchored by
+//!                                               its KSK's DS from keymgr)
+//!                          postfix 127.0.0.81..89:25 (TLS 1.3, 1.2 only, expired, wrong name,
+//!                                                     no STARTTLS, TLS 1.0 only, two MX, best:
+//!                                                     DANE 3 1 1 + MTA-STS enforce)
+//!                          MTA-STS policy over HTTPS on 127.0.0.89:443
 //!                          checktls receiver <domain> --nameserver 127.0.0.1:53 ...
 //! ```
 
@@ -16,6 +20,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use checktls_lab::dns::{DnsLab, MailDomain};
+use checktls_lab::mta_sts::{PolicyPosture, PolicyServer, policy_text};
 use checktls_lab::pki::{Pki, pem_encode};
 use checktls_lab::postfix::{Postfix, PostfixConfig};
 
@@ -131,12 +136,41 @@ fn inside_namespace() {
         .unwrap();
     std::fs::write(dir.join("anchor.txt"), zones.trust_anchor()).unwrap();
     let files = zones.write_zone_files(&dir).unwrap();
+    // best.test: Knot signs it itself, with a KSK (257) and a ZSK (256), ECDSA P-256, NSEC; the
+    // TLSA record is DANE-EE 3 1 1 of the Postfix certificate; MTA-STS in enforce mode.
+    let best_leaf = pki.valid("mx.best.test").unwrap();
+    let spki_sha256 = {
+        let (_, cert) = x509_parser::parse_x509_certificate(best_leaf.chain[0].as_ref()).unwrap();
+        let d = ring::digest::digest(&ring::digest::SHA256, cert.tbs_certificate.subject_pki.raw);
+        d.as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    std::fs::write(
+        dir.join("best.test.zone"),
+        format!(
+            "best.test. 300 IN SOA ns.lab. hostmaster.lab. 1 3600 600 86400 300\n\
+             best.test. 300 IN NS ns.lab.\n\
+             best.test. 300 IN MX 10 mx.best.test.\n\
+             mx.best.test. 300 IN A 127.0.0.89\n\
+             _25._tcp.mx.best.test. 300 IN TLSA 3 1 1 {spki_sha256}\n\
+             _mta-sts.best.test. 300 IN TXT \"v=STSv1; id=20261122T000000\"\n\
+             mta-sts.best.test. 300 IN A 127.0.0.89\n\
+             _smtp._tls.best.test. 300 IN TXT \"v=TLSRPTv1; rua=mailto:tls-reports@best.test\"\n\
+             best.test. 300 IN TXT \"v=spf1 mx -all\"\n\
+             _dmarc.best.test. 300 IN TXT \"v=DMARC1; p=reject; rua=mailto:dmarc@best.test\"\n"
+        ),
+    )
+    .unwrap();
     let mut conf = format!(
         "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@53\n\
          database:\n  storage: \"{d}\"\n\
          log:\n  - target: stderr\n    any: warning\n\
+         policy:\n  - id: kz\n    algorithm: ecdsap256sha256\n    single-type-signing: off\n    nsec3: off\n\
          template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    zonefile-load: whole\n    journal-content: none\n\
-         zone:\n",
+         zone:\n\
+         \x20 - domain: best.test.\n    file: \"{d}/best.test.zone\"\n    dnssec-signing: on\n    dnssec-policy: kz\n",
         d = dir.display()
     );
     for (origin, path) in &files {
@@ -176,6 +210,69 @@ fn inside_namespace() {
         std::thread::sleep(Duration::from_millis(200));
     }
 
+    // The DS of best.test's KSK, as keymgr gives it, beside the lab's root key.
+    let keymgr = ["/usr/sbin/keymgr", "/usr/bin/keymgr"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("keymgr (Debian package knot)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let best_ds = loop {
+        let out = Command::new(&keymgr)
+            .arg("-c")
+            .arg(dir.join("knot.conf"))
+            .args(["best.test.", "ds"])
+            .output()
+            .expect("keymgr");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(line) = text
+            .lines()
+            .find(|l| l.contains(" DS ") && l.contains(" 13 2 "))
+        {
+            break line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "keymgr gave no DS for best.test: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    std::fs::write(
+        dir.join("anchor.txt"),
+        format!("{}\n{best_ds}\n", zones.trust_anchor()),
+    )
+    .unwrap();
+    // Until Knot has signed best.test, its DNSKEY set is not there: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !Command::new("kdig")
+        .args(["@127.0.0.1", "-p", "53", "+short", "best.test", "DNSKEY"])
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("257 3 13"))
+    {
+        assert!(Instant::now() < deadline, "Knot did not sign best.test");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The MTA-STS policy host is found by the system resolver (getaddrinfo), not by
+    // --nameserver: inside this namespace's own mount namespace, /etc/hosts names it.
+    std::fs::write(
+        dir.join("hosts"),
+        "127.0.0.1 localhost\n127.0.0.89 mta-sts.best.test\n",
+    )
+    .unwrap();
+    sh(
+        "mount",
+        &["--bind", &dir.join("hosts").to_string_lossy(), "/etc/hosts"],
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _policy = rt
+        .block_on(PolicyServer::start_on(
+            "127.0.0.89:443".parse().unwrap(),
+            &pki,
+            "best.test",
+            PolicyPosture::Valid(policy_text("enforce", &["mx.best.test"], 604_800)),
+        ))
+        .unwrap();
+
     // Real Postfix receivers, one per posture, all on port 25.
     let pf = |last: u8, name: &str, cfg: fn(PostfixConfig, &Pki, &str) -> PostfixConfig| {
         Postfix::start(cfg(
@@ -203,6 +300,13 @@ fn inside_namespace() {
             c.tls(&p.valid(n).unwrap()).legacy_only("TLSv1")
         }),
         pf(88, "mx.twomx.test", |c, p, n| c.tls(&p.valid(n).unwrap())),
+        Postfix::start(
+            PostfixConfig::new(IpAddr::V4(ip(89)))
+                .port(25)
+                .hostname("mx.best.test")
+                .tls(&best_leaf),
+        )
+        .unwrap(),
     ];
 
     let band = |domain: &str, lo: u64, hi: u64, code: i32| {
@@ -210,9 +314,10 @@ fn inside_namespace() {
         let score = r.json["confidence_factor"]["score"].as_u64().unwrap_or(999);
         assert!(
             (lo..=hi).contains(&score) && r.code == code,
-            "{domain}: score {score} (want {lo}..={hi}), exit {} (want {code})\n{}",
+            "{domain}: score {score} (want {lo}..={hi}), exit {} (want {code})\n{}\nMTA-STS: {}",
             r.code,
-            serde_json::to_string_pretty(&r.json["mx"]).unwrap_or_default()
+            serde_json::to_string_pretty(&r.json["mx"]).unwrap_or_default(),
+            r.json["mta_sts"]
         );
         r.json
     };
@@ -227,9 +332,51 @@ fn inside_namespace() {
     let j = band("legacy10.test", 64, 74, 1);
     assert_eq!(j["mx"][0]["tls"]["version"], "TLSv1");
     band("unreachable.test", 50, 50, 3);
+    // A KSK+ZSK zone signed and served by Knot, anchored by its KSK's DS: every answer secure,
+    // DANE 3 1 1 matched, MTA-STS enforced, TLS 1.3: best in class, 121.
+    let j = band("best.test", 121, 121, 0);
+    let mx = &j["mx"][0];
+    assert_eq!(mx["tls"]["version"], "TLSv1.3");
+    assert_eq!(mx["dane"]["status"], "matched", "{mx}");
+    assert_eq!(mx["dane"]["applicability"]["verdict"], "applies", "{mx}");
+    assert_eq!(mx["dane"]["applicability"]["addresses"]["state"], "secure");
+    assert_eq!(mx["dane"]["applicability"]["tlsa"]["state"], "secure");
+    assert_eq!(mx["mta_sts"]["verdict"], "pass", "{mx}");
+    let proofs = proofs_in(&j);
+    assert!(
+        proofs.len() >= 5 && proofs.iter().all(|p| p == "secure"),
+        "every DNS answer of best.test must be secure: {proofs:?}\n{}",
+        serde_json::to_string_pretty(&j).unwrap_or_default()
+    );
     let j = band("twomx.test", 50, 113, 1);
     assert_eq!(j["mx"].as_array().map(Vec::len), Some(2));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every DNSSEC proof state in a report (objects `{"state": ...}` under any key), for the
+/// domain's own answers (reverse DNS, which the lab does not serve for best.test, left out).
+fn proofs_in(v: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    fn walk(v: &serde_json::Value, key: &str, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if key == "proof"
+                    && let Some(s) = m.get("state").and_then(|s| s.as_str())
+                {
+                    out.push(s.to_owned());
+                }
+                for (k, x) in m {
+                    if k != "reverse_dns" && k != "ptr" {
+                        walk(x, k, out);
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, key, out)),
+            _ => {}
+        }
+    }
+    walk(v, "", &mut out);
+    out
 }
 
 #[test]
@@ -241,7 +388,8 @@ fn the_command_against_real_postfix_and_knot_in_a_network_namespace() {
     }
     // Run this same test again inside a new network namespace.
     let status = Command::new("unshare")
-        .args(["--net", "--"])
+        // A mount namespace too, so the namespace can have its own /etc/hosts (below).
+        .args(["--net", "--mount", "--"])
         .arg(std::env::current_exe().unwrap())
         .args([
             "--exact",

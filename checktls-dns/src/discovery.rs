@@ -170,15 +170,95 @@ pub struct TlsaLookup {
     /// Earlier candidates that had no TLSA records, in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Answer<TlsaRecord>>,
+    /// Whether DANE applies to the host, and which proofs decided it (RFC 7672 §2.2).
+    pub applicability: DaneApplicability,
     /// What was noticed (DANE not applicable, usable records).
     pub findings: Vec<Finding>,
 }
 
 impl TlsaLookup {
-    /// The TLSA records, if DANE applies: the RRset is secure and non-empty.
+    /// The TLSA records, if the RRset is secure and non-empty (whether DANE applies also needs
+    /// secure addresses: see [`applicability`](Self::applicability)).
     pub fn usable_records(&self) -> Option<&[TlsaRecord]> {
         (self.answer.proof.is_secure() && !self.answer.records().is_empty())
             .then(|| self.answer.records())
+    }
+}
+
+/// Whether DANE applies to an MX host (RFC 7672 §2.2): only when the host's address records
+/// (and any CNAMEs on the way) and its TLSA RRset are DNSSEC-secure and the TLSA RRset is not
+/// empty. Both proofs are kept, so a report can say which one made DANE apply or not.
+///
+/// ```
+/// use checktls_dns::Proof;
+/// use checktls_dns::discovery::{DaneApplicability, DaneVerdict};
+///
+/// let a = DaneApplicability::new(Proof::Insecure, Proof::Secure, true);
+/// assert_eq!(a.verdict, DaneVerdict::AddressesNotSecure);
+/// assert!(!a.applies());
+/// assert!(DaneApplicability::new(Proof::Secure, Proof::Secure, true).applies());
+/// ```
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DaneApplicability {
+    /// The proof of the host's address records (the weakest of the A and AAAA answers).
+    pub addresses: Proof,
+    /// The proof of the TLSA RRset (or of its denial).
+    pub tlsa: Proof,
+    /// The verdict.
+    pub verdict: DaneVerdict,
+}
+
+/// Why DANE applies to a host or not, first reason first.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DaneVerdict {
+    /// Secure addresses and a secure, non-empty TLSA RRset: DANE applies.
+    Applies,
+    /// The address records are not secure (RFC 7672 §2.2.1): DANE does not apply, whatever the
+    /// TLSA records say.
+    AddressesNotSecure,
+    /// The TLSA RRset is not secure (insecure, bogus or indeterminate; RFC 7672 §2.2): no DANE.
+    TlsaNotSecure,
+    /// Secure, but there are no TLSA records: the host does not publish DANE.
+    NoTlsaRecords,
+}
+
+impl DaneApplicability {
+    /// The verdict from the two proofs and whether the TLSA RRset has records.
+    pub fn new(addresses: Proof, tlsa: Proof, tlsa_records: bool) -> Self {
+        let verdict = if !addresses.is_secure() {
+            DaneVerdict::AddressesNotSecure
+        } else if !tlsa.is_secure() {
+            DaneVerdict::TlsaNotSecure
+        } else if !tlsa_records {
+            DaneVerdict::NoTlsaRecords
+        } else {
+            DaneVerdict::Applies
+        };
+        Self {
+            addresses,
+            tlsa,
+            verdict,
+        }
+    }
+
+    /// Whether DANE applies.
+    pub fn applies(&self) -> bool {
+        self.verdict == DaneVerdict::Applies
+    }
+}
+
+impl DaneVerdict {
+    /// A short name: `applies`, `addresses_not_secure`, `tlsa_not_secure`, `no_tlsa_records`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Applies => "applies",
+            Self::AddressesNotSecure => "addresses_not_secure",
+            Self::TlsaNotSecure => "tlsa_not_secure",
+            Self::NoTlsaRecords => "no_tlsa_records",
+        }
     }
 }
 

@@ -788,3 +788,76 @@ async fn whole_domain_discovery_keeps_everything_and_serialises() {
     assert_eq!(json["mx"]["Ok"]["answer"]["proof"]["state"], "secure");
     assert!(matches!(mx.answer.outcome, Outcome::Records(_)));
 }
+
+#[tokio::test]
+async fn ksk_zsk_csk_and_nsec3_zones_validate() {
+    use checktls_lab::dns::{Denial, KeyLayout};
+    let lab = DnsLab::builder()
+        .reverse_dns(false)
+        .mail_domain(MailDomain::new("kz.test").mx(10, "mx", [v4(31)]))
+        .mail_domain(
+            MailDomain::new("csk.test")
+                .key_layout(KeyLayout::Csk)
+                .mx(10, "mx", [v4(32)]),
+        )
+        .mail_domain(
+            MailDomain::new("n3.test")
+                .denial(Denial::Nsec3 {
+                    iterations: 0,
+                    opt_out: false,
+                })
+                .mx(10, "mx", [v4(33)]),
+        )
+        .mail_domain(
+            MailDomain::new("n3high.test")
+                .denial(Denial::Nsec3 {
+                    iterations: 200,
+                    opt_out: false,
+                })
+                .mx(10, "mx", [v4(34)]),
+        )
+        .start()
+        .await
+        .expect("lab starts");
+    let r = resolver(&lab).await;
+    for zone in ["kz.test", "csk.test", "n3.test", "n3high.test"] {
+        let mx = r.lookup_mx(&d(zone)).await.expect("answered");
+        assert_eq!(mx.proof, Proof::Secure, "{zone} MX");
+        let a = r
+            .lookup_a(&d(&format!("mx.{zone}")))
+            .await
+            .expect("answered");
+        assert_eq!(a.proof, Proof::Secure, "{zone} A");
+    }
+    for (name, want) in [
+        ("nothere.kz.test", Proof::Secure),
+        ("nothere.n3.test", Proof::Secure),
+        // Above hickory's soft limit of 100 iterations (RFC 9276 §3.2): insecure.
+        ("nothere.n3high.test", Proof::Insecure),
+    ] {
+        let answer = r.lookup_mx(&d(name)).await.expect("answered");
+        assert_eq!(answer.outcome, Outcome::NxDomain, "{name}");
+        assert_eq!(answer.proof, want, "{name}");
+    }
+    // The zone's own KSK as the anchor (an island of trust), by key and by DS.
+    let kz = lab
+        .zones()
+        .zone_files()
+        .iter()
+        .find(|z| z.origin == "kz.test.")
+        .expect("kz.test")
+        .text
+        .clone();
+    let ksk = kz
+        .lines()
+        .find(|l| l.contains(" DNSKEY 257 "))
+        .expect("a KSK")
+        .to_owned();
+    let mut o = options(&lab);
+    o.dnssec = Dnssec::Validate(TrustAnchors::parse(&ksk).expect("anchor"));
+    let island = Resolver::new(o).await.expect("resolver");
+    let mx = island.lookup_mx(&d("kz.test")).await.expect("answered");
+    assert_eq!(mx.proof, Proof::Secure, "anchored by the KSK alone");
+    let root = island.lookup_mx(&d("csk.test")).await.expect("answered");
+    assert_eq!(root.proof, Proof::Indeterminate, "outside the anchor");
+}

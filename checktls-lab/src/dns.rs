@@ -11,6 +11,9 @@
 //!    └── nods.test         Signing::MissingDs          DS withdrawn, parent NSEC still lists it → bogus
 //! ```
 //!
+//! Every signed zone has a KSK (flags 257, named by the parent's DS, signing the DNSKEY set) and
+//! a ZSK (flags 256, signing everything else), as the root and most zones of the Internet do;
+//! [`KeyLayout::Csk`] gives one combined key instead, and [`Denial::Nsec3`] NSEC3 instead of NSEC.
 //! Every zone is delegated from the closest enclosing zone the lab serves (or from the root),
 //! with `NS ns.lab.`; DS queries for a zone apex are answered by its parent, as a real parent
 //! would. The same signed data can be written out as zone files for a real server
@@ -50,7 +53,9 @@ use std::time::{Duration, SystemTime};
 
 use hickory_proto::dnssec::crypto::Ed25519SigningKey;
 use hickory_proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
-use hickory_proto::dnssec::{DigestType, DnssecSigner, PublicKey, SigningKey};
+use hickory_proto::dnssec::{
+    DigestType, DnssecSigner, Nsec3HashAlgorithm, PublicKey, PublicKeyBuf, SigningKey,
+};
 use hickory_proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
 use hickory_proto::rr::rdata::{A, NS, PTR, SOA};
 use hickory_proto::rr::{DNSClass, LowerName, Name, RData, Record, RecordSet, RecordType, RrKey};
@@ -93,6 +98,35 @@ impl Signing {
     }
 }
 
+/// Which keys sign a zone.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum KeyLayout {
+    /// A key-signing key (flags 257, named by the parent's DS) signs the DNSKEY set; a
+    /// zone-signing key (flags 256) signs everything else: the layout of the root, most TLDs
+    /// and most signed domains. The default.
+    #[default]
+    KskZsk,
+    /// One combined key (flags 257) signs everything.
+    Csk,
+}
+
+/// How a signed zone proves that names and types do not exist.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Denial {
+    /// NSEC (RFC 4034). The default.
+    #[default]
+    Nsec,
+    /// NSEC3 (RFC 5155), SHA-1, empty salt.
+    Nsec3 {
+        /// Extra hash iterations (RFC 9276 recommends 0).
+        iterations: u16,
+        /// The opt-out flag.
+        opt_out: bool,
+    },
+}
+
 /// One zone: its origin, how it is signed, and its records in zone-file syntax (names relative
 /// to the origin, `@` for the origin; TTL 300 and class IN unless given). SOA and NS records are
 /// added when absent.
@@ -100,17 +134,33 @@ impl Signing {
 pub struct Zone {
     origin: String,
     signing: Signing,
+    layout: KeyLayout,
+    denial: Denial,
     text: String,
 }
 
 impl Zone {
-    /// A zone.
+    /// A zone (KSK+ZSK, NSEC when signed).
     pub fn new(origin: &str, signing: Signing, records: &str) -> Self {
         Self {
             origin: origin.trim_end_matches('.').to_ascii_lowercase(),
             signing,
+            layout: KeyLayout::default(),
+            denial: Denial::default(),
             text: records.to_owned(),
         }
+    }
+
+    /// Which keys sign it.
+    pub fn key_layout(mut self, layout: KeyLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// NSEC or NSEC3.
+    pub fn denial(mut self, denial: Denial) -> Self {
+        self.denial = denial;
+        self
     }
 }
 
@@ -120,6 +170,8 @@ impl Zone {
 pub struct MailDomain {
     domain: String,
     signing: Signing,
+    layout: KeyLayout,
+    denial: Denial,
     lines: Vec<String>,
     hosts: HashSet<String>,
 }
@@ -160,6 +212,8 @@ impl MailDomain {
         Self {
             domain: domain.trim_end_matches('.').to_ascii_lowercase(),
             signing: Signing::Signed,
+            layout: KeyLayout::default(),
+            denial: Denial::default(),
             lines: Vec::new(),
             hosts: HashSet::new(),
         }
@@ -185,6 +239,18 @@ impl MailDomain {
     /// How the domain is signed.
     pub fn signing(mut self, signing: Signing) -> Self {
         self.signing = signing;
+        self
+    }
+
+    /// Which keys sign it (default: KSK+ZSK).
+    pub fn key_layout(mut self, layout: KeyLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// NSEC or NSEC3 (default: NSEC).
+    pub fn denial(mut self, denial: Denial) -> Self {
+        self.denial = denial;
         self
     }
 
@@ -313,6 +379,8 @@ impl MailDomain {
     /// The zone this describes.
     pub fn to_zone(&self) -> Zone {
         Zone::new(&self.domain, self.signing, &self.lines.join("\n"))
+            .key_layout(self.layout)
+            .denial(self.denial)
     }
 }
 
@@ -594,9 +662,29 @@ impl Key {
         Ok(DNSKEY::from_key(&public))
     }
 
+    /// The key as a zone-signing key (flags 256).
+    fn zsk_dnskey(&self) -> Result<DNSKEY, Error> {
+        let public = self.signing_key()?.to_public_key().map_err(dns_err)?;
+        Ok(DNSKEY::new(
+            true,
+            false,
+            false,
+            PublicKeyBuf::new(public.public_bytes().to_vec(), public.algorithm()),
+        ))
+    }
+
     fn signer(&self, zone: &Name, duration: Duration) -> Result<DnssecSigner, Error> {
         Ok(DnssecSigner::new(
             self.dnskey()?,
+            Box::new(self.signing_key()?),
+            zone.clone(),
+            duration,
+        ))
+    }
+
+    fn zsk_signer(&self, zone: &Name, duration: Duration) -> Result<DnssecSigner, Error> {
+        Ok(DnssecSigner::new(
+            self.zsk_dnskey()?,
             Box::new(self.signing_key()?),
             zone.clone(),
             duration,
@@ -620,7 +708,11 @@ struct Plan {
     origin: Name,
     signing: Signing,
     records: BTreeMap<RrKey, RecordSet>,
+    /// The KSK (or the CSK).
     key: Option<Key>,
+    /// The ZSK, in the KSK+ZSK layout.
+    zsk: Option<Key>,
+    denial: Denial,
     parent: Option<usize>,
 }
 
@@ -649,6 +741,8 @@ fn build(spec: DnsLabBuilder) -> Result<LabZones, Error> {
         signing: Signing::Signed,
         records: BTreeMap::new(),
         key: Some(Key::generate()?),
+        zsk: Some(Key::generate()?),
+        denial: Denial::Nsec,
         parent: None,
     });
     let mut seen = HashSet::new();
@@ -661,12 +755,15 @@ fn build(spec: DnsLabBuilder) -> Result<LabZones, Error> {
         }
         let origin = name(&z.origin)?;
         let records = parse_zone(&origin, &z.text)?;
+        let signed = z.signing.signed();
         plans.push(Plan {
-            key: if z.signing.signed() {
+            key: if signed { Some(Key::generate()?) } else { None },
+            zsk: if signed && z.layout == KeyLayout::KskZsk {
                 Some(Key::generate()?)
             } else {
                 None
             },
+            denial: z.denial,
             origin,
             signing: z.signing,
             records,
@@ -745,12 +842,24 @@ fn build(spec: DnsLabBuilder) -> Result<LabZones, Error> {
     for p in plans.iter_mut() {
         let records = std::mem::take(&mut p.records);
         let signed = p.signing.signed() && p.key.is_some();
+        let proof_kind = match p.denial {
+            Denial::Nsec => NxProofKind::Nsec,
+            Denial::Nsec3 {
+                iterations,
+                opt_out,
+            } => NxProofKind::Nsec3 {
+                algorithm: Nsec3HashAlgorithm::SHA1,
+                salt: Arc::from(Vec::new()),
+                iterations,
+                opt_out,
+            },
+        };
         let mut handler = InMemoryZoneHandler::new(
             p.origin.clone(),
             records,
             ZoneType::Primary,
             AxfrPolicy::Deny,
-            signed.then_some(NxProofKind::Nsec),
+            signed.then_some(proof_kind),
         )
         .map_err(dns_err)?;
         if let (true, Some(key)) = (signed, &p.key) {
@@ -762,8 +871,21 @@ fn build(spec: DnsLabBuilder) -> Result<LabZones, Error> {
                 Signing::ExpiredSignatures => (now - EXPIRED_AGO, EXPIRED_DURATION),
                 _ => (now - SIG_SKEW, SIG_DURATION),
             };
-            let signer = key.signer(&p.origin, duration)?;
-            resign(handler.records_get_mut(), &p.origin, &signer, inception)?;
+            let ksk = key.signer(&p.origin, duration)?;
+            let zsk = match &p.zsk {
+                Some(z) => {
+                    add_zsk(handler.records_get_mut(), &p.origin, z.zsk_dnskey()?);
+                    Some(z.zsk_signer(&p.origin, duration)?)
+                }
+                None => None,
+            };
+            resign(
+                handler.records_get_mut(),
+                &p.origin,
+                &ksk,
+                zsk.as_ref(),
+                inception,
+            )?;
         }
         built.push((LowerName::from(&p.origin), handler));
     }
@@ -860,6 +982,8 @@ fn add_reverse_zones(plans: &mut Vec<Plan>) -> Result<(), Error> {
             signing: Signing::Signed,
             records,
             key: Some(Key::generate()?),
+            zsk: Some(Key::generate()?),
+            denial: Denial::Nsec,
             parent: None,
         });
     }
@@ -883,12 +1007,26 @@ fn reverse_name(ip: IpAddr) -> String {
     }
 }
 
+/// Adds a zone-signing key (flags 256) to the apex DNSKEY set.
+fn add_zsk(records: &mut BTreeMap<RrKey, Arc<RecordSet>>, origin: &Name, zsk: DNSKEY) {
+    let key = RrKey::new(LowerName::from(origin), RecordType::DNSKEY);
+    if let Some(set) = records.get_mut(&key) {
+        let ttl = set.ttl();
+        Arc::make_mut(set).insert(
+            Record::from_rdata(origin.clone(), ttl, RData::DNSSEC(DNSSECRData::DNSKEY(zsk))),
+            0,
+        );
+    }
+}
+
 /// Re-signs every authoritative RRset of a zone with the lab's inception time (hickory signs at
-/// the moment it is asked); delegation NS and names below a zone cut stay unsigned.
+/// the moment it is asked): the DNSKEY set with the KSK, everything else with the ZSK when there
+/// is one (with the KSK otherwise); delegation NS and names below a zone cut stay unsigned.
 fn resign(
     records: &mut BTreeMap<RrKey, Arc<RecordSet>>,
     origin: &Name,
-    signer: &DnssecSigner,
+    ksk: &DnssecSigner,
+    zsk: Option<&DnssecSigner>,
     inception: SystemTime,
 ) -> Result<(), Error> {
     let since = inception
@@ -912,6 +1050,10 @@ fn resign(
         if delegation_ns || below_cut || key.record_type == RecordType::RRSIG {
             continue;
         }
+        let signer = match (key.record_type, zsk) {
+            (RecordType::DNSKEY, _) | (_, None) => ksk,
+            (_, Some(z)) => z,
+        };
         let rrsig = RRSIG::from_rrset(rrset, DNSClass::IN, inception, signer).map_err(dns_err)?;
         let ttl = rrset.ttl();
         rrset.insert_rrsig(Record::from_rdata(
@@ -1105,6 +1247,79 @@ mod tests {
                 .tlsa_for_certificate("mx", 25, b"junk")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn ksk_zsk_layout_and_nsec3() {
+        let zones = DnsLab::builder()
+            .mail_domain(MailDomain::new("kz.test").mx(
+                10,
+                "mx",
+                ["127.0.0.2".parse().expect("ip")],
+            ))
+            .mail_domain(
+                MailDomain::new("n3.test")
+                    .key_layout(KeyLayout::Csk)
+                    .denial(Denial::Nsec3 {
+                        iterations: 0,
+                        opt_out: false,
+                    })
+                    .mx(10, "mx", ["127.0.0.3".parse().expect("ip")]),
+            )
+            .reverse_dns(false)
+            .build()
+            .expect("builds");
+        let file = |origin: &str| {
+            zones
+                .zone_files()
+                .iter()
+                .find(|z| z.origin == origin)
+                .map(|z| z.text.clone())
+                .expect("zone")
+        };
+        // Key tags by flags, and which key signs what.
+        let tags = |text: &str, flags: &str| -> Vec<u16> {
+            text.lines()
+                .filter(|l| l.contains(&format!(" DNSKEY {flags} 3 ")))
+                .map(|l| {
+                    let rdata = l.split(" DNSKEY ").nth(1).expect("rdata");
+                    let f: Vec<&str> = rdata.split_whitespace().collect();
+                    let key = PublicKeyBuf::new(
+                        <base64ct::Base64 as base64ct::Encoding>::decode_vec(f[3]).expect("b64"),
+                        hickory_proto::dnssec::Algorithm::ED25519,
+                    );
+                    DNSKEY::new(true, flags == "257", false, key)
+                        .calculate_key_tag()
+                        .expect("tag")
+                })
+                .collect()
+        };
+        let signer_of = |text: &str, covered: &str| -> Vec<u16> {
+            text.lines()
+                .filter(|l| l.contains(&format!(" RRSIG {covered} ")))
+                .filter_map(|l| l.split_whitespace().nth(10).and_then(|t| t.parse().ok()))
+                .collect()
+        };
+        for origin in [".", "kz.test."] {
+            let text = file(origin);
+            let (ksk, zsk) = (tags(&text, "257"), tags(&text, "256"));
+            assert_eq!((ksk.len(), zsk.len()), (1, 1), "{origin}: {text}");
+            assert_eq!(
+                signer_of(&text, "DNSKEY"),
+                ksk,
+                "{origin}: the KSK signs the keys"
+            );
+            assert_eq!(
+                signer_of(&text, "SOA"),
+                zsk,
+                "{origin}: the ZSK signs the data"
+            );
+        }
+        let n3 = file("n3.test.");
+        assert!(n3.contains(" NSEC3 1 0 0 - "), "{n3}");
+        assert!(!n3.contains(" IN NSEC "), "{n3}");
+        assert_eq!(tags(&n3, "256").len(), 0, "a CSK only");
+        assert_eq!(signer_of(&n3, "MX"), tags(&n3, "257"));
     }
 
     #[test]

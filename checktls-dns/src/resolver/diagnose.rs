@@ -7,13 +7,41 @@
 use std::fmt::Write as _;
 
 use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::dnssec::Verifier;
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData, DS, RRSIG};
-use hickory_resolver::proto::dnssec::{PublicKey, Verifier};
 use hickory_resolver::proto::op::Message;
 use hickory_resolver::proto::rr::{DNSClass, Name, RData, Record, RecordType as HType};
 
+use super::anchored::{anchor_names, before};
 use super::engine::{Engine, dnskeys, from_name};
-use crate::TrustAnchor;
+use crate::{Proof, TrustAnchor};
+
+/// What a second look found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) enum Link {
+    /// A broken link: bogus, and why.
+    Broken(String),
+    /// A record needed to decide could not be fetched: indeterminate (RFC 4035 §4.3).
+    Unreachable(String),
+}
+
+impl Link {
+    pub(super) fn into_proof(self) -> Proof {
+        match self {
+            Self::Broken(reason) => Proof::bogus(reason),
+            Self::Unreachable(why) => {
+                tracing::debug!(%why, "DNSSEC: indeterminate");
+                Proof::Indeterminate
+            }
+        }
+    }
+}
+
+impl From<String> for Link {
+    fn from(reason: String) -> Self {
+        Self::Broken(reason)
+    }
+}
 
 /// How many zones up the chain the diagnosis walks.
 const MAX_ZONES: usize = 4;
@@ -25,20 +53,18 @@ pub(super) async fn rrset(
     owner: &Name,
     rtype: HType,
     now: u32,
-) -> String {
+) -> Link {
     match check_rrset(engine, &message.answers, owner, rtype, now).await {
-        Some(reason) => reason,
-        None => {
-            format!(
-                "{} {rtype}: validation failed; no broken link found on a second look",
-                show(owner)
-            )
-        }
+        Some(link) => link,
+        None => Link::Broken(format!(
+            "{} {rtype}: validation failed; no broken link found on a second look",
+            show(owner)
+        )),
     }
 }
 
 /// Explains a bogus negative answer from its authority section.
-pub(super) async fn denial(engine: &Engine, message: &Message, now: u32) -> String {
+pub(super) async fn denial(engine: &Engine, message: &Message, now: u32) -> Link {
     let mut owners: Vec<(Name, HType)> = Vec::new();
     for r in &message.authorities {
         let t = r.record_type();
@@ -52,15 +78,21 @@ pub(super) async fn denial(engine: &Engine, message: &Message, now: u32) -> Stri
         .iter()
         .any(|(_, t)| matches!(t, HType::NSEC | HType::NSEC3))
     {
-        return "the negative answer carries no NSEC or NSEC3 proof, though the zone is signed"
-            .to_owned();
+        return Link::Broken(
+            "the negative answer carries no NSEC or NSEC3 proof, though the zone is signed"
+                .to_owned(),
+        );
     }
     for (owner, t) in owners.iter().take(4) {
-        if let Some(reason) = check_rrset(engine, &message.authorities, owner, *t, now).await {
-            return format!("denial of existence: {reason}");
+        match check_rrset(engine, &message.authorities, owner, *t, now).await {
+            Some(Link::Broken(reason)) => {
+                return Link::Broken(format!("denial of existence: {reason}"));
+            }
+            Some(unreachable) => return unreachable,
+            None => {}
         }
     }
-    "the NSEC/NSEC3 records do not prove the name or type absent".to_owned()
+    Link::Broken("the NSEC/NSEC3 records do not prove the name or type absent".to_owned())
 }
 
 fn rrsigs<'a>(section: &'a [Record], owner: &Name, rtype: HType) -> Vec<&'a RRSIG> {
@@ -74,11 +106,6 @@ fn rrsigs<'a>(section: &'a [Record], owner: &Name, rtype: HType) -> Vec<&'a RRSI
             _ => None,
         })
         .collect()
-}
-
-/// Serial-number comparison (RFC 1982) of signature times with now.
-fn before(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) < 0
 }
 
 fn utc(t: u32) -> String {
@@ -208,16 +235,20 @@ async fn check_rrset(
     owner: &Name,
     rtype: HType,
     now: u32,
-) -> Option<String> {
+) -> Option<Link> {
     let timely = match timely_signatures(section, owner, rtype, now) {
         Ok(t) => t,
-        Err(reason) => return Some(reason),
+        Err(reason) => return Some(Link::Broken(reason)),
     };
     let signer = timely.first()?.input().signer_name.clone();
     let signer_ = show(&signer);
     let keys_msg = match engine.ask_plain(&signer, HType::DNSKEY).await {
         Ok(r) => r.into_message(),
-        Err(e) => return Some(format!("could not fetch the DNSKEY set of {signer_}: {e}")),
+        Err(e) => {
+            return Some(Link::Unreachable(format!(
+                "could not fetch the DNSKEY set of {signer_}: {e}"
+            )));
+        }
     };
     let keys: Vec<&DNSKEY> = dnskeys(&keys_msg)
         .into_iter()
@@ -225,7 +256,7 @@ async fn check_rrset(
         .map(|(_, k)| k)
         .collect();
     if let Err(reason) = verify_with(&keys, &signer, section, owner, rtype, &timely) {
-        return Some(reason);
+        return Some(Link::Broken(reason));
     }
     check_zone(engine, signer, keys_msg, now).await
 }
@@ -236,7 +267,7 @@ async fn check_zone(
     mut zone: Name,
     mut keys_msg: Message,
     now: u32,
-) -> Option<String> {
+) -> Option<Link> {
     for _ in 0..MAX_ZONES {
         let zone_ = show(&zone);
         let keys: Vec<&DNSKEY> = dnskeys(&keys_msg)
@@ -245,7 +276,7 @@ async fn check_zone(
             .map(|(_, k)| k)
             .collect();
         if keys.is_empty() {
-            return Some(format!("{zone_} publishes no DNSKEY records"));
+            return Some(Link::Broken(format!("{zone_} publishes no DNSKEY records")));
         }
         if let Some(verdict) = check_anchor(engine, &zone, &keys, &keys_msg, now) {
             return verdict;
@@ -266,7 +297,7 @@ async fn check_zone(
                 if zone.is_root() {
                     return None;
                 }
-                return Some(if claims_ds {
+                return Some(Link::Broken(if claims_ds {
                     format!(
                         "the parent of {zone_} serves no DS record, yet its NSEC record says one exists"
                     )
@@ -278,13 +309,15 @@ async fn check_zone(
                     format!(
                         "the parent of {zone_} serves no DS record for it (no chain of trust to its keys)"
                     )
-                });
+                }));
             }
             Err(e) => {
                 if zone.is_root() {
                     return None;
                 }
-                return Some(format!("could not fetch the DS records of {zone_}: {e}"));
+                return Some(Link::Unreachable(format!(
+                    "could not fetch the DS records of {zone_}: {e}"
+                )));
             }
         };
         let ds: Vec<&DS> = ds_msg
@@ -300,24 +333,34 @@ async fn check_zone(
             if zone.is_root() {
                 return None;
             }
-            return Some(format!("the parent of {zone_} serves no DS record for it"));
+            return Some(Link::Broken(format!(
+                "the parent of {zone_} serves no DS record for it"
+            )));
         }
         let matching: Vec<&DNSKEY> = keys
             .iter()
             .copied()
-            .filter(|k| ds.iter().any(|d| d.covers(&zone, k).unwrap_or(false)))
+            .filter(|k| !k.revoke() && ds.iter().any(|d| d.covers(&zone, k).unwrap_or(false)))
             .collect();
+        let revoked_match = keys
+            .iter()
+            .any(|k| k.revoke() && ds.iter().any(|d| d.covers(&zone, k).unwrap_or(false)));
+        if matching.is_empty() && revoked_match {
+            return Some(Link::Broken(format!(
+                "the DS records for {zone_} name only revoked keys (RFC 5011): no key may sign its DNSKEY set"
+            )));
+        }
         if matching.is_empty() {
             let ds_tags: Vec<u16> = ds.iter().map(|d| d.key_tag()).collect();
             let key_tags: Vec<u16> = keys
                 .iter()
                 .filter_map(|k| k.calculate_key_tag().ok())
                 .collect();
-            return Some(format!(
+            return Some(Link::Broken(format!(
                 "the DS records for {zone_} (key tags {}) match no key in its DNSKEY set (tags {})",
                 join(&ds_tags),
                 join(&key_tags)
-            ));
+            )));
         }
         // The DNSKEY set must be signed by a key its DS names.
         let key_records: Vec<&Record> = keys_msg
@@ -338,38 +381,44 @@ async fn check_zone(
         });
         if !signed {
             if let Err(reason) = timely_signatures(&keys_msg.answers, &zone, HType::DNSKEY, now) {
-                return Some(reason);
+                return Some(Link::Broken(reason));
             }
-            return Some(format!(
+            return Some(Link::Broken(format!(
                 "the DNSKEY set of {zone_} is not signed by a key its DS names"
-            ));
+            )));
         }
         // Up one zone: the DS set is signed by the parent.
         let Some(parent) = rrsigs(&ds_msg.answers, &zone, HType::DS)
             .first()
             .map(|s| s.input().signer_name.clone())
         else {
-            return Some(format!("the DS records of {zone_} are not signed"));
+            return Some(Link::Broken(format!(
+                "the DS records of {zone_} are not signed"
+            )));
         };
         let parent_ = show(&parent);
         keys_msg = match engine.ask_plain(&parent, HType::DNSKEY).await {
             Ok(r) => r.into_message(),
-            Err(e) => return Some(format!("could not fetch the DNSKEY set of {parent_}: {e}")),
+            Err(e) => {
+                return Some(Link::Unreachable(format!(
+                    "could not fetch the DNSKEY set of {parent_}: {e}"
+                )));
+            }
         };
         zone = parent;
     }
     None
 }
 
-/// If `zone` has a trust anchor: `Some(None)` when its DNSKEY set holds an anchored key and is
-/// signed in time, `Some(Some(reason))` when not; `None` when the zone has no anchor.
+/// If `zone` has a trust anchor: `Some(None)` when its DNSKEY set is signed in time by an
+/// unrevoked anchored key, `Some(Some(why))` when not; `None` when the zone has no anchor.
 fn check_anchor(
     engine: &Engine,
     zone: &Name,
     keys: &[&DNSKEY],
     keys_msg: &Message,
     now: u32,
-) -> Option<Option<String>> {
+) -> Option<Option<Link>> {
     let zone_ = show(zone);
     if zone.is_root() && engine.anchors().includes_iana_root() {
         return Some(None);
@@ -384,30 +433,31 @@ fn check_anchor(
     if anchored.is_empty() {
         return None;
     }
-    let hit = keys.iter().any(|k| {
-        anchored.iter().any(|a| match a {
-            TrustAnchor::Dnskey {
-                algorithm,
-                public_key,
-                ..
-            } => {
-                k.public_key().public_bytes() == public_key.as_slice()
-                    && u8::from(k.algorithm()) == *algorithm
-            }
-            TrustAnchor::Ds { key_tag, .. } => k.calculate_key_tag().ok() == Some(*key_tag),
-        })
-    });
-    if !hit {
+    let present: Vec<&&DNSKEY> = keys
+        .iter()
+        .filter(|k| anchored.iter().any(|a| anchor_names(a, zone, k)))
+        .collect();
+    if present.is_empty() {
         let tags: Vec<u16> = anchored.iter().map(|a| a.key_tag()).collect();
-        return Some(Some(format!(
+        return Some(Some(Link::Broken(format!(
             "the DNSKEY set of {zone_} holds none of its trust anchor keys (anchor key tags {})",
             join(&tags)
-        )));
+        ))));
     }
-    match timely_signatures(&keys_msg.answers, zone, HType::DNSKEY, now) {
-        Err(reason) => Some(Some(reason)),
-        Ok(_) => Some(None),
+    if present.iter().all(|k| k.revoke()) {
+        return Some(Some(Link::Broken(format!(
+            "every trust anchor key of {zone_} is revoked (RFC 5011)"
+        ))));
     }
+    if super::anchored::authenticated_keys(keys_msg, zone, &anchored, now).is_some() {
+        return Some(None);
+    }
+    if let Err(reason) = timely_signatures(&keys_msg.answers, zone, HType::DNSKEY, now) {
+        return Some(Some(Link::Broken(reason)));
+    }
+    Some(Some(Link::Broken(format!(
+        "the DNSKEY set of {zone_} is not signed by its trust anchor key"
+    ))))
 }
 
 /// A name as the rest of the crate writes it: no trailing dot (`.` for the root).

@@ -12,9 +12,9 @@ use super::engine::Kind;
 use super::{DiscoveryOptions, Resolver};
 use crate::answer::{Answer, Outcome, RecordType, TxtRecord};
 use crate::discovery::{
-    BimiCheck, COMMON_DKIM_SELECTORS, Discovery, DkimCheck, DmarcCheck, ExternalCheck,
-    ForwardCheck, HostAddresses, HostDiscovery, IpChoice, MxHost, MxSet, ReverseDns, SpfCheck,
-    TlsaLookup, TxtCheck,
+    BimiCheck, COMMON_DKIM_SELECTORS, DaneApplicability, Discovery, DkimCheck, DmarcCheck,
+    ExternalCheck, ForwardCheck, HostAddresses, HostDiscovery, IpChoice, MxHost, MxSet, ReverseDns,
+    SpfCheck, TlsaLookup, TxtCheck,
 };
 use crate::mx::{MxKind, MxLimit, MxPlan};
 use crate::records::Parsed;
@@ -155,12 +155,18 @@ impl Resolver {
             let secure_records = answer.proof.is_secure() && !answer.records().is_empty();
             if secure_records || answer.proof.is_bogus() || i + 1 == count {
                 tlsa_findings(&name, &answer, &mut findings);
+                let applicability = DaneApplicability::new(
+                    address_proof,
+                    answer.proof.clone(),
+                    !answer.records().is_empty(),
+                );
                 return Ok(TlsaLookup {
                     host: original,
                     port,
                     base,
                     answer,
                     tried,
+                    applicability,
                     findings,
                 });
             }

@@ -12,22 +12,20 @@ use hickory_resolver::net::dnssec::DnssecDnsHandle;
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::xfer::{DnsHandle, FirstAnswer, RetryDnsHandle};
 use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::dnssec::Proof as HProof;
 use hickory_resolver::proto::dnssec::rdata::{DNSKEY, DNSSECRData};
-use hickory_resolver::proto::dnssec::{
-    Algorithm, Proof as HProof, PublicKeyBuf, TrustAnchors as HTrustAnchors,
-};
 use hickory_resolver::proto::op::Query as HQuery;
 use hickory_resolver::proto::op::{
     DnsRequest, DnsRequestOptions, DnsResponse, Message, ResponseCode,
 };
-use hickory_resolver::proto::rr::{LowerName, Name, RData, Record, RecordType as HType};
+use hickory_resolver::proto::rr::{Name, RData, Record, RecordType as HType};
 use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 use tokio::time::Instant;
 
-use super::diagnose;
 use super::options::{Dnssec, Nameservers, ResolverOptions};
+use super::{anchored, diagnose};
 use crate::answer::{Answer, CnameHop, Outcome, Query, RecordType};
-use crate::{DomainName, Error, Proof, TrustAnchor, TrustAnchors};
+use crate::{DomainName, Error, Proof, TrustAnchors};
 
 pub(crate) type Pool = RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>;
 
@@ -60,10 +58,52 @@ impl DnsHandle for Upstream {
     }
 }
 
-#[derive(Clone)]
+/// The validating handle, rebuilt when the authenticated keys of an anchored zone below the root
+/// are due to be fetched again (see `anchored`).
+struct Validator {
+    upstream: Upstream,
+    anchors: TrustAnchors,
+    cache: bool,
+    current: Mutex<(DnssecDnsHandle<Upstream>, Option<Instant>)>,
+}
+
+impl Validator {
+    async fn build(
+        upstream: &Upstream,
+        anchors: &TrustAnchors,
+        cache: bool,
+    ) -> (DnssecDnsHandle<Upstream>, Option<Instant>) {
+        let a = anchored::anchored(anchors, upstream, now()).await;
+        let mut h = DnssecDnsHandle::with_trust_anchor(upstream.clone(), Arc::new(a.keys));
+        if !cache {
+            h = h.validation_cache_size(1);
+        }
+        (h, a.keep.map(|d| Instant::now() + d))
+    }
+
+    async fn handle(&self) -> DnssecDnsHandle<Upstream> {
+        let (stale, handle) = match self.current.lock() {
+            Ok(g) => (g.1.is_some_and(|t| t <= Instant::now()), g.0.clone()),
+            Err(p) => {
+                let g = p.into_inner();
+                (true, g.0.clone())
+            }
+        };
+        if !stale {
+            return handle;
+        }
+        let fresh = Self::build(&self.upstream, &self.anchors, self.cache).await;
+        let h = fresh.0.clone();
+        if let Ok(mut g) = self.current.lock() {
+            *g = fresh;
+        }
+        h
+    }
+}
+
 enum Handle {
-    Plain(Upstream),
-    Validating(DnssecDnsHandle<Upstream>),
+    Plain(Box<Upstream>),
+    Validating(Box<Validator>),
 }
 
 impl Handle {
@@ -74,7 +114,7 @@ impl Handle {
     ) -> Result<DnsResponse, NetError> {
         match self {
             Self::Plain(h) => h.lookup(query, options).first_answer().await,
-            Self::Validating(h) => h.lookup(query, options).first_answer().await,
+            Self::Validating(v) => v.handle().await.lookup(query, options).first_answer().await,
         }
     }
 }
@@ -152,14 +192,21 @@ impl Engine {
 
     async fn with_upstream(options: ResolverOptions, upstream: Upstream) -> Result<Self, Error> {
         let (handle, validating, anchors) = match &options.dnssec {
-            Dnssec::Off => (Handle::Plain(upstream.clone()), false, TrustAnchors::none()),
+            Dnssec::Off => (
+                Handle::Plain(Box::new(upstream.clone())),
+                false,
+                TrustAnchors::none(),
+            ),
             Dnssec::Validate(anchors) => {
-                let keys = hickory_anchors(anchors, &upstream).await;
-                let mut h = DnssecDnsHandle::with_trust_anchor(upstream.clone(), Arc::new(keys));
-                if !options.cache {
-                    h = h.validation_cache_size(1);
-                }
-                (Handle::Validating(h), true, anchors.clone())
+                let keep = options.cache || options.keep_keys;
+                let current = Validator::build(&upstream, anchors, keep).await;
+                let v = Validator {
+                    upstream: upstream.clone(),
+                    anchors: anchors.clone(),
+                    cache: keep,
+                    current: Mutex::new(current),
+                };
+                (Handle::Validating(Box::new(v)), true, anchors.clone())
             }
         };
         Ok(Self {
@@ -369,6 +416,9 @@ impl Engine {
                 Some(p) => p,
                 None => self.denial_proof(&message),
             };
+            if proof.is_secure() && anchored::opt_out_denial(&message.authorities, &current) {
+                proof = Proof::Insecure;
+            }
             proof = self.scoped(&current_ours, proof);
             if proof.is_bogus() {
                 proof = self.explain_denial(&message, proof).await;
@@ -426,20 +476,22 @@ impl Engine {
         }
     }
 
+    /// A second look at what the validator called bogus: the reason, or indeterminate when the
+    /// records needed to decide cannot be fetched (RFC 4035 §4.3; hickory says bogus then).
     async fn explain(&self, message: &Message, owner: &Name, rtype: HType, proof: Proof) -> Proof {
         match proof {
-            Proof::Bogus { reason: None } => Proof::Bogus {
-                reason: Some(diagnose::rrset(self, message, owner, rtype, now()).await),
-            },
+            Proof::Bogus { reason: None } => diagnose::rrset(self, message, owner, rtype, now())
+                .await
+                .into_proof(),
             other => other,
         }
     }
 
     async fn explain_denial(&self, message: &Message, proof: Proof) -> Proof {
         match proof {
-            Proof::Bogus { reason: None } => Proof::Bogus {
-                reason: Some(diagnose::denial(self, message, now()).await),
-            },
+            Proof::Bogus { reason: None } => {
+                diagnose::denial(self, message, now()).await.into_proof()
+            }
             other => other,
         }
     }
@@ -510,65 +562,6 @@ fn pool(servers: &[SocketAddr], options: &ResolverOptions) -> Result<Pool, Error
         pool,
         options.attempts.saturating_sub(1),
     ))
-}
-
-/// Our anchors as hickory's: DNSKEY anchors directly; DS anchors by fetching the zone's DNSKEY
-/// set (unvalidated) and keeping the keys a DS matches. A DS that matches nothing adds nothing,
-/// so names under it will not validate (bogus), as they should not.
-async fn hickory_anchors(anchors: &TrustAnchors, upstream: &Upstream) -> HTrustAnchors {
-    let mut keys = if anchors.includes_iana_root() {
-        HTrustAnchors::default()
-    } else {
-        HTrustAnchors::empty()
-    };
-    for a in anchors.anchors() {
-        let Ok(zone) = to_name(a.zone()) else {
-            continue;
-        };
-        match a {
-            TrustAnchor::Dnskey {
-                algorithm,
-                public_key,
-                ..
-            } => {
-                let key = PublicKeyBuf::new(public_key.clone(), Algorithm::from_u8(*algorithm));
-                keys.insert_with_name(&key, LowerName::from(&zone));
-            }
-            TrustAnchor::Ds {
-                key_tag,
-                algorithm,
-                digest_type,
-                digest,
-                ..
-            } => {
-                let mut o = DnsRequestOptions::default();
-                o.edns_set_dnssec_ok = true;
-                let Ok(response) = upstream
-                    .lookup(HQuery::query(zone.clone(), HType::DNSKEY), o)
-                    .first_answer()
-                    .await
-                else {
-                    tracing::debug!(zone = %zone, "DS trust anchor: DNSKEY lookup failed");
-                    continue;
-                };
-                let ds = hickory_resolver::proto::dnssec::rdata::DS::new(
-                    *key_tag,
-                    Algorithm::from_u8(*algorithm),
-                    hickory_resolver::proto::dnssec::DigestType::from(*digest_type),
-                    digest.clone(),
-                );
-                for r in &response.answers {
-                    let RData::DNSSEC(DNSSECRData::DNSKEY(k)) = &r.data else {
-                        continue;
-                    };
-                    if r.name == zone && ds.covers(&zone, k).unwrap_or(false) {
-                        keys.insert_with_name(k.public_key(), LowerName::from(&zone));
-                    }
-                }
-            }
-        }
-    }
-    keys
 }
 
 pub(crate) fn to_name(name: &DomainName) -> Result<Name, Error> {

@@ -38,9 +38,12 @@ use std::sync::Arc;
 
 use hickory_resolver::proto::rr::RData;
 
+mod anchored;
 mod diagnose;
 mod discover;
 mod engine;
+#[doc(hidden)]
+pub(crate) mod fuzz;
 mod options;
 
 pub use options::{DiscoveryOptions, Dnssec, Nameservers, ResolverOptions};

@@ -55,6 +55,10 @@ pub struct ResolverOptions {
     /// Keep answers for their TTL. Default: `true`. With `false` every lookup is asked again
     /// (CheckTLS's "Turn off DNS cache").
     pub cache: bool,
+    /// Keep the validator's proofs (of keys, delegations and RRsets) between lookups even when
+    /// [`cache`](Self::cache) is off: every question is still asked, but a chain of trust
+    /// already walked is not walked again. Default: `false` (with `cache` off, nothing is kept).
+    pub keep_keys: bool,
     /// How long one attempt waits for the servers. Default: 5 seconds.
     pub timeout: Duration,
     /// Attempts per question before it counts as timed out. Default: 2.
@@ -76,6 +80,7 @@ impl Default for ResolverOptions {
             nameservers: Nameservers::System,
             tcp: false,
             cache: true,
+            keep_keys: false,
             timeout: Duration::from_secs(5),
             attempts: 2,
             dnssec: Dnssec::default(),
