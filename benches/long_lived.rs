@@ -6,6 +6,7 @@
 //! `cargo bench --bench long_lived` prints, every 1,000 checks, the process's resident memory
 //! and the checker's cache sizes. It is not a criterion benchmark: it measures memory, once.
 
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 
 use checktls::tls::net::StaticConnector;
@@ -18,6 +19,9 @@ mod support;
 const RECEIVERS: u8 = 20;
 const CHECKS: usize = 10_000;
 const AT_ONCE: usize = 8;
+
+/// The posture of the receiver at an index.
+type Make<'a> = Box<dyn Fn(usize) -> Posture + 'a>;
 
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` runs this too: keep that short.
@@ -60,22 +64,23 @@ async fn run(checks: usize) {
     let mut phase = 0usize;
     while done < checks {
         // Change every receiver of one parity, by phase; the next check must see it.
-        let (posture_of, want): (Box<dyn Fn(usize) -> Posture>, u16) = match phase % 3 {
+        let (posture_of, want): (Make<'_>, RangeInclusive<u16>) = match phase % 3 {
             0 => (
                 Box::new(|i| Posture::tls(&farm.leaves[i]).expect("posture")),
-                114,
+                114..=114,
             ),
+            // No encryption: below the 50 of a host that does not answer.
             1 => (
                 Box::new(|i| {
                     Posture::tls(&farm.leaves[i])
                         .expect("posture")
                         .no_starttls()
                 }),
-                26,
+                0..=49,
             ),
             _ => (
                 Box::new(|i| Posture::tls(&expired[i]).expect("posture")),
-                112,
+                112..=112,
             ),
         };
         for (i, rx) in farm
@@ -87,10 +92,10 @@ async fn run(checks: usize) {
             rx.set_posture(posture_of(i));
         }
         let first = checker.check(&targets[0]).await.expect("report");
-        assert_eq!(
-            first.score(),
-            want,
-            "phase {phase}: the change is seen at once"
+        assert!(
+            want.contains(&first.score()),
+            "phase {phase}: the change is seen at once ({} not in {want:?})",
+            first.score()
         );
         let block = (checks / 10).max(1).min(checks - done);
         let mut set = tokio::task::JoinSet::new();
