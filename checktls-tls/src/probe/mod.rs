@@ -280,8 +280,11 @@ pub struct GroupsResult {
     pub tls13: Vec<NamedGroup>,
     /// Whose order chooses the TLS 1.3 group.
     pub tls13_preference: Preference,
-    /// TLS 1.2 ECDHE groups (from ServerKeyExchange), in the order found.
-    pub tls12: Vec<NamedGroup>,
+    /// ECDHE groups (from ServerKeyExchange) at `ecdhe_version`, in the order found.
+    pub ecdhe: Vec<NamedGroup>,
+    /// The version the ECDHE groups were enumerated at: the newest of TLS 1.0 to 1.2
+    /// accepted.
+    pub ecdhe_version: Option<TlsVersion>,
     /// The smallest finite-field DH prime seen with a DHE or anonymous DH suite, in bits.
     pub smallest_dh_bits: Option<u16>,
 }

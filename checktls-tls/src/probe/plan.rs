@@ -151,6 +151,7 @@ struct GroupChain {
     busy: bool,
     order: Task,
     preference: Preference,
+    version: Option<TlsVersion>,
 }
 
 /// What the ServerHellos said, across the enumeration.
@@ -283,6 +284,21 @@ impl Planner {
             .is_some_and(|c| !c.found.is_empty() || !c.ssl2.is_empty())
     }
 
+    /// The newest of TLS 1.0 to 1.2 accepted, once each has answered: where ECDHE groups are
+    /// enumerated (as sslyze does, at the newest version below TLS 1.3).
+    fn ecdhe_version(&self) -> Option<TlsVersion> {
+        for v in [TlsVersion::Tls12, TlsVersion::Tls11, TlsVersion::Tls10] {
+            let c = self.chain_index(v).and_then(|i| self.chains.get(i))?;
+            if !c.answered && !c.done {
+                return None;
+            }
+            if !c.found.is_empty() {
+                return Some(v);
+            }
+        }
+        None
+    }
+
     fn first_answers_in(&self) -> bool {
         self.chains.iter().all(|c| c.answered || c.done)
     }
@@ -389,9 +405,9 @@ impl Planner {
             }
             if self.groups12.state != Task::Done
                 && !self.groups12.busy
-                && self.accepted(TlsVersion::Tls12)
                 && !self.groups12.remaining.is_empty()
                 && !self.options.ssl2_compatible
+                && let Some(v) = self.ecdhe_version()
             {
                 let ecdhe: Vec<u16> = suites::legacy_suites()
                     .into_iter()
@@ -403,12 +419,12 @@ impl Planner {
                         })
                     })
                     .collect();
-                let mut h = self.hello(TlsVersion::Tls12, ecdhe);
+                let mut h = self.hello(v, ecdhe);
                 h.groups = self.groups12.remaining.clone();
                 return Some((
                     Purpose::Groups12,
                     Probe::Hello(HelloForm::Tls(h)),
-                    "TLSv1.2 groups".into(),
+                    format!("{} groups", label(v)),
                 ));
             }
         }
@@ -513,12 +529,14 @@ impl Planner {
             }
             Purpose::Groups12 => {
                 self.groups12.busy = false;
+                let want = self.ecdhe_version();
+                self.groups12.version = want;
                 let g = hello_of(&outcome)
-                    .filter(|f| f.hello.version == TlsVersion::Tls12)
+                    .filter(|f| Some(f.hello.version) == want)
                     .and_then(|f| {
                         let s = suites::suite(f.hello.cipher)?;
                         let ske =
-                            server_key_exchange(f.key_exchange.as_deref()?, s, TlsVersion::Tls12)?;
+                            server_key_exchange(f.key_exchange.as_deref()?, s, f.hello.version)?;
                         match ske.params {
                             KeyExchangeParams::Ec { group, .. } => Some(group),
                             KeyExchangeParams::Dh { .. } => None,
@@ -795,12 +813,13 @@ impl Planner {
                 .map(|&g| NamedGroup::from_code(g))
                 .collect(),
             tls13_preference: self.groups13.preference,
-            tls12: self
+            ecdhe: self
                 .groups12
                 .found
                 .iter()
                 .map(|&g| NamedGroup::from_code(g))
                 .collect(),
+            ecdhe_version: self.groups12.version,
             smallest_dh_bits: self.smallest_dh,
         };
         self.judge_flags(&report);
