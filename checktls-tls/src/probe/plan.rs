@@ -562,6 +562,21 @@ impl Planner {
                         Verdict::Protected,
                         "a fallback hello at a lower version was refused with inappropriate_fallback",
                     ),
+                    // RFC 8446 §4.1.3: a TLS 1.3 server answering an older hello ends its
+                    // random with "DOWNGRD" and 01 (TLS 1.2) or 00 (older); a TLS 1.3 client
+                    // refuses such a ServerHello, which protects it as RFC 7507 would.
+                    Outcome::Answer(ServerAnswer::Hello(f))
+                        if f.hello.random.ends_with(b"DOWNGRD\x01")
+                            || f.hello.random.ends_with(b"DOWNGRD\x00") =>
+                    {
+                        Check::new(
+                            Verdict::Protected,
+                            format!(
+                                "the {} fallback hello was answered with the RFC 8446 downgrade sentinel in the server random",
+                                f.hello.version
+                            ),
+                        )
+                    }
                     Outcome::Answer(ServerAnswer::Hello(f)) => Check::new(
                         Verdict::Vulnerable,
                         format!(
