@@ -115,6 +115,8 @@ pub enum Outcome {
     Heartbleed(HeartbleedResult),
     /// A CCS injection check's result.
     Ccs(CcsResult),
+    /// A full handshake's result (and its renegotiation attempt).
+    Handshake(super::tls12::HandshakeResult),
 }
 
 /// One connection's conversation.

@@ -34,6 +34,7 @@ pub mod hello;
 pub mod parse;
 pub mod plan;
 pub mod suites;
+pub mod tls12;
 
 use checktls_dns::Severity;
 use serde::{Deserialize, Serialize};

@@ -82,6 +82,9 @@ pub enum Probe {
     Heartbleed(ClientHello),
     /// The CCS injection check with this hello.
     Ccs(ClientHello),
+    /// A full TLS 1.2 handshake offering these suites (SNI; asking for a ticket when true),
+    /// then a renegotiation attempt.
+    Handshake(Vec<u16>, Option<String>, bool),
 }
 
 impl Probe {
@@ -91,6 +94,11 @@ impl Probe {
             Self::Hello(form) => Box::new(HelloExchange::new(form.clone())),
             Self::Heartbleed(h) => Box::new(HeartbleedExchange::new(h.clone())),
             Self::Ccs(h) => Box::new(CcsExchange::new(h.clone())),
+            Self::Handshake(suites, sni, ticket) => Box::new(super::tls12::HandshakeExchange::new(
+                suites,
+                sni.clone(),
+                *ticket,
+            )),
         }
     }
 }
@@ -116,6 +124,10 @@ enum Purpose {
     Fallback,
     Heartbleed,
     Ccs,
+    Handshake,
+    TicketHandshake,
+    ResumeId,
+    ResumeTicket,
 }
 
 #[derive(Debug, Default)]
@@ -178,6 +190,13 @@ pub struct Planner {
     fallback: Task,
     heartbleed: Task,
     ccs: Task,
+    handshake: Task,
+    completed: Option<super::tls12::Completed>,
+    ticket_handshake: Task,
+    ticket: Option<(u16, Vec<u8>)>,
+    resumed_ticket: Option<Check>,
+    resume_id: Task,
+    resume_ticket: Task,
     checks: Checks,
     flags: Flags,
     served: Vec<ServedChain>,
@@ -231,6 +250,13 @@ impl Planner {
             fallback: Task::Waiting,
             heartbleed: Task::Waiting,
             ccs: Task::Waiting,
+            handshake: Task::Waiting,
+            completed: None,
+            ticket_handshake: Task::Waiting,
+            ticket: None,
+            resumed_ticket: None,
+            resume_id: Task::Waiting,
+            resume_ticket: Task::Waiting,
             checks: Checks::default(),
             flags: Flags::default(),
             served: Vec::new(),
@@ -326,6 +352,10 @@ impl Planner {
             Purpose::Fallback => self.fallback = Task::Running,
             Purpose::Heartbleed => self.heartbleed = Task::Running,
             Purpose::Ccs => self.ccs = Task::Running,
+            Purpose::Handshake => self.handshake = Task::Running,
+            Purpose::TicketHandshake => self.ticket_handshake = Task::Running,
+            Purpose::ResumeId => self.resume_id = Task::Running,
+            Purpose::ResumeTicket => self.resume_ticket = Task::Running,
         }
         let id = self.next_id;
         self.next_id += 1;
@@ -481,6 +511,67 @@ impl Planner {
                 }
             }
         }
+        if self.options.checks {
+            if let Some(c) = self
+                .chain_index(TlsVersion::Tls12)
+                .and_then(|i| self.chains.get(i))
+                .filter(|c| c.done)
+            {
+                let completable: Vec<u16> = c
+                    .found
+                    .iter()
+                    .copied()
+                    .filter(|s| super::tls12::COMPLETABLE.contains(s))
+                    .collect();
+                if self.handshake == Task::Waiting && !completable.is_empty() {
+                    return Some((
+                        Purpose::Handshake,
+                        Probe::Handshake(completable, self.options.sni.clone(), false),
+                        "handshake and renegotiation".into(),
+                    ));
+                }
+                if self.ticket_handshake == Task::Waiting
+                    && self.handshake == Task::Done
+                    && self.flags.tickets > 0
+                    && !completable.is_empty()
+                {
+                    return Some((
+                        Purpose::TicketHandshake,
+                        Probe::Handshake(completable, self.options.sni.clone(), true),
+                        "handshake for a ticket".into(),
+                    ));
+                }
+            }
+            if let Some(done) = &self.completed {
+                let suites = vec![done.suite];
+                if self.resume_id == Task::Waiting && !done.session_id.is_empty() {
+                    let mut h = self.hello(TlsVersion::Tls12, suites.clone());
+                    // As the full handshake was: without EMS (RFC 7627 §5.3 forbids resuming
+                    // across a change).
+                    h.extended_master_secret = false;
+                    h.session_id = done.session_id.clone();
+                    h.session_ticket = None;
+                    return Some((
+                        Purpose::ResumeId,
+                        Probe::Hello(HelloForm::Tls(h)),
+                        "resumption by session id".into(),
+                    ));
+                }
+            }
+            if let Some((suite, t)) = &self.ticket {
+                if self.resume_ticket == Task::Waiting {
+                    let mut h = self.hello(TlsVersion::Tls12, vec![*suite]);
+                    h.extended_master_secret = false;
+                    h.session_id = vec![0x7C; 32];
+                    h.session_ticket = Some(t.clone());
+                    return Some((
+                        Purpose::ResumeTicket,
+                        Probe::Hello(HelloForm::Tls(h)),
+                        "resumption by ticket".into(),
+                    ));
+                }
+            }
+        }
         None
     }
 
@@ -617,6 +708,82 @@ impl Planner {
                     Outcome::Heartbleed(r) => Check::new(Verdict::Inconclusive, format!("{r:?}")),
                     other => Check::new(Verdict::Inconclusive, format!("{other:?}")),
                 };
+            }
+            Purpose::Handshake => {
+                use super::tls12::{HandshakeResult, Renegotiation};
+                self.handshake = Task::Done;
+                match outcome {
+                    Outcome::Handshake(HandshakeResult::Completed(c)) => {
+                        self.checks.client_renegotiation = match &c.renegotiation {
+                            Renegotiation::Accepted => Check::new(
+                                Verdict::Vulnerable,
+                                "a ClientHello sent inside a completed TLS 1.2 session was answered with a ServerHello",
+                            ),
+                            Renegotiation::Refused { how } => Check::new(
+                                Verdict::Protected,
+                                format!("a ClientHello inside the session was refused: {how}"),
+                            ),
+                            Renegotiation::NoAnswer(e) => Check::new(
+                                Verdict::Inconclusive,
+                                format!("a ClientHello inside the session got no answer: {e}"),
+                            ),
+                        };
+                        self.completed = Some(c);
+                    }
+                    Outcome::Handshake(HandshakeResult::Failed(e)) => {
+                        self.checks.client_renegotiation = Check::new(
+                            Verdict::Inconclusive,
+                            format!("the TLS 1.2 handshake did not complete: {e}"),
+                        );
+                    }
+                    other => {
+                        self.checks.client_renegotiation =
+                            Check::new(Verdict::Inconclusive, format!("{other:?}"));
+                    }
+                }
+            }
+            Purpose::TicketHandshake => {
+                self.ticket_handshake = Task::Done;
+                if let Outcome::Handshake(super::tls12::HandshakeResult::Completed(c)) = outcome {
+                    match c.ticket {
+                        Some(t) => self.ticket = Some((c.suite, t)),
+                        None => {
+                            self.resumed_ticket = Some(Check::new(
+                                Verdict::NotSupported,
+                                "the extension was acknowledged but no NewSessionTicket came",
+                            ))
+                        }
+                    }
+                }
+            }
+            Purpose::ResumeId | Purpose::ResumeTicket => {
+                let offered = match purpose {
+                    Purpose::ResumeId => {
+                        self.resume_id = Task::Done;
+                        self.completed.as_ref().map(|c| c.session_id.clone())
+                    }
+                    _ => {
+                        self.resume_ticket = Task::Done;
+                        Some(vec![0x7C; 32])
+                    }
+                };
+                let resumed = hello_of(&outcome)
+                    .is_some_and(|f| f.resumed && Some(&f.hello.session_id) == offered.as_ref());
+                let check = if resumed {
+                    Check::new(
+                        Verdict::Supported,
+                        "the server resumed the session (ServerHello echoing the offered id, then ChangeCipherSpec)",
+                    )
+                } else {
+                    Check::new(
+                        Verdict::NotSupported,
+                        "the server started a full handshake instead",
+                    )
+                };
+                match purpose {
+                    Purpose::ResumeId => self.checks.session_id_resumption = check,
+                    _ => self.resumed_ticket = Some(check),
+                }
             }
             Purpose::Ccs => {
                 self.ccs = Task::Done;
@@ -985,8 +1152,36 @@ impl Planner {
             )
         };
         let needs = "needs a completed handshake, which this prober does not make";
-        ch.client_renegotiation = Check::new(Verdict::NotTested, needs);
-        ch.session_id_resumption = Check::new(Verdict::NotTested, needs);
+        let no_handshake = "needs a completed TLS 1.2 handshake: no ECDHE or RSA suite with AES-GCM or ChaCha20 accepted";
+        if self.handshake == Task::Waiting {
+            ch.client_renegotiation = Check::new(
+                if legacy {
+                    Verdict::NotTested
+                } else {
+                    Verdict::NotApplicable
+                },
+                if legacy {
+                    no_handshake
+                } else {
+                    "TLS 1.3 has no renegotiation"
+                },
+            );
+        }
+        if self
+            .completed
+            .as_ref()
+            .is_some_and(|c| c.session_id.is_empty())
+        {
+            ch.session_id_resumption = Check::new(
+                Verdict::NotSupported,
+                "the full handshake gave no session id",
+            );
+        } else if self.resume_id == Task::Waiting {
+            ch.session_id_resumption = Check::new(Verdict::NotTested, no_handshake);
+        }
+        if let Some(t) = self.resumed_ticket.take() {
+            ch.session_tickets = t;
+        }
         let rsa = report.versions.iter().any(|v| {
             v.accepted
                 && v.suites
