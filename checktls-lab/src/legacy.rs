@@ -70,6 +70,12 @@ pub struct LegacyPosture {
     pub heartbeat: HeartbeatMode,
     /// What an early ChangeCipherSpec does.
     pub early_ccs: CcsMode,
+    /// The RSA key of the chain's leaf, to read RSA ClientKeyExchanges (ROBOT postures).
+    pub rsa: Option<std::sync::Arc<crate::rsa::RsaKey>>,
+    /// Answer a ClientKeyExchange whose PKCS#1 padding is wrong at once with
+    /// handshake_failure, and a well-padded one only after the Finished (bad_record_mac): a
+    /// Bleichenbacher oracle. Otherwise every ClientKeyExchange gets the same answer.
+    pub padding_oracle: bool,
 }
 
 /// How the responder treats heartbeats (RFC 6520).
@@ -118,6 +124,8 @@ impl LegacyPosture {
             ignore_fallback_scsv: false,
             heartbeat: HeartbeatMode::Absent,
             early_ccs: CcsMode::Refuse,
+            rsa: None,
+            padding_oracle: false,
         }
     }
 }
@@ -373,6 +381,7 @@ async fn after_flight<S: AsyncRead + AsyncWrite + Unpin>(
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut ccs_taken = false;
+    let mut key_exchange = false;
     for _ in 0..64 {
         // The next whole record, if any.
         let (kind, body) = loop {
@@ -412,6 +421,29 @@ async fn after_flight<S: AsyncRead + AsyncWrite + Unpin>(
                         Some(record(24, v, &r))
                     }
                 }
+            }
+            // An RSA ClientKeyExchange: length-prefixed ciphertext (RFC 5246 §7.4.7.1).
+            (22, [16, _, _, _, hi, lo, c @ ..]) if posture.rsa.is_some() && !key_exchange => {
+                key_exchange = true;
+                let valid = posture.rsa.as_ref().is_some_and(|k| {
+                    let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+                    let m = k.decrypt(c.get(..n).unwrap_or_default());
+                    let sep = m.iter().skip(2).position(|b| *b == 0).map(|i| i + 2);
+                    m.starts_with(&[0, 2])
+                        && sep.is_some_and(|i| i >= 10 && m.len() - i - 1 == 48)
+                        && sep.and_then(|i| m.get(i + 1..i + 3)) == Some(&v.to_be_bytes()[..])
+                });
+                if posture.padding_oracle && !valid {
+                    stream.write_all(&record(21, v, &[2, 40])).await?;
+                    return stream.flush().await;
+                }
+                None
+            }
+            (20, _) if key_exchange => None,
+            // The Finished after a key exchange: its keys never match ours.
+            _ if key_exchange => {
+                stream.write_all(&record(21, v, &[2, 20])).await?;
+                return stream.flush().await;
             }
             (20, _) if posture.early_ccs == CcsMode::Accept && !ccs_taken => {
                 ccs_taken = true;

@@ -904,6 +904,7 @@ fn sslyze_checks(addr: SocketAddr) -> serde_json::Value {
             "--openssl_ccs",
             "--fallback",
             "--compression",
+            "--robot",
         ])
         .arg(addr.to_string())
         .stdout(Stdio::null())
@@ -1016,6 +1017,18 @@ fn assert_checks_as_sslyze(
         is(&c.compression, Verdict::Vulnerable),
         r("tls_compression", "supports_compression") == true,
         "{what}: compression"
+    );
+    let robot = r("robot", "robot_result");
+    let want = match robot.as_str() {
+        Some("NOT_VULNERABLE_NO_ORACLE") => Verdict::Protected,
+        Some("NOT_VULNERABLE_RSA_NOT_SUPPORTED") => Verdict::NotApplicable,
+        Some("VULNERABLE_STRONG_ORACLE" | "VULNERABLE_WEAK_ORACLE") => Verdict::Vulnerable,
+        _ => Verdict::Inconclusive,
+    };
+    assert_eq!(
+        c.robot.verdict, want,
+        "{what}: ROBOT {:?} vs sslyze {robot}",
+        c.robot
     );
 }
 

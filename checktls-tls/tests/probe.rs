@@ -546,3 +546,37 @@ async fn each_check_reports_the_vulnerable_posture_and_not_the_patched_one() {
         r.checks.heartbleed
     );
 }
+
+/// ROBOT against the lab's RSA responder: a Bleichenbacher oracle (bad padding refused at
+/// once, good padding only after the Finished) is found, twice alike; the same server
+/// answering every ClientKeyExchange alike is not flagged.
+#[tokio::test]
+async fn robot_finds_the_padding_oracle_and_not_the_uniform_server() {
+    use checktls_lab::rsa::RsaKey;
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let key = Arc::new(RsaKey::generate(1024).unwrap());
+    let chain = key.chain(&pki, "mx.lab.test").unwrap();
+    for oracle in [true, false] {
+        let mut posture = LegacyPosture::only(0x0303, chain.clone());
+        posture.suites = vec![0x002F, 0x009C];
+        posture.rsa = Some(key.clone());
+        posture.padding_oracle = oracle;
+        let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+            .await
+            .unwrap();
+        let r = run(server.addr()).await;
+        let robot = &r.checks.robot;
+        if oracle {
+            assert_eq!(robot.verdict, Verdict::Vulnerable, "{robot:?}");
+            assert!(robot.detail.contains("strong"), "{robot:?}");
+            assert!(r.weaknesses.contains(&Weakness::Robot));
+        } else {
+            assert_eq!(robot.verdict, Verdict::Protected, "{robot:?}");
+            assert!(
+                robot.detail.contains("alert 20 (bad_record_mac)"),
+                "{robot:?}"
+            );
+            assert!(!r.weaknesses.contains(&Weakness::Robot));
+        }
+    }
+}

@@ -117,6 +117,13 @@ pub enum Outcome {
     Ccs(CcsResult),
     /// A full handshake's result (and its renegotiation attempt).
     Handshake(super::tls12::HandshakeResult),
+    /// How the server answered one ROBOT variant.
+    Robot {
+        /// The variant sent.
+        variant: super::robot::Variant,
+        /// Its answer (an alert, a close, no answer).
+        answer: String,
+    },
 }
 
 /// One connection's conversation.

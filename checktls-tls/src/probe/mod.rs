@@ -33,6 +33,7 @@ pub mod exchange;
 pub mod hello;
 pub mod parse;
 pub mod plan;
+pub mod robot;
 pub mod suites;
 pub mod tls12;
 

@@ -85,6 +85,8 @@ pub enum Probe {
     /// A full TLS 1.2 handshake offering these suites (SNI; asking for a ticket when true),
     /// then a renegotiation attempt.
     Handshake(Vec<u16>, Option<String>, bool),
+    /// One ROBOT variant with this hello (RSA key-exchange suites only).
+    Robot(ClientHello, super::robot::Variant),
 }
 
 impl Probe {
@@ -94,6 +96,7 @@ impl Probe {
             Self::Hello(form) => Box::new(HelloExchange::new(form.clone())),
             Self::Heartbleed(h) => Box::new(HeartbleedExchange::new(h.clone())),
             Self::Ccs(h) => Box::new(CcsExchange::new(h.clone())),
+            Self::Robot(h, v) => Box::new(super::robot::RobotExchange::new(h.clone(), *v)),
             Self::Handshake(suites, sni, ticket) => Box::new(super::tls12::HandshakeExchange::new(
                 suites,
                 sni.clone(),
@@ -128,6 +131,7 @@ enum Purpose {
     TicketHandshake,
     ResumeId,
     ResumeTicket,
+    Robot(usize),
 }
 
 #[derive(Debug, Default)]
@@ -195,6 +199,9 @@ pub struct Planner {
     ticket_handshake: Task,
     ticket: Option<(u16, Vec<u8>)>,
     resumed_ticket: Option<Check>,
+    /// ROBOT: per connection (two rounds of the five variants at most), the answer.
+    robot: Vec<Option<String>>,
+    robot_issued: usize,
     resume_id: Task,
     resume_ticket: Task,
     checks: Checks,
@@ -255,6 +262,8 @@ impl Planner {
             ticket_handshake: Task::Waiting,
             ticket: None,
             resumed_ticket: None,
+            robot: Vec::new(),
+            robot_issued: 0,
             resume_id: Task::Waiting,
             resume_ticket: Task::Waiting,
             checks: Checks::default(),
@@ -325,6 +334,27 @@ impl Planner {
         None
     }
 
+    /// The newest version of SSLv3 to TLS 1.2 with RSA key-exchange suites, and those suites.
+    fn robot_target(&self) -> Option<(TlsVersion, Vec<u16>)> {
+        [
+            TlsVersion::Tls12,
+            TlsVersion::Tls11,
+            TlsVersion::Tls10,
+            TlsVersion::Ssl3,
+        ]
+        .into_iter()
+        .find_map(|v| {
+            let c = self.chain_index(v).and_then(|i| self.chains.get(i))?;
+            let rsa: Vec<u16> = c
+                .found
+                .iter()
+                .copied()
+                .filter(|s| suites::suite(*s).is_some_and(|i| i.kx == KeyExchange::Rsa))
+                .collect();
+            (!rsa.is_empty()).then_some((v, rsa))
+        })
+    }
+
     fn first_answers_in(&self) -> bool {
         self.chains.iter().all(|c| c.answered || c.done)
     }
@@ -354,6 +384,12 @@ impl Planner {
             Purpose::Ccs => self.ccs = Task::Running,
             Purpose::Handshake => self.handshake = Task::Running,
             Purpose::TicketHandshake => self.ticket_handshake = Task::Running,
+            Purpose::Robot(_) => {
+                self.robot_issued += 1;
+                if self.robot.len() < self.robot_issued {
+                    self.robot.resize(self.robot_issued, None);
+                }
+            }
             Purpose::ResumeId => self.resume_id = Task::Running,
             Purpose::ResumeTicket => self.resume_ticket = Task::Running,
         }
@@ -509,6 +545,31 @@ impl Planner {
                     let h = self.hello(v, suites);
                     return Some((Purpose::Ccs, Probe::Ccs(h), "CCS injection".into()));
                 }
+            }
+        }
+        if self.options.checks
+            && self.first_answers_in()
+            && let Some((v, rsa)) = self.robot_target()
+        {
+            let n = super::robot::Variant::ALL.len();
+            let round_done =
+                self.robot.len() == self.robot_issued && self.robot.iter().all(Option::is_some);
+            let differ = {
+                let first: Vec<&Option<String>> = self.robot.iter().take(n).collect();
+                first.windows(2).any(|w| w[0] != w[1])
+            };
+            let want = if self.robot_issued < n {
+                true
+            } else {
+                self.robot_issued < 2 * n && round_done && differ
+            };
+            if want && let Some(&variant) = super::robot::Variant::ALL.get(self.robot_issued % n) {
+                let h = self.hello(v, rsa);
+                return Some((
+                    Purpose::Robot(self.robot_issued),
+                    Probe::Robot(h, variant),
+                    "ROBOT".into(),
+                ));
             }
         }
         if self.options.checks {
@@ -740,6 +801,15 @@ impl Planner {
                         self.checks.client_renegotiation =
                             Check::new(Verdict::Inconclusive, format!("{other:?}"));
                     }
+                }
+            }
+            Purpose::Robot(i) => {
+                let answer = match outcome {
+                    Outcome::Robot { answer, .. } => answer,
+                    other => format!("{other:?}"),
+                };
+                if let Some(slot) = self.robot.get_mut(i) {
+                    *slot = Some(answer);
                 }
             }
             Purpose::TicketHandshake => {
@@ -1011,6 +1081,7 @@ impl Planner {
     }
 
     fn judge_flags(&mut self, report: &ProbeReport) {
+        let robot = self.judge_robot();
         let fl = &self.flags;
         let legacy = report
             .versions
@@ -1188,14 +1259,82 @@ impl Planner {
                     .iter()
                     .any(|s| suites::suite(s.code).is_some_and(|i| i.kx == KeyExchange::Rsa))
         });
-        ch.robot = if rsa {
-            Check::new(
+        if !self.robot.is_empty() {
+            ch.robot = robot;
+        } else if rsa {
+            ch.robot = Check::new(
                 Verdict::NotTested,
                 format!("RSA key exchange accepted; the oracle test {needs}"),
+            );
+        } else {
+            ch.robot = Check::new(Verdict::NotApplicable, "no RSA key exchange accepted");
+        }
+    }
+}
+
+impl Planner {
+    /// ROBOT: identical answers to the five variants, no oracle; the same differences in two
+    /// rounds, an oracle ("strong" when the wrong first bytes are told apart, as the paper
+    /// grades it); differences that do not repeat, inconclusive.
+    fn judge_robot(&self) -> Check {
+        use super::robot::Variant;
+        let n = Variant::ALL.len();
+        let answers: Vec<String> = self
+            .robot
+            .iter()
+            .map(|a| a.clone().unwrap_or_default())
+            .collect();
+        let (first, second) = answers.split_at(n.min(answers.len()));
+        if first.len() < n {
+            return Check::new(Verdict::NotTested, "the connection bound was reached");
+        }
+        if first
+            .iter()
+            .any(|a| a.starts_with("before the key exchange"))
+        {
+            return Check::new(
+                Verdict::Inconclusive,
+                format!("the hellos did not all get a flight: {first:?}"),
+            );
+        }
+        let same = first.windows(2).all(|w| w[0] == w[1]);
+        if same {
+            return Check::new(
+                Verdict::Protected,
+                format!(
+                    "five ClientKeyExchange paddings answered alike: {}",
+                    first[0]
+                ),
+            );
+        }
+        let describe = |a: &[String]| {
+            Variant::ALL
+                .iter()
+                .zip(a)
+                .map(|(v, x)| format!("{v:?}: {x}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if second == first {
+            let strong = first.get(1) != first.first();
+            Check::new(
+                Verdict::Vulnerable,
+                format!(
+                    "a {} padding oracle, the same twice: {}",
+                    if strong { "strong" } else { "weak" },
+                    describe(first)
+                ),
             )
         } else {
-            Check::new(Verdict::NotApplicable, "no RSA key exchange accepted")
-        };
+            Check::new(
+                Verdict::Inconclusive,
+                format!(
+                    "answers differed but did not repeat: {} / {}",
+                    describe(first),
+                    describe(second)
+                ),
+            )
+        }
     }
 }
 
