@@ -714,7 +714,7 @@ fn sslprobe_findings(
             .and_then(|v| v.as_str().map(str::to_owned))
             .unwrap_or_default();
         findings.push(Finding::new(
-            &format!("sslprobe.{code}"),
+            format!("sslprobe.{code}"),
             severity,
             format!("{}: {}", f.weakness.describe(), f.detail),
         ));

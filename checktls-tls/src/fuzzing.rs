@@ -112,12 +112,13 @@ pub fn probe_plan(data: &[u8]) {
     use crate::probe::exchange::Outcome;
     use crate::probe::parse::FlightParser;
     use crate::probe::plan::{PlanOptions, Planner};
-    let mut o = PlanOptions::default();
-    o.max_connections = 64;
-    let mut planner = Planner::new(o);
+    let mut planner = Planner::new(PlanOptions {
+        max_connections: 64,
+        ..PlanOptions::default()
+    });
     let mut rest = data;
     let mut steps = 0;
-    while let Some(step) = planner.next() {
+    while let Some(step) = planner.next_step() {
         steps += 1;
         let n = rest.first().map_or(0, |b| usize::from(*b) * 4);
         let (answer, tail) = rest

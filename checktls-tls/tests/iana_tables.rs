@@ -92,9 +92,10 @@ fn suite(code: u16, name: &str) -> Suite {
     let export = kxa.contains("EXPORT") || rest.contains("_40") || rest.contains("40_");
     let t: Vec<&str> = rest.split('_').collect();
     let has = |s: &str| t.contains(&s);
-    let (cipher, mut bits) = if has("NULL") && t.first() == Some(&"NULL") {
-        ("Null", 0)
-    } else if rest.starts_with("SHA256_SHA256") || rest.starts_with("SHA384_SHA384") {
+    let null = (has("NULL") && t.first() == Some(&"NULL"))
+        || rest.starts_with("SHA256_SHA256")
+        || rest.starts_with("SHA384_SHA384");
+    let (cipher, mut bits) = if null {
         ("Null", 0)
     } else if has("RC4") {
         ("Rc4", 128)

@@ -477,7 +477,8 @@ async fn each_check_reports_the_vulnerable_posture_and_not_the_patched_one() {
     }
 
     // Each weakness alone.
-    let cases: [(&str, fn(&mut LegacyPosture), Weakness); 5] = [
+    type Weaken = fn(&mut LegacyPosture);
+    let cases: [(&str, Weaken, Weakness); 5] = [
         (
             "heartbleed",
             |p| p.heartbeat = HeartbeatMode::Bleeding,

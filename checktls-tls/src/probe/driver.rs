@@ -121,16 +121,16 @@ impl ProbeOptions {
     }
 
     fn plan(&self) -> PlanOptions {
-        let mut p = PlanOptions::default();
-        p.versions = self.versions.clone();
-        p.sni = self.sni.clone();
-        p.max_suites = self.max_suites.max(1);
-        p.max_connections = self.max_connections;
-        p.groups = self.groups;
-        p.preference = self.preference;
-        p.checks = self.checks;
-        p.ssl2_compatible = self.ssl2_compatible;
-        p
+        PlanOptions {
+            versions: self.versions.clone(),
+            sni: self.sni.clone(),
+            max_suites: self.max_suites.max(1),
+            max_connections: self.max_connections,
+            groups: self.groups,
+            preference: self.preference,
+            checks: self.checks,
+            ssl2_compatible: self.ssl2_compatible,
+        }
     }
 }
 
@@ -200,7 +200,9 @@ pub async fn probe(opener: &dyn StreamOpener, options: &ProbeOptions) -> ProbeRe
     let mut done = 0usize;
     loop {
         while running.len() < parallel && started.elapsed() < options.deadline {
-            let Some(step) = planner.next() else { break };
+            let Some(step) = planner.next_step() else {
+                break;
+            };
             let conversation = step.probe.conversation();
             let timeout = options.timeout;
             running.push(Box::pin(async move {

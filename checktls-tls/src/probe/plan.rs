@@ -3,7 +3,7 @@
 //!
 //! ```text
 //!   Planner::new(options)
-//!   loop { next() ─► Some(Step { id, probe }) ─► driver runs it ─► learn(id, Outcome) }
+//!   loop { next_step() ─► Some(Step { id, probe }) ─► driver runs it ─► learn(id, Outcome) }
 //!   finish() ─► ProbeReport
 //!
 //!   per version V (TLS 1.2 first: its chain is the longest)
@@ -360,7 +360,7 @@ impl Planner {
     }
 
     /// The next step that can run now (`None`: wait for outcomes, or everything is done).
-    pub fn next(&mut self) -> Option<Step> {
+    pub fn next_step(&mut self) -> Option<Step> {
         if self.issued >= self.options.max_connections {
             return None;
         }
@@ -619,18 +619,18 @@ impl Planner {
                     ));
                 }
             }
-            if let Some((suite, t)) = &self.ticket {
-                if self.resume_ticket == Task::Waiting {
-                    let mut h = self.hello(TlsVersion::Tls12, vec![*suite]);
-                    h.extended_master_secret = false;
-                    h.session_id = vec![0x7C; 32];
-                    h.session_ticket = Some(t.clone());
-                    return Some((
-                        Purpose::ResumeTicket,
-                        Probe::Hello(HelloForm::Tls(h)),
-                        "resumption by ticket".into(),
-                    ));
-                }
+            if let Some((suite, t)) = &self.ticket
+                && self.resume_ticket == Task::Waiting
+            {
+                let mut h = self.hello(TlsVersion::Tls12, vec![*suite]);
+                h.extended_master_secret = false;
+                h.session_id = vec![0x7C; 32];
+                h.session_ticket = Some(t.clone());
+                return Some((
+                    Purpose::ResumeTicket,
+                    Probe::Hello(HelloForm::Tls(h)),
+                    "resumption by ticket".into(),
+                ));
             }
         }
         None

@@ -115,26 +115,16 @@ impl RobotExchange {
     }
 
     fn read(&mut self) -> Next {
-        loop {
-            match self.records.next_record() {
-                Ok(None) => return Next::Wait,
-                Err(e) => {
-                    self.answer = Some(format!("unreadable ({e})"));
-                    return Next::Done;
-                }
-                Ok(Some(r)) if r.kind == content::ALERT => {
-                    self.answer = Some(match alert(&r.body) {
-                        Some((_, d)) => format!("alert {d} ({})", alert_name(d)),
-                        None => "an encrypted alert".into(),
-                    });
-                    return Next::Done;
-                }
-                Ok(Some(r)) => {
-                    self.answer = Some(format!("a record of type {}", r.kind));
-                    return Next::Done;
-                }
-            }
-        }
+        self.answer = Some(match self.records.next_record() {
+            Ok(None) => return Next::Wait,
+            Err(e) => format!("unreadable ({e})"),
+            Ok(Some(r)) if r.kind == content::ALERT => match alert(&r.body) {
+                Some((_, d)) => format!("alert {d} ({})", alert_name(d)),
+                None => "an encrypted alert".into(),
+            },
+            Ok(Some(r)) => format!("a record of type {}", r.kind),
+        });
+        Next::Done
     }
 }
 
