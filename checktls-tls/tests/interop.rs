@@ -129,16 +129,11 @@ async fn openssl_s_server_tls10_only_and_tls11_only_are_found() {
         assert_eq!(r.chain.len(), 2, "leaf and intermediate in the clear");
         assert!(r.weaknesses.contains(&Weakness::OldVersion));
         // With an ECDSA key and DEFAULT:@SECLEVEL=0, OpenSSL has two TLS 1.0/1.1 suites; the
-        // prober lists both, then the server has none left (handshake_failure).
-        let found: Vec<&str> = r
-            .versions
-            .iter()
-            .find(|v| v.accepted)
-            .unwrap()
-            .suites
-            .iter()
-            .map(|s| s.name.as_str())
-            .collect();
+        // prober lists both, then the server has none left (handshake_failure). Without
+        // -serverpref OpenSSL takes the client's order, which the reorder test tells.
+        let accepted = r.versions.iter().find(|v| v.accepted).unwrap();
+        let mut found: Vec<&str> = accepted.suites.iter().map(|s| s.name.as_str()).collect();
+        found.sort_unstable();
         assert_eq!(
             found,
             [
@@ -146,6 +141,7 @@ async fn openssl_s_server_tls10_only_and_tls11_only_are_found() {
                 "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"
             ]
         );
+        assert_eq!(accepted.preference, checktls_tls::probe::Preference::Client);
     }
 }
 
