@@ -295,6 +295,10 @@ impl Planner {
             h.session_ticket = Some(Vec::new());
             h.extended_master_secret = true;
             h.encrypt_then_mac = true;
+        } else {
+            // No key share: the server answers with a HelloRetryRequest naming its suite and
+            // group, and spends no signature or key exchange on a hello that goes no further.
+            h.key_shares = Some(Vec::new());
         }
         h
     }
@@ -876,6 +880,31 @@ impl Planner {
     }
 
     fn learn_chain(&mut self, i: usize, outcome: Outcome) {
+        self.learn_chain_step(i, outcome);
+        // A server that did not pick suites in the order offered follows its own: no reorder
+        // hello is needed to tell.
+        if let Some(c) = self.chains.get_mut(i)
+            && c.done
+            && c.reorder == Task::Waiting
+            && let Some(v) = c.version
+        {
+            let offered = match v {
+                TlsVersion::Tls13 => suites::tls13_suites(),
+                _ => suites::legacy_suites(),
+            };
+            let at: Vec<Option<usize>> = c
+                .found
+                .iter()
+                .map(|f| offered.iter().position(|o| o == f))
+                .collect();
+            if at.windows(2).any(|w| w[0] > w[1]) {
+                c.preference = Preference::Server;
+                c.reorder = Task::Done;
+            }
+        }
+    }
+
+    fn learn_chain_step(&mut self, i: usize, outcome: Outcome) {
         let Some(c) = self.chains.get_mut(i) else {
             return;
         };
