@@ -10,8 +10,9 @@ use std::time::SystemTime;
 use checktls::tls::TlsVersion;
 use checktls::tls::mta_sts::{MxTls, evaluate, parse_policy};
 use checktls::tls::net::BoxStream;
-use checktls::tls::probe::hello::{LEGACY_SUITES, client_hello};
+use checktls::tls::probe::hello::client_hello;
 use checktls::tls::probe::parse::FlightParser;
+use checktls::tls::probe::suites::legacy_suites;
 use checktls::tls::probe::{ProbeOptions, probe};
 use checktls_lab::legacy::{LegacyPosture, LegacyServer};
 use checktls_lab::pki::Pki;
@@ -77,11 +78,12 @@ fn bench(c: &mut Criterion) {
             black_box(answer)
         })
     });
-    c.bench_function("probe/client_hello_tls12", |b| {
+    let all = legacy_suites();
+    c.bench_function("probe/client_hello_tls12_every_suite", |b| {
         b.iter(|| {
             black_box(client_hello(
                 TlsVersion::Tls12,
-                black_box(LEGACY_SUITES),
+                black_box(&all),
                 Some("mx.example.com"),
                 [9; 32],
             ))
@@ -118,7 +120,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(evaluate(Some("20240101"), Some(&parsed), black_box(&hosts))))
     });
 
-    // One whole probe (six versions, three suites found at TLS 1.0: 9 connections).
+    // One whole probe (six versions, three suites found at TLS 1.0, preference, groups, checks).
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let server = rt
         .block_on(LegacyServer::start(

@@ -514,7 +514,12 @@ pub(crate) fn host_report(
                 );
             }
             transcript = r.transcript.render();
-            sslprobe = p.legacy.as_ref().and_then(|l| serde_json::to_value(l).ok());
+            sslprobe = p.legacy.clone();
+            if opts.ssl_probe
+                && let Some(l) = &p.legacy
+            {
+                sslprobe_findings(l, &mut findings, &mut evidence);
+            }
             raw = r
                 .raw
                 .as_ref()
@@ -684,4 +689,39 @@ pub(crate) fn host_report(
         },
         evidence,
     )
+}
+
+/// The full probe's weaknesses as findings (`sslprobe.<weakness>`), and into the score: a
+/// weakness of severity error (an accepted anonymous, export, NULL or RC4 suite, Heartbleed,
+/// CCS injection, compression, insecure renegotiation, ROBOT) means some sender can be made to
+/// use a broken session with this host, so it counts as the calibrated broken-cipher deduction,
+/// as if the suite had been negotiated; warnings are findings only.
+fn sslprobe_findings(
+    l: &crate::tls::probe::ProbeReport,
+    findings: &mut Vec<Finding>,
+    evidence: &mut HostEvidence,
+) {
+    for f in &l.findings {
+        let severity = match f.severity {
+            crate::dns::Severity::Error => Severity::Error,
+            crate::dns::Severity::Warning => Severity::Warning,
+            crate::dns::Severity::Info => Severity::Info,
+        };
+        let code = serde_json::to_value(f.weakness)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        findings.push(Finding::new(
+            format!("sslprobe.{code}"),
+            severity,
+            format!("{}: {}", f.weakness.describe(), f.detail),
+        ));
+    }
+    if l.findings
+        .iter()
+        .any(|f| f.severity == crate::dns::Severity::Error)
+        && let Some(t) = &mut evidence.tls
+    {
+        t.cipher.broken = true;
+    }
 }

@@ -192,13 +192,7 @@ pub fn text(report: &ReceiverReport, level: Level) -> String {
         for h in &report.mx {
             let _ = writeln!(out, "{} ({}):", host_label(h), h.preference);
             match &h.sslprobe {
-                Some(p) => {
-                    let _ = writeln!(
-                        out,
-                        "{}",
-                        serde_json::to_string_pretty(p).unwrap_or_default()
-                    );
-                }
+                Some(p) => sslprobe_text(p, &mut out),
                 None => out.push_str("(the prober did not run on this host)\n"),
             }
         }
@@ -496,6 +490,160 @@ pub fn json(report: &ReceiverReport, level: Level) -> String {
     out
 }
 
+/// The full probe as text: versions and their suites (in the server's order when it has
+/// one), groups, certificates, checks, and the weaknesses with their severity.
+fn sslprobe_text(p: &crate::tls::probe::ProbeReport, out: &mut String) {
+    use crate::tls::probe::Preference;
+    for v in &p.versions {
+        if !v.accepted {
+            let _ = writeln!(
+                out,
+                "  {:<8} refused ({})",
+                v.version.name(),
+                v.refusal.as_deref().unwrap_or("-")
+            );
+            continue;
+        }
+        let order = match v.preference {
+            Preference::Server => "server's order",
+            Preference::Client => "client's order",
+            _ => "order unknown",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {} suites ({order}){}",
+            v.version.name(),
+            v.suites.len(),
+            if v.truncated { ", list cut short" } else { "" }
+        );
+        for s in &v.suites {
+            let kx = v.key_exchange.iter().find(|k| k.suite == s.code);
+            let extra = match kx {
+                Some(k) if k.dh_bits.is_some() => format!("  DH {}", k.dh_bits.unwrap_or(0)),
+                Some(k) => k
+                    .group
+                    .as_ref()
+                    .map(|g| format!("  {}", g.name))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            let _ = writeln!(out, "           {}{extra}", s.name);
+        }
+    }
+    let names = |g: &[crate::tls::NamedGroup]| {
+        g.iter()
+            .map(|x| x.name.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !p.groups.tls13.is_empty() {
+        let _ = writeln!(out, "  groups (TLSv1.3): {}", names(&p.groups.tls13));
+    }
+    if let Some(v) = p.groups.ecdhe_version {
+        let _ = writeln!(out, "  groups ({v}): {}", names(&p.groups.ecdhe));
+    }
+    for c in &p.certificates {
+        let _ = writeln!(
+            out,
+            "  certificate for {:?} suites: {}, {}",
+            c.auth, c.key, c.signature
+        );
+    }
+    let c = &p.checks;
+    for (name, check) in [
+        ("fallback SCSV", &c.fallback_scsv),
+        ("secure renegotiation", &c.secure_renegotiation),
+        ("client renegotiation", &c.client_renegotiation),
+        ("compression", &c.compression),
+        ("heartbleed", &c.heartbleed),
+        ("CCS injection", &c.ccs_injection),
+        ("ROBOT", &c.robot),
+        ("session id resumption", &c.session_id_resumption),
+        ("session tickets", &c.session_tickets),
+        ("OCSP stapling", &c.ocsp_stapling),
+        ("encrypt-then-MAC", &c.encrypt_then_mac),
+        ("extended master secret", &c.extended_master_secret),
+    ] {
+        let verdict = serde_json::to_value(check.verdict)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {name:<23} {verdict:<14} {}", v(&check.detail));
+    }
+    for f in &p.findings {
+        let _ = writeln!(
+            out,
+            "  {}: {} ({})",
+            f.severity,
+            f.weakness.describe(),
+            v(&f.detail)
+        );
+    }
+    let _ = writeln!(out, "  {} connections, {} ms", p.connections, p.elapsed_ms);
+}
+
+/// The full probe in the XML: `SSLProbe` with `Protocol` (name, accepted, preference) and its
+/// `Cipher`s, `Group`s, `Check`s (name, verdict) and `Weakness`es (code, severity).
+fn sslprobe_xml(w: &mut Writer<Vec<u8>>, p: &crate::tls::probe::ProbeReport) {
+    let word = |v: serde_json::Result<serde_json::Value>| {
+        v.ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let _ = w.write_event(Event::Start(BytesStart::new("SSLProbe")));
+    for v in &p.versions {
+        let mut e = BytesStart::new("Protocol");
+        e.push_attribute(("name", v.version.checktls_name()));
+        e.push_attribute(("accepted", if v.accepted { "1" } else { "0" }));
+        e.push_attribute((
+            "preference",
+            word(serde_json::to_value(v.preference)).as_str(),
+        ));
+        let _ = w.write_event(Event::Start(e));
+        for s in &v.suites {
+            elem(w, "Cipher", &s.name);
+        }
+        let _ = w.write_event(Event::End(BytesEnd::new("Protocol")));
+    }
+    for g in p.groups.tls13.iter().chain(&p.groups.ecdhe) {
+        elem(w, "Group", &g.name);
+    }
+    let c = &p.checks;
+    for (name, check) in [
+        ("fallback_scsv", &c.fallback_scsv),
+        ("secure_renegotiation", &c.secure_renegotiation),
+        ("client_renegotiation", &c.client_renegotiation),
+        ("compression", &c.compression),
+        ("heartbleed", &c.heartbleed),
+        ("ccs_injection", &c.ccs_injection),
+        ("robot", &c.robot),
+        ("session_id_resumption", &c.session_id_resumption),
+        ("session_tickets", &c.session_tickets),
+        ("ocsp_stapling", &c.ocsp_stapling),
+        ("encrypt_then_mac", &c.encrypt_then_mac),
+        ("extended_master_secret", &c.extended_master_secret),
+    ] {
+        let mut e = BytesStart::new("Check");
+        e.push_attribute(("name", name));
+        e.push_attribute((
+            "verdict",
+            word(serde_json::to_value(check.verdict)).as_str(),
+        ));
+        let _ = w.write_event(Event::Start(e));
+        let _ = w.write_event(Event::Text(BytesText::new(&visible(&check.detail, &[]))));
+        let _ = w.write_event(Event::End(BytesEnd::new("Check")));
+    }
+    for f in &p.findings {
+        let mut e = BytesStart::new("Weakness");
+        e.push_attribute(("code", word(serde_json::to_value(f.weakness)).as_str()));
+        e.push_attribute(("severity", f.severity.to_string().as_str()));
+        let _ = w.write_event(Event::Start(e));
+        let _ = w.write_event(Event::Text(BytesText::new(&visible(&f.detail, &[]))));
+        let _ = w.write_event(Event::End(BytesEnd::new("Weakness")));
+    }
+    let _ = w.write_event(Event::End(BytesEnd::new("SSLProbe")));
+}
+
 /// An element with text; control characters other than tab and line feed are written as
 /// visible escapes, so the document stays well-formed whatever a peer sent.
 fn elem(w: &mut Writer<Vec<u8>>, name: &str, text: &str) {
@@ -625,6 +773,11 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
         }
         if level.includes(Level::Smtp) {
             elem(&mut w, "Transcript", &h.transcript.join("\n"));
+        }
+        if let Some(p) = &h.sslprobe
+            && level == Level::SslProbe
+        {
+            sslprobe_xml(&mut w, p);
         }
         let _ = w.write_event(Event::End(BytesEnd::new("MX")));
     }

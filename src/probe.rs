@@ -212,9 +212,16 @@ async fn legacy_probe(
                 })
         }
     };
-    let mut p = crate::tls::probe::ProbeOptions::default();
+    // The sslprobe level: every suite, group and check; otherwise (rustls could not
+    // negotiate) the versions and their preferred suites alone. One connection at a time: the
+    // probe runs under one of the address's politeness permits.
+    let mut p = if opts.ssl_probe {
+        crate::tls::probe::ProbeOptions::default()
+    } else {
+        crate::tls::probe::ProbeOptions::versions_only()
+    };
     p.sni = options.tls.sni.clone();
     p.timeout = opts.timeout;
-    p.max_suites = if opts.ssl_probe { 4 } else { 1 };
+    p.parallel = 1;
     crate::tls::probe::probe(&opener, &p).await
 }

@@ -265,9 +265,11 @@ pub struct HostReport {
     /// The raw traffic as a hex dump, when recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
-    /// Protocols and ciphers from the legacy prober, when it ran.
+    /// What the raw ClientHello prober found, when it ran: every version and suite, groups,
+    /// certificates, checks and weaknesses (level sslprobe), or the versions alone (when
+    /// rustls could not negotiate).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub sslprobe: Option<serde_json::Value>,
+    pub sslprobe: Option<crate::tls::probe::ProbeReport>,
 }
 
 impl HostReport {

@@ -325,7 +325,7 @@ async fn a_tls10_only_server_is_found_by_the_legacy_prober() {
     );
     assert!(h.findings.iter().any(|f| f.code == "tls.legacy_only"));
     let probe = h.sslprobe.as_ref().unwrap();
-    assert_eq!(probe["best"], "TLSv1");
+    assert_eq!(probe.best, Some(checktls::tls::TlsVersion::Tls10));
     let text = render(&r, Level::SslProbe, Format::Text);
     assert!(
         text.contains("TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
@@ -335,8 +335,19 @@ async fn a_tls10_only_server_is_found_by_the_legacy_prober() {
     let c = checker(&lab, |o| o.ssl_probe = true).await;
     let r = check(&c, "tls13.test").await;
     let probe = r.mx[0].sslprobe.as_ref().unwrap();
-    assert_eq!(probe["best"], "TLSv1.3");
+    assert_eq!(probe.best, Some(checktls::tls::TlsVersion::Tls13));
+    assert!(probe.findings.is_empty(), "{:?}", probe.findings);
     assert_eq!(r.score(), 114);
+    let text = render(&r, Level::SslProbe, Format::Text);
+    assert!(
+        text.contains("heartbleed") && text.contains("groups (TLSv1.3)"),
+        "{text}"
+    );
+    let xml = render(&r, Level::SslProbe, Format::Xml);
+    assert!(
+        xml.contains("<SSLProbe>") && xml.contains("<Check name=\"heartbleed\""),
+        "{xml}"
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,9 @@ use std::fmt;
 use serde::Serialize;
 
 /// How much a finding matters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // three levels by design
 pub enum Severity {

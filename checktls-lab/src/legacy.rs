@@ -13,6 +13,15 @@
 //!     common kinds   ──► SERVER-HELLO(certificate, the posture's kinds offered)
 //!     none           ──► ERROR no-cipher
 //!   SSLv2 CLIENT-HELLO to a TLS server, TLS hello to an SSLv2 server ──► connection closed
+//!
+//!   after the flight, the posture's weaknesses (each off by default, for a patched server):
+//!     heartbeat request  ──► Conforming: discarded (RFC 6520 §4) │ Bleeding: a reply carrying
+//!                            payload_length bytes whatever the request held (CVE-2014-0160)
+//!     early ChangeCipherSpec ──► Refuse: unexpected_message │ Accept: silence, then
+//!                            bad_record_mac for the next record (CVE-2014-0224)
+//!     close_notify ──► close_notify; anything else ──► unexpected_message
+//!   renegotiation_info echoed (RFC 5746) unless `insecure_renegotiation`; DEFLATE chosen when
+//!   offered if `compression`; TLS_FALLBACK_SCSV below `max` refused unless `ignore_fallback_scsv`
 //! ```
 //!
 //! ```no_run
@@ -51,6 +60,49 @@ pub struct LegacyPosture {
     pub ssl2_ciphers: Vec<[u8; 3]>,
     /// The chain it sends, leaf first (an SSLv2 server sends the leaf only).
     pub chain: Vec<CertificateDer<'static>>,
+    /// Never send renegotiation_info (a server from before RFC 5746).
+    pub insecure_renegotiation: bool,
+    /// Choose DEFLATE compression when the client offers it (CRIME).
+    pub compression: bool,
+    /// Accept a TLS_FALLBACK_SCSV hello below `max` (no RFC 7507).
+    pub ignore_fallback_scsv: bool,
+    /// How heartbeat requests are answered.
+    pub heartbeat: HeartbeatMode,
+    /// What an early ChangeCipherSpec does.
+    pub early_ccs: CcsMode,
+    /// The RSA key of the chain's leaf, to read RSA ClientKeyExchanges (ROBOT postures).
+    pub rsa: Option<std::sync::Arc<crate::rsa::RsaKey>>,
+    /// Answer a ClientKeyExchange whose PKCS#1 padding is wrong at once with
+    /// handshake_failure, and a well-padded one only after the Finished (bad_record_mac): a
+    /// Bleichenbacher oracle. Otherwise every ClientKeyExchange gets the same answer.
+    pub padding_oracle: bool,
+}
+
+/// How the responder treats heartbeats (RFC 6520).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeartbeatMode {
+    /// No heartbeat extension: requests get unexpected_message.
+    #[default]
+    Absent,
+    /// The extension acknowledged; a request whose payload_length exceeds the record is
+    /// discarded silently, as RFC 6520 §4 requires.
+    Conforming,
+    /// The extension acknowledged; every request is answered with payload_length bytes,
+    /// whatever the record held (the Heartbleed bug; the bytes are a fixed filler).
+    Bleeding,
+}
+
+/// What an early ChangeCipherSpec (before the client's key exchange) does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CcsMode {
+    /// unexpected_message, as a patched server does.
+    #[default]
+    Refuse,
+    /// Taken silently; the next record fails its (non-existent) keys: bad_record_mac
+    /// (CVE-2014-0224).
+    Accept,
 }
 
 impl LegacyPosture {
@@ -67,6 +119,13 @@ impl LegacyPosture {
                 Vec::new()
             },
             chain,
+            insecure_renegotiation: false,
+            compression: false,
+            ignore_fallback_scsv: false,
+            heartbeat: HeartbeatMode::Absent,
+            early_ccs: CcsMode::Refuse,
+            rsa: None,
+            padding_oracle: false,
         }
     }
 }
@@ -75,7 +134,12 @@ impl LegacyPosture {
 #[derive(Debug, PartialEq, Eq)]
 enum Hello {
     /// A TLS record (or the SSLv2-compatible format with a version of 3.0 or later).
-    Tls { version: u16, suites: Vec<u16> },
+    Tls {
+        version: u16,
+        suites: Vec<u16>,
+        compression: Vec<u8>,
+        extensions: Vec<u16>,
+    },
     /// An SSLv2-format hello: its version and every 3-byte kind.
     Ssl2 { version: u16, kinds: Vec<[u8; 3]> },
 }
@@ -106,7 +170,25 @@ fn read_hello(rec: &[u8]) -> Option<Hello> {
         .chunks_exact(2)
         .map(|c| u16::from_be_bytes([c[0], c[1]]))
         .collect();
-    Some(Hello::Tls { version, suites })
+    let at = at + 2 + n;
+    let cn = usize::from(*body.get(at)?);
+    let compression = body.get(at + 1..at + 1 + cn)?.to_vec();
+    let mut extensions = Vec::new();
+    let at = at + 1 + cn;
+    if let Some(total) = be16(body, at) {
+        let exts = body.get(at + 2..at + 2 + total)?;
+        let mut i = 0;
+        while let (Some(kind), Some(len)) = (be16(exts, i), be16(exts, i + 2)) {
+            extensions.push(u16::try_from(kind).ok()?);
+            i += 4 + len;
+        }
+    }
+    Some(Hello::Tls {
+        version,
+        suites,
+        compression,
+        extensions,
+    })
 }
 
 /// An SSLv2-format CLIENT-HELLO message body (after the 2-byte header).
@@ -193,7 +275,7 @@ pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
         return Ok(());
     };
     let ssl2_server = posture.max == SSL2;
-    let (client_version, offered) = match hello {
+    let (client_version, offered, compression, extensions) = match hello {
         // An SSLv2 server answers any SSLv2-format hello in SSLv2.
         Hello::Ssl2 { kinds, .. } if ssl2_server => {
             let common: Vec<[u8; 3]> = posture
@@ -222,15 +304,25 @@ pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
                 .filter(|k| k[0] == 0)
                 .map(|k| u16::from_be_bytes([k[1], k[2]]))
                 .collect();
-            (version, suites)
+            (version, suites, vec![0], Vec::new())
         }
-        Hello::Tls { version, suites } if !ssl2_server => (version, suites),
+        Hello::Tls {
+            version,
+            suites,
+            compression,
+            extensions,
+        } if !ssl2_server => (version, suites, compression, extensions),
         // An SSLv2 CLIENT-HELLO to a TLS server, TLS to an SSLv2 server: hang up.
         _ => return Ok(()),
     };
     let v = client_version.min(posture.max);
     if v < posture.min {
         stream.write_all(&record(21, posture.min, &[2, 70])).await?;
+        return stream.flush().await;
+    }
+    if offered.contains(&0x5600) && v < posture.max && !posture.ignore_fallback_scsv {
+        // RFC 7507: a fallback below what the server supports.
+        stream.write_all(&record(21, v, &[2, 86])).await?;
         return stream.flush().await;
     }
     let Some(&suite) = posture.suites.iter().find(|s| offered.contains(s)) else {
@@ -243,7 +335,19 @@ pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     sh.extend_from_slice(&[0x5a; 32]);
     sh.push(0);
     sh.extend_from_slice(&suite.to_be_bytes());
-    sh.push(0);
+    sh.push(u8::from(posture.compression && compression.contains(&1)));
+    let mut exts = Vec::new();
+    let wants_ri = offered.contains(&0x00FF) || extensions.contains(&0xFF01);
+    if wants_ri && !posture.insecure_renegotiation && v >= 0x0301 {
+        exts.extend_from_slice(&[0xFF, 0x01, 0, 1, 0]);
+    }
+    if extensions.contains(&15) && posture.heartbeat != HeartbeatMode::Absent {
+        exts.extend_from_slice(&[0, 15, 0, 1, 1]);
+    }
+    if !exts.is_empty() {
+        sh.extend_from_slice(&u16::try_from(exts.len()).unwrap_or(0).to_be_bytes());
+        sh.extend_from_slice(&exts);
+    }
     hs.push(2);
     hs.extend_from_slice(&u24(sh.len()));
     hs.extend_from_slice(&sh);
@@ -263,7 +367,108 @@ pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     for part in hs.chunks(16384) {
         stream.write_all(&record(22, v, part)).await?;
     }
-    linger(stream).await
+    stream.flush().await?;
+    after_flight(stream, posture, v).await
+}
+
+/// Reads the client's records after the flight and answers as the posture says, for at most
+/// 2 s or 64 records.
+async fn after_flight<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    posture: &LegacyPosture,
+    v: u16,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut ccs_taken = false;
+    let mut key_exchange = false;
+    for _ in 0..64 {
+        // The next whole record, if any.
+        let (kind, body) = loop {
+            if let Some(len) = be16(&buf, 3)
+                && buf.len() >= 5 + len
+            {
+                let rec: Vec<u8> = buf.drain(..5 + len).collect();
+                break (rec[0], rec[5..].to_vec());
+            }
+            let n =
+                match tokio::time::timeout(Duration::from_secs(2), stream.read(&mut chunk)).await {
+                    Ok(Ok(n)) if n > 0 => n,
+                    _ => return Ok(()),
+                };
+            buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        };
+        let reply = match (kind, body.as_slice()) {
+            // A heartbeat request.
+            (24, [1, hi, lo, rest @ ..]) if posture.heartbeat != HeartbeatMode::Absent => {
+                let claimed = usize::from(u16::from_be_bytes([*hi, *lo]));
+                match posture.heartbeat {
+                    HeartbeatMode::Bleeding => {
+                        // payload_length bytes echoed whatever arrived: a filler stands for
+                        // the memory that followed the request.
+                        let mut payload = rest.to_vec();
+                        payload.resize(claimed, 0xB1);
+                        let mut r = vec![2, *hi, *lo];
+                        r.extend_from_slice(&payload);
+                        r.extend_from_slice(&[0; 16]);
+                        Some(record(24, v, &r))
+                    }
+                    _ if rest.len() < claimed + 16 => None, // RFC 6520 §4: discard silently
+                    _ => {
+                        let mut r = vec![2, *hi, *lo];
+                        r.extend_from_slice(rest.get(..claimed).unwrap_or_default());
+                        r.extend_from_slice(&[0; 16]);
+                        Some(record(24, v, &r))
+                    }
+                }
+            }
+            // An RSA ClientKeyExchange: length-prefixed ciphertext (RFC 5246 §7.4.7.1).
+            (22, [16, _, _, _, hi, lo, c @ ..]) if posture.rsa.is_some() && !key_exchange => {
+                key_exchange = true;
+                let valid = posture.rsa.as_ref().is_some_and(|k| {
+                    let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+                    let m = k.decrypt(c.get(..n).unwrap_or_default());
+                    let sep = m.iter().skip(2).position(|b| *b == 0).map(|i| i + 2);
+                    m.starts_with(&[0, 2])
+                        && sep.is_some_and(|i| i >= 10 && m.len() - i - 1 == 48)
+                        && sep.and_then(|i| m.get(i + 1..i + 3)) == Some(&v.to_be_bytes()[..])
+                });
+                if posture.padding_oracle && !valid {
+                    stream.write_all(&record(21, v, &[2, 40])).await?;
+                    return stream.flush().await;
+                }
+                None
+            }
+            (20, _) if key_exchange => None,
+            // The Finished after a key exchange: its keys never match ours.
+            _ if key_exchange => {
+                stream.write_all(&record(21, v, &[2, 20])).await?;
+                return stream.flush().await;
+            }
+            (20, _) if posture.early_ccs == CcsMode::Accept && !ccs_taken => {
+                ccs_taken = true;
+                None
+            }
+            // After an accepted early CCS every record "fails to decrypt".
+            _ if ccs_taken => {
+                stream.write_all(&record(21, v, &[2, 20])).await?;
+                return stream.flush().await;
+            }
+            (21, [_, 0]) => {
+                stream.write_all(&record(21, v, &[1, 0])).await?;
+                return stream.flush().await;
+            }
+            _ => {
+                stream.write_all(&record(21, v, &[2, 10])).await?;
+                return stream.flush().await;
+            }
+        };
+        if let Some(r) = reply {
+            stream.write_all(&r).await?;
+            stream.flush().await?;
+        }
+    }
+    Ok(())
 }
 
 /// Flushes, then waits for the client to give up (it never sends a usable key exchange).

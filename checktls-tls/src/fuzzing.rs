@@ -18,9 +18,11 @@ pub fn cert_evaluate(data: &[u8]) {
     assert!(!report.is_acceptable());
 }
 
-/// Feeds arbitrary bytes to the server-flight parser (ServerHello, Certificate, alerts, SSLv2),
-/// in chunks sized by the first byte.
+/// Feeds arbitrary bytes to the server-flight parser (ServerHello and its extensions,
+/// HelloRetryRequest, Certificate, ServerKeyExchange, CertificateStatus, alerts, SSLv2), in
+/// chunks sized by the first byte; a hello's extensions and key exchange are read too.
 pub fn server_hello(data: &[u8]) {
+    use crate::probe::parse::{ServerAnswer, server_key_exchange};
     let (split, rest) = data
         .split_first()
         .map_or((1, data), |(b, r)| (usize::from(*b).max(1), r));
@@ -30,10 +32,111 @@ pub fn server_hello(data: &[u8]) {
             return;
         }
         match p.answer() {
+            Ok(Some(ServerAnswer::Hello(f))) => {
+                let _ = f.hello.group();
+                let _ = f.hello.renegotiation_info();
+                if let (Some(body), Some(suite)) = (
+                    f.key_exchange.as_deref(),
+                    crate::probe::suites::suite(f.hello.cipher),
+                ) && let Some(k) = server_key_exchange(body, suite, f.hello.version)
+                {
+                    let _ = k.params.dh_bits();
+                }
+                // Every suite's reading of the same body.
+                if let Some(body) = f.key_exchange.as_deref() {
+                    for s in crate::probe::suites::all_suites().iter().step_by(7) {
+                        let _ = server_key_exchange(body, s, f.hello.version);
+                    }
+                }
+                return;
+            }
             Ok(Some(_)) | Err(_) => return,
             Ok(None) => {}
         }
     }
+}
+
+/// A TLS 1.2 ServerHello (suite 0xC02F) and ServerHelloDone: the flight the check
+/// conversations need before they send their records.
+fn flight() -> Vec<u8> {
+    let mut sh = vec![3, 3];
+    sh.extend_from_slice(&[1; 32]);
+    sh.extend_from_slice(&[0, 0xC0, 0x2F, 0]);
+    let mut hs = vec![2, 0, 0, u8::try_from(sh.len()).unwrap_or(0)];
+    hs.extend_from_slice(&sh);
+    hs.extend_from_slice(&[14, 0, 0, 0]);
+    let mut rec = vec![22, 3, 3, 0, u8::try_from(hs.len()).unwrap_or(0)];
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+fn checked_replay(c: Box<dyn crate::probe::exchange::Conversation>, data: &[u8]) {
+    let (split, rest) = data
+        .split_first()
+        .map_or((1, data), |(b, r)| (usize::from(*b).max(1), r));
+    let mut server = flight();
+    server.extend_from_slice(rest);
+    let (sent, _) = crate::probe::exchange::replay(c, &server, split);
+    // The hello, then at most the check's two short records.
+    assert!(sent.len() < 4096);
+}
+
+/// The Heartbleed check's reading of arbitrary server records after a valid flight
+/// (heartbeat replies of any claimed and actual length, alerts, garbage).
+pub fn heartbeat_reply(data: &[u8]) {
+    use crate::probe::exchange::{HeartbleedExchange, HeartbleedResult, Outcome, replay};
+    use crate::probe::hello::ClientHello;
+    let hello = ClientHello::new(crate::TlsVersion::Tls12, vec![0xC02F]);
+    checked_replay(Box::new(HeartbleedExchange::new(hello.clone())), data);
+    let mut server = flight();
+    server.extend_from_slice(data);
+    if let (_, Outcome::Heartbleed(HeartbleedResult::Leaked { carried, .. })) =
+        replay(Box::new(HeartbleedExchange::new(hello)), &server, 64)
+    {
+        assert!(carried <= data.len());
+    }
+}
+
+/// The CCS injection check's reading of arbitrary server records (alerts of any shape).
+pub fn ccs_reply(data: &[u8]) {
+    use crate::probe::exchange::CcsExchange;
+    use crate::probe::hello::ClientHello;
+    let hello = ClientHello::new(crate::TlsVersion::Tls12, vec![0xC02F]);
+    checked_replay(Box::new(CcsExchange::new(hello)), data);
+}
+
+/// The enumeration planner driven by arbitrary server answers: each step's answer is the
+/// next length-prefixed slice of the input, parsed as a first flight. The plan ends within
+/// its connection bound and its report serializes.
+pub fn probe_plan(data: &[u8]) {
+    use crate::probe::exchange::Outcome;
+    use crate::probe::parse::FlightParser;
+    use crate::probe::plan::{PlanOptions, Planner};
+    let mut planner = Planner::new(PlanOptions {
+        max_connections: 64,
+        ..PlanOptions::default()
+    });
+    let mut rest = data;
+    let mut steps = 0;
+    while let Some(step) = planner.next_step() {
+        steps += 1;
+        let n = rest.first().map_or(0, |b| usize::from(*b) * 4);
+        let (answer, tail) = rest
+            .get(1..)
+            .unwrap_or_default()
+            .split_at(n.min(rest.len().saturating_sub(1)));
+        rest = tail;
+        let mut p = FlightParser::new();
+        let outcome = match p.feed(answer).and_then(|()| p.answer()) {
+            Ok(Some(a)) => Outcome::Answer(a),
+            Ok(None) => Outcome::Failed("closed".into()),
+            Err(e) => Outcome::Failed(e.to_string()),
+        };
+        planner.learn(step.id, outcome);
+    }
+    assert!(steps <= 64);
+    let report = planner.finish();
+    assert!(report.best.is_none() || report.versions.iter().any(|v| v.accepted));
 }
 
 /// Parses arbitrary text as an MTA-STS policy and judges fixed hosts under it; the policy's

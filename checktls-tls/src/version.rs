@@ -116,28 +116,19 @@ pub struct CipherSuite {
 }
 
 impl CipherSuite {
-    /// The suite with this code point, named from rustls's table where it knows the suite.
+    /// The suite with this code point, named as the IANA registry names it (`0xHHHH` when
+    /// unregistered).
     pub fn from_code(code: u16) -> Self {
-        if let Some((_, name)) = LEGACY_NAMES.iter().find(|(c, _)| *c == code) {
-            return Self {
-                code,
-                name: (*name).to_owned(),
-            };
-        }
-        let known = rustls::CipherSuite::from(code);
-        let name = match known {
-            rustls::CipherSuite::Unknown(_) => format!("0x{code:04X}"),
-            k if format!("{k:?}").starts_with("CipherSuite(") => format!("0x{code:04X}"),
-            k => {
-                let debug = format!("{k:?}");
-                // rustls writes TLS 1.3 suites as TLS13_…; IANA writes TLS_….
-                match debug.strip_prefix("TLS13_") {
-                    Some(rest) => format!("TLS_{rest}"),
-                    None => debug,
-                }
-            }
+        let name = match crate::probe::suites::suite(code) {
+            Some(s) => s.name.to_owned(),
+            None => format!("0x{code:04X}"),
         };
         Self { code, name }
+    }
+
+    /// Its IANA properties (key exchange, cipher, mode, bits, ...), when registered.
+    pub fn info(&self) -> Option<&'static crate::probe::suites::SuiteInfo> {
+        crate::probe::suites::suite(self.code)
     }
 }
 
@@ -173,72 +164,6 @@ impl fmt::Display for CipherSuite {
     }
 }
 
-/// IANA names of suites that rustls does not name (legacy suites the prober meets).
-const LEGACY_NAMES: &[(u16, &str)] = &[
-    (0x0001, "TLS_RSA_WITH_NULL_MD5"),
-    (0x0002, "TLS_RSA_WITH_NULL_SHA"),
-    (0x0003, "TLS_RSA_EXPORT_WITH_RC4_40_MD5"),
-    (0x0004, "TLS_RSA_WITH_RC4_128_MD5"),
-    (0x0005, "TLS_RSA_WITH_RC4_128_SHA"),
-    (0x0006, "TLS_RSA_EXPORT_WITH_RC2_CBC_40_MD5"),
-    (0x0007, "TLS_RSA_WITH_IDEA_CBC_SHA"),
-    (0x0008, "TLS_RSA_EXPORT_WITH_DES40_CBC_SHA"),
-    (0x0009, "TLS_RSA_WITH_DES_CBC_SHA"),
-    (0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"),
-    (0x0011, "TLS_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA"),
-    (0x0013, "TLS_DHE_DSS_WITH_3DES_EDE_CBC_SHA"),
-    (0x0014, "TLS_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA"),
-    (0x0015, "TLS_DHE_RSA_WITH_DES_CBC_SHA"),
-    (0x0016, "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA"),
-    (0x0017, "TLS_DH_anon_EXPORT_WITH_RC4_40_MD5"),
-    (0x0018, "TLS_DH_anon_WITH_RC4_128_MD5"),
-    (0x0019, "TLS_DH_anon_EXPORT_WITH_DES40_CBC_SHA"),
-    (0x001B, "TLS_DH_anon_WITH_3DES_EDE_CBC_SHA"),
-    (0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA"),
-    (0x0032, "TLS_DHE_DSS_WITH_AES_128_CBC_SHA"),
-    (0x0033, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA"),
-    (0x0034, "TLS_DH_anon_WITH_AES_128_CBC_SHA"),
-    (0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA"),
-    (0x0038, "TLS_DHE_DSS_WITH_AES_256_CBC_SHA"),
-    (0x0039, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA"),
-    (0x003A, "TLS_DH_anon_WITH_AES_256_CBC_SHA"),
-    (0x003B, "TLS_RSA_WITH_NULL_SHA256"),
-    (0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256"),
-    (0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256"),
-    (0x0041, "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"),
-    (0x0045, "TLS_DHE_RSA_WITH_CAMELLIA_128_CBC_SHA"),
-    (0x0062, "TLS_RSA_EXPORT1024_WITH_DES_CBC_SHA"),
-    (0x0064, "TLS_RSA_EXPORT1024_WITH_RC4_56_SHA"),
-    (0x0067, "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256"),
-    (0x006B, "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256"),
-    (0x0084, "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA"),
-    (0x0088, "TLS_DHE_RSA_WITH_CAMELLIA_256_CBC_SHA"),
-    (0x0096, "TLS_RSA_WITH_SEED_CBC_SHA"),
-    (0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256"),
-    (0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384"),
-    (0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
-    (0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384"),
-    (0xC004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA"),
-    (0xC006, "TLS_ECDHE_ECDSA_WITH_NULL_SHA"),
-    (0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA"),
-    (0xC008, "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA"),
-    (0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA"),
-    (0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA"),
-    (0xC00E, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA"),
-    (0xC010, "TLS_ECDHE_RSA_WITH_NULL_SHA"),
-    (0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA"),
-    (0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"),
-    (0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"),
-    (0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA"),
-    (0xC016, "TLS_ECDH_anon_WITH_RC4_128_SHA"),
-    (0xC017, "TLS_ECDH_anon_WITH_3DES_EDE_CBC_SHA"),
-    (0xC018, "TLS_ECDH_anon_WITH_AES_128_CBC_SHA"),
-    (0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256"),
-    (0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384"),
-    (0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"),
-    (0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"),
-];
-
 /// A key-exchange group (TLS supported group): its code point and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NamedGroup {
@@ -251,9 +176,12 @@ pub struct NamedGroup {
 impl NamedGroup {
     /// The group with this code point.
     pub fn from_code(code: u16) -> Self {
-        let name = match rustls::NamedGroup::from(code) {
-            rustls::NamedGroup::Unknown(_) => format!("0x{code:04X}"),
-            g => format!("{g:?}"),
+        let name = match crate::probe::suites::group(code) {
+            Some(g) => g.name.to_owned(),
+            None => match rustls::NamedGroup::from(code) {
+                rustls::NamedGroup::Unknown(_) => format!("0x{code:04X}"),
+                g => format!("{g:?}"),
+            },
         };
         Self { code, name }
     }

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 
-use checktls_lab::legacy::{LegacyPosture, LegacyServer};
+use checktls_lab::legacy::{CcsMode, HeartbeatMode, LegacyPosture, LegacyServer};
 use checktls_lab::pki::Pki;
 use checktls_lab::smtp::SmtpReceiver;
 use checktls_tls::TlsVersion;
 use checktls_tls::net::BoxStream;
-use checktls_tls::probe::{ProbeOptions, ProbeReport, VersionResult, Weakness, probe};
+use checktls_tls::probe::{ProbeOptions, ProbeReport, Verdict, VersionResult, Weakness, probe};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -214,6 +214,9 @@ async fn weak_suites_and_the_connection_bound() {
     };
     let mut o = options();
     o.max_suites = 5;
+    o.groups = false;
+    o.preference = false;
+    o.checks = false;
     let r = probe(&opener, &o).await;
     let tls10 = result(&r, TlsVersion::Tls10);
     assert_eq!(
@@ -242,6 +245,7 @@ async fn weak_suites_and_the_connection_bound() {
     assert!(!r.weaknesses.contains(&Weakness::CbcOnly));
     // Five versions refused with one connection each, five for TLS 1.0.
     assert_eq!(opened.load(Ordering::SeqCst), 5 + 5);
+    assert_eq!(r.connections, 10);
 
     // max_suites bounds the connections per accepted version.
     opened.store(0, Ordering::SeqCst);
@@ -409,4 +413,171 @@ async fn a_modern_server_accepts_tls13_and_tls12_only() {
     assert_eq!(r.best, Some(TlsVersion::Tls13));
     assert_eq!(r.chain, leaf.chain, "the TLS 1.2 handshake's chain");
     assert!(r.weaknesses.is_empty(), "{:?}", r.weaknesses);
+    // rustls ignores TLS_FALLBACK_SCSV but marks a TLS 1.2 answer with the RFC 8446
+    // downgrade sentinel, which protects TLS 1.3 clients the same way.
+    assert_eq!(r.checks.fallback_scsv.verdict, Verdict::Protected);
+    assert!(r.checks.fallback_scsv.detail.contains("sentinel"));
+    let g: Vec<&str> = r.groups.tls13.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(
+        g,
+        ["secp256r1", "secp384r1", "X25519"],
+        "rustls's groups, in our order"
+    );
+    assert_eq!(
+        r.groups.tls13_preference,
+        checktls_tls::probe::Preference::Client,
+        "rustls takes the client's first group it supports"
+    );
+}
+
+/// Each check against a lab posture that has the weakness, and against the same posture
+/// patched: the check reports the first and not the second.
+#[tokio::test]
+async fn each_check_reports_the_vulnerable_posture_and_not_the_patched_one() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let leaf = pki.valid("mx.lab.test").unwrap();
+    // Patched: TLS 1.0 to 1.2, renegotiation_info, SCSV honoured, no compression, heartbeats
+    // by RFC 6520, early CCS refused.
+    let mut patched = LegacyPosture::only(0x0301, leaf.chain.clone());
+    patched.max = 0x0303;
+    patched.heartbeat = HeartbeatMode::Conforming;
+    let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), patched.clone())
+        .await
+        .unwrap();
+    let r = run(server.addr()).await;
+    let c = &r.checks;
+    assert_eq!(
+        c.heartbleed.verdict,
+        Verdict::Protected,
+        "{:?}",
+        c.heartbleed
+    );
+    assert_eq!(
+        c.ccs_injection.verdict,
+        Verdict::Protected,
+        "{:?}",
+        c.ccs_injection
+    );
+    assert_eq!(
+        c.fallback_scsv.verdict,
+        Verdict::Protected,
+        "{:?}",
+        c.fallback_scsv
+    );
+    assert_eq!(c.secure_renegotiation.verdict, Verdict::Protected);
+    assert_eq!(c.compression.verdict, Verdict::Protected);
+    for w in [
+        Weakness::Heartbleed,
+        Weakness::CcsInjection,
+        Weakness::NoFallbackProtection,
+        Weakness::InsecureRenegotiation,
+        Weakness::Compression,
+    ] {
+        assert!(!r.weaknesses.contains(&w), "{w:?} in {:?}", r.weaknesses);
+    }
+
+    // Each weakness alone.
+    type Weaken = fn(&mut LegacyPosture);
+    let cases: [(&str, Weaken, Weakness); 5] = [
+        (
+            "heartbleed",
+            |p| p.heartbeat = HeartbeatMode::Bleeding,
+            Weakness::Heartbleed,
+        ),
+        (
+            "ccs",
+            |p| p.early_ccs = CcsMode::Accept,
+            Weakness::CcsInjection,
+        ),
+        (
+            "fallback",
+            |p| p.ignore_fallback_scsv = true,
+            Weakness::NoFallbackProtection,
+        ),
+        (
+            "renegotiation",
+            |p| p.insecure_renegotiation = true,
+            Weakness::InsecureRenegotiation,
+        ),
+        (
+            "compression",
+            |p| p.compression = true,
+            Weakness::Compression,
+        ),
+    ];
+    for (name, weaken, weakness) in cases {
+        let mut posture = patched.clone();
+        weaken(&mut posture);
+        let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+            .await
+            .unwrap();
+        let r = run(server.addr()).await;
+        assert!(
+            r.weaknesses.contains(&weakness),
+            "{name}: {:?} {:#?}",
+            r.weaknesses,
+            r.checks
+        );
+        let f = r.findings.iter().find(|f| f.weakness == weakness).unwrap();
+        assert_eq!(f.severity, weakness.severity());
+        // Nothing else is reported vulnerable.
+        let others = [
+            Weakness::Heartbleed,
+            Weakness::CcsInjection,
+            Weakness::NoFallbackProtection,
+            Weakness::InsecureRenegotiation,
+            Weakness::Compression,
+        ];
+        for w in others.iter().filter(|w| **w != weakness) {
+            assert!(!r.weaknesses.contains(w), "{name}: {w:?} too");
+        }
+    }
+
+    // No heartbeat extension at all: the request is refused (unexpected_message).
+    let mut posture = patched.clone();
+    posture.heartbeat = HeartbeatMode::Absent;
+    let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+        .await
+        .unwrap();
+    let r = run(server.addr()).await;
+    assert_eq!(r.checks.heartbleed.verdict, Verdict::Protected);
+    assert!(
+        r.checks.heartbleed.detail.contains("unexpected_message"),
+        "{:?}",
+        r.checks.heartbleed
+    );
+}
+
+/// ROBOT against the lab's RSA responder: a Bleichenbacher oracle (bad padding refused at
+/// once, good padding only after the Finished) is found, twice alike; the same server
+/// answering every ClientKeyExchange alike is not flagged.
+#[tokio::test]
+async fn robot_finds_the_padding_oracle_and_not_the_uniform_server() {
+    use checktls_lab::rsa::RsaKey;
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let key = Arc::new(RsaKey::generate(1024).unwrap());
+    let chain = key.chain(&pki, "mx.lab.test").unwrap();
+    for oracle in [true, false] {
+        let mut posture = LegacyPosture::only(0x0303, chain.clone());
+        posture.suites = vec![0x002F, 0x009C];
+        posture.rsa = Some(key.clone());
+        posture.padding_oracle = oracle;
+        let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+            .await
+            .unwrap();
+        let r = run(server.addr()).await;
+        let robot = &r.checks.robot;
+        if oracle {
+            assert_eq!(robot.verdict, Verdict::Vulnerable, "{robot:?}");
+            assert!(robot.detail.contains("strong"), "{robot:?}");
+            assert!(r.weaknesses.contains(&Weakness::Robot));
+        } else {
+            assert_eq!(robot.verdict, Verdict::Protected, "{robot:?}");
+            assert!(
+                robot.detail.contains("alert 20 (bad_record_mac)"),
+                "{robot:?}"
+            );
+            assert!(!r.weaknesses.contains(&Weakness::Robot));
+        }
+    }
 }

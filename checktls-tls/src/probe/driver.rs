@@ -1,18 +1,21 @@
-//! The prober's thin tokio driver.
+//! The prober's thin tokio driver: runs the planner's steps over fresh connections, at most
+//! `parallel` at once, each bounded in time.
 
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::time::Duration;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::{Duration, Instant};
 
-use rustls_pki_types::CertificateDer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::hello::{LEGACY_SUITES, TLS13_SUITES, client_hello, ssl2_compatible_client_hello};
-use super::parse::{FlightParser, ServerAnswer};
-use super::{ProbeReport, VersionResult};
+use super::ProbeReport;
+use super::exchange::{Conversation, Ending, Next, Outcome};
+use super::plan::{PlanOptions, Planner, Step};
 use crate::net::BoxStream;
-use crate::version::{CipherSuite, TlsVersion};
+use crate::version::TlsVersion;
 
 /// Opens a fresh connection positioned for a ClientHello.
 pub trait StreamOpener: Send + Sync {
@@ -30,7 +33,29 @@ where
     }
 }
 
-/// What to probe.
+/// How far a probe has got, for a progress display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Progress {
+    /// Connections finished.
+    pub done: usize,
+    /// Connections started.
+    pub started: usize,
+    /// What the last finished connection was for.
+    pub label: String,
+}
+
+/// A progress callback.
+#[derive(Clone)]
+pub struct ProgressFn(pub Arc<dyn Fn(&Progress) + Send + Sync>);
+
+impl fmt::Debug for ProgressFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ProgressFn")
+    }
+}
+
+/// What to probe, and the bounds.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ProbeOptions {
@@ -40,23 +65,71 @@ pub struct ProbeOptions {
     pub sni: Option<String>,
     /// How long one connection may take (open, hello, answer). Default: 10 s.
     pub timeout: Duration,
-    /// The most suites listed per accepted version (each costs a connection). Default: 4.
+    /// How long the whole probe may take; steps not started by then are not run and the
+    /// report says what is missing. Default: 120 s.
+    pub deadline: Duration,
+    /// The most suites listed per accepted version (each costs a connection). Default: all.
     pub max_suites: usize,
+    /// The most connections in all. Default: 1000.
+    pub max_connections: usize,
+    /// Connections at once (politeness: at most this many to the one address). Default: 2.
+    pub parallel: usize,
+    /// Enumerate groups. Default: true.
+    pub groups: bool,
+    /// Test the server's preference. Default: true.
+    pub preference: bool,
+    /// Run the vulnerability checks. Default: true.
+    pub checks: bool,
     /// Send SSLv3 to TLS 1.2 ClientHellos in the SSLv2-compatible format (RFC 5246 appendix
     /// E.2, no extensions), as very old clients did. Default: false.
     pub ssl2_compatible: bool,
+    /// Called after each connection (e.g. to draw a progress line on a terminal).
+    pub progress: Option<ProgressFn>,
 }
 
 impl Default for ProbeOptions {
     fn default() -> Self {
-        let mut versions = TlsVersion::ALL.to_vec();
-        versions.reverse();
+        let plan = PlanOptions::default();
         Self {
-            versions,
+            versions: plan.versions,
             sni: None,
             timeout: Duration::from_secs(10),
-            max_suites: 4,
+            deadline: Duration::from_secs(120),
+            max_suites: usize::MAX,
+            max_connections: plan.max_connections,
+            parallel: 2,
+            groups: true,
+            preference: true,
+            checks: true,
             ssl2_compatible: false,
+            progress: None,
+        }
+    }
+}
+
+impl ProbeOptions {
+    /// Only the versions and each version's preferred suite: what a receiver test needs when
+    /// rustls could not negotiate (one connection per version).
+    pub fn versions_only() -> Self {
+        Self {
+            max_suites: 1,
+            groups: false,
+            preference: false,
+            checks: false,
+            ..Self::default()
+        }
+    }
+
+    fn plan(&self) -> PlanOptions {
+        PlanOptions {
+            versions: self.versions.clone(),
+            sni: self.sni.clone(),
+            max_suites: self.max_suites.max(1),
+            max_connections: self.max_connections,
+            groups: self.groups,
+            preference: self.preference,
+            checks: self.checks,
+            ssl2_compatible: self.ssl2_compatible,
         }
     }
 }
@@ -68,144 +141,102 @@ fn random() -> [u8; 32] {
     r
 }
 
-fn alert_name(d: u8) -> &'static str {
-    match d {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        40 => "handshake_failure",
-        47 => "illegal_parameter",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        112 => "unrecognized_name",
-        _ => "alert",
-    }
-}
-
-/// Offers one version with `suites` over a fresh stream and reads the answer.
-pub async fn probe_version(
+/// Runs one conversation over a fresh stream, within `timeout`.
+pub(crate) async fn converse(
     opener: &dyn StreamOpener,
-    version: TlsVersion,
-    suites: &[u16],
-    options: &ProbeOptions,
-) -> Result<ServerAnswer, String> {
+    mut conversation: Box<dyn Conversation>,
+    timeout: Duration,
+) -> Outcome {
     let work = async {
-        let mut s = opener.open().await.map_err(|e| format!("connect: {e}"))?;
-        let hello = if options.ssl2_compatible
-            && (TlsVersion::Ssl3..=TlsVersion::Tls12).contains(&version)
-        {
-            ssl2_compatible_client_hello(version, suites, random())
-        } else {
-            client_hello(version, suites, options.sni.as_deref(), random())
+        let mut s = match opener.open().await {
+            Ok(s) => s,
+            Err(e) => return Ending::Failed(format!("connect: {e}")),
         };
-        s.write_all(&hello)
-            .await
-            .map_err(|e| format!("write: {e}"))?;
-        s.flush().await.map_err(|e| format!("write: {e}"))?;
-        let mut parser = FlightParser::new();
-        let mut buf = [0u8; 8192];
+        let first = conversation.start(random());
+        if let Err(e) = s.write_all(&first).await {
+            return Ending::Failed(format!("write: {e}"));
+        }
+        let _ = s.flush().await;
+        let mut buf = vec![0u8; 16384];
         loop {
-            if let Some(a) = parser.answer().map_err(|e| e.to_string())? {
-                return Ok(a);
+            let n = match s.read(&mut buf).await {
+                Ok(0) => return Ending::Closed,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return Ending::Closed,
+                Err(e) => return Ending::Failed(format!("read: {e}")),
+            };
+            match conversation.input(buf.get(..n).unwrap_or_default()) {
+                Next::Wait => {}
+                Next::Done => return Ending::Done,
+                Next::Send(bytes) => {
+                    if s.write_all(&bytes).await.is_err() {
+                        return Ending::Closed;
+                    }
+                    let _ = s.flush().await;
+                }
             }
-            let n = s.read(&mut buf).await.map_err(|e| format!("read: {e}"))?;
-            if n == 0 {
-                return Err("the server closed the connection".to_owned());
-            }
-            parser
-                .feed(buf.get(..n).unwrap_or_default())
-                .map_err(|e| e.to_string())?;
         }
     };
-    match tokio::time::timeout(options.timeout, work).await {
-        Ok(r) => r,
-        Err(_) => Err(format!(
-            "no answer within {} ms",
-            options.timeout.as_millis()
-        )),
-    }
+    let ending = match tokio::time::timeout(timeout, work).await {
+        Ok(e) => e,
+        Err(_) => Ending::TimedOut {
+            ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        },
+    };
+    conversation.finish(ending)
 }
 
-fn ssl2_error_name(code: u16) -> &'static str {
-    match code {
-        1 => "no cipher",
-        2 => "no certificate",
-        4 => "bad certificate",
-        6 => "unsupported certificate type",
-        _ => "error",
-    }
-}
+type Running<'a> = Pin<Box<dyn Future<Output = (Step, Outcome)> + Send + 'a>>;
 
-/// Probes every version of `options` and lists the suites each accepted version picks: offer
-/// the list, note the suite chosen, offer the list again without it, up to
-/// `options.max_suites` times (SSLv2 lists its kinds in one answer). At most
-/// `versions × max_suites` connections, each bounded by `options.timeout`.
+/// Probes every version of `options`: every suite each accepts (offer all, remove the one
+/// chosen, repeat), whose preference, the groups, the certificates and the checks. At most
+/// `options.parallel` connections at once and `options.max_connections` in all, each bounded
+/// by `options.timeout`, the whole by `options.deadline`.
 pub async fn probe(opener: &dyn StreamOpener, options: &ProbeOptions) -> ProbeReport {
-    let mut report = ProbeReport::default();
-    for &version in &options.versions {
-        let mut offered: Vec<u16> = match version {
-            TlsVersion::Tls13 => TLS13_SUITES.to_vec(),
-            TlsVersion::Ssl2 => Vec::new(),
-            _ => LEGACY_SUITES.to_vec(),
-        };
-        let mut result = VersionResult {
-            version,
-            accepted: false,
-            suites: Vec::new(),
-            weaknesses: Vec::new(),
-            refusal: None,
-        };
-        for round in 0..options.max_suites.max(1) {
-            let refusal = match probe_version(opener, version, &offered, options).await {
-                Ok(ServerAnswer::Hello {
-                    version: v,
-                    cipher,
-                    chain,
-                }) if v == version && version != TlsVersion::Ssl2 => {
-                    result.accepted = true;
-                    if report.chain.is_empty() && version <= TlsVersion::Tls12 {
-                        report.chain = chain.into_iter().map(CertificateDer::from).collect();
-                    }
-                    result.suites.push(CipherSuite::from_code(cipher));
-                    offered.retain(|c| *c != cipher);
-                    if offered.is_empty() {
-                        break;
-                    }
-                    continue;
-                }
-                Ok(ServerAnswer::Ssl2Hello {
-                    ciphers,
-                    certificate,
-                }) if version == TlsVersion::Ssl2 => {
-                    result.accepted = true;
-                    result.suites = ciphers
-                        .into_iter()
-                        .map(CipherSuite::from_ssl2_spec)
-                        .collect();
-                    if report.chain.is_empty() && !certificate.is_empty() {
-                        report.chain = vec![CertificateDer::from(certificate)];
-                    }
-                    break;
-                }
-                Ok(ServerAnswer::Hello { version: v, .. }) => {
-                    format!("the server answered with {v}")
-                }
-                Ok(ServerAnswer::Ssl2Hello { .. }) => "the server answered with SSLv2".to_owned(),
-                Ok(ServerAnswer::Alert { description, .. }) => {
-                    format!("alert {description} ({})", alert_name(description))
-                }
-                Ok(ServerAnswer::Ssl2Error { code }) => {
-                    format!("SSLv2 error {code} ({})", ssl2_error_name(code))
-                }
-                Err(e) => e,
+    let started = Instant::now();
+    let mut planner = Planner::new(options.plan());
+    let parallel = options.parallel.max(1);
+    let mut running: Vec<Running<'_>> = Vec::new();
+    let mut done = 0usize;
+    loop {
+        while running.len() < parallel && started.elapsed() < options.deadline {
+            let Some(step) = planner.next_step() else {
+                break;
             };
-            if round == 0 {
-                result.refusal = Some(refusal);
-            }
+            let conversation = step.probe.conversation();
+            let timeout = options.timeout;
+            running.push(Box::pin(async move {
+                let outcome = converse(opener, conversation, timeout).await;
+                (step, outcome)
+            }));
+        }
+        if running.is_empty() {
             break;
         }
-        report.push(result);
+        let (step, outcome) = std::future::poll_fn(|cx| {
+            for i in 0..running.len() {
+                if let Some(f) = running.get_mut(i)
+                    && let Poll::Ready(v) = f.as_mut().poll(cx)
+                {
+                    drop(running.swap_remove(i));
+                    return Poll::Ready(v);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        done += 1;
+        if let Some(p) = &options.progress {
+            (p.0)(&super::driver::Progress {
+                done,
+                started: planner.issued(),
+                label: step.label.clone(),
+            });
+        }
+        planner.learn(step.id, outcome);
     }
+    let mut report = planner.finish();
+    report.connections = done;
+    report.elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     report
 }

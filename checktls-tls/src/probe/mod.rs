@@ -1,38 +1,50 @@
-//! A raw ClientHello prober (no TLS library): which of SSLv2, SSLv3, TLS 1.0, 1.1, 1.2 and 1.3
-//! a server accepts, which suites it picks, and the chain it sends with TLS 1.2 and older.
+//! A raw ClientHello prober (no TLS library): every protocol version from SSLv2 to TLS 1.3,
+//! every cipher suite and key-exchange group a server accepts, its preferences, the
+//! certificates it serves, and the classic weaknesses (downgrade, renegotiation, compression,
+//! Heartbleed, CCS injection, ...), each as typed data.
 //!
 //! ```text
-//!   for each version (newest first):
-//!     opener.open() ─► fresh stream positioned for a ClientHello (plain TCP for direct TLS;
-//!                      after the 220 to STARTTLS for SMTP: checktls-smtp's open_for_tls)
-//!     ─► hello::client_hello(version, suites) ─► parse::FlightParser ─► ServerAnswer
-//!     accepted? then ask again without the chosen suite, to list the suites (bounded)
-//!   ─► ProbeReport { versions[], best, chain, weaknesses }
+//!   plan::Planner (pure: what to send next, given what was learnt)
+//!     ├─ per version: offer every suite, remove the one chosen, repeat (N+1 hellos for N
+//!     │  suites), then one reordered hello: the server's preference or the client's
+//!     ├─ groups: TLS 1.3 HelloRetryRequests, TLS 1.2 ServerKeyExchange curves, by elimination
+//!     └─ checks: TLS_FALLBACK_SCSV, Heartbleed, CCS injection (exchange::*), and what every
+//!        ServerHello says (renegotiation_info, compression, EMS, EtM, OCSP, tickets)
+//!   driver::probe (tokio): at most `parallel` connections at once, each from a StreamOpener
+//!     (plain TCP, or SMTP up to the 220 to STARTTLS), bounded in time and count
+//!   ─► ProbeReport { versions[], groups, certificates[], checks, findings[] }
 //! ```
 //!
-//! The handshake is never completed: only the server's first flight is read, bounded in size
-//! and time. Weak choices (export, NULL, RC4, 3DES/DES, CBC-only, static RSA, anonymous) are
-//! findings.
+//! No handshake is completed: the first flight is read, bounded in size and time, and the
+//! checks send at most a few records more in the clear.
 //!
 //! ```
-//! use checktls_tls::probe::{hello, parse::{FlightParser, ServerAnswer}};
+//! use checktls_tls::probe::{hello::ClientHello, parse::{FlightParser, ServerAnswer}};
 //! use checktls_tls::TlsVersion;
 //!
-//! let record = hello::client_hello(TlsVersion::Tls12, &[0xC02F], Some("mx.example.com"), [7; 32]);
+//! let record = ClientHello::new(TlsVersion::Tls12, vec![0xC02F]).record([7; 32]);
 //! assert_eq!(record[0], 0x16); // a handshake record
 //! let mut parser = FlightParser::new();
 //! parser.feed(&[21, 3, 3, 0, 2, 2, 70]).unwrap(); // a fatal protocol_version alert
 //! assert_eq!(parser.answer().unwrap(), Some(ServerAnswer::Alert { level: 2, description: 70 }));
 //! ```
 
+pub mod exchange;
 pub mod hello;
 pub mod parse;
+pub mod plan;
+pub mod robot;
+pub mod suites;
+pub mod tls12;
 
+use checktls_dns::Severity;
 use serde::{Deserialize, Serialize};
 
-use crate::version::{CipherSuite, TlsVersion};
+use self::suites::Authentication;
+use crate::version::{CipherSuite, NamedGroup, TlsVersion};
 
-/// A weak choice the server made.
+/// A weakness of the server, found by the prober.
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Weakness {
@@ -42,21 +54,39 @@ pub enum Weakness {
     Export,
     /// No encryption.
     Null,
-    /// RC4.
+    /// RC4 (RFC 7465 prohibits it).
     Rc4,
-    /// DES or 3DES.
+    /// DES or 3DES (64-bit blocks: Sweet32).
     Des,
     /// A CBC suite preferred: at TLS 1.2 where AEAD was offered, or at an old version that has
     /// nothing else.
     CbcOnly,
-    /// Static RSA key exchange: no forward secrecy.
+    /// Static RSA key exchange: no forward secrecy (and the ground for ROBOT).
     StaticRsa,
-    /// Anonymous key exchange: no authentication.
+    /// Anonymous key exchange: no authentication, anyone in the path can read the mail.
     Anonymous,
     /// Static (EC)DH key exchange: no forward secrecy.
     StaticDh,
     /// An obsolete 64-bit-block cipher other than DES: RC2, IDEA.
     Obsolete,
+    /// Finite-field DH with a prime under 2048 bits (Logjam: under 1024 is broken).
+    SmallDh,
+    /// A certificate signed with SHA-1 or MD5.
+    Sha1Signature,
+    /// No protection against version downgrade (TLS_FALLBACK_SCSV, RFC 7507, ignored).
+    NoFallbackProtection,
+    /// No secure renegotiation (RFC 5746): the renegotiation_info extension missing.
+    InsecureRenegotiation,
+    /// Client-initiated renegotiation accepted (a denial-of-service lever).
+    ClientRenegotiation,
+    /// TLS compression (CRIME).
+    Compression,
+    /// Heartbleed (CVE-2014-0160): heartbeat replies longer than the request.
+    Heartbleed,
+    /// OpenSSL CCS injection (CVE-2014-0224): an early ChangeCipherSpec accepted.
+    CcsInjection,
+    /// A Bleichenbacher padding oracle on RSA key exchange (ROBOT).
+    Robot,
 }
 
 impl Weakness {
@@ -73,11 +103,48 @@ impl Weakness {
             Self::Anonymous => "anonymous key exchange (no authentication)",
             Self::StaticDh => "static (EC)DH key exchange (no forward secrecy)",
             Self::Obsolete => "an obsolete cipher (RC2, IDEA)",
+            Self::SmallDh => "Diffie-Hellman parameters under 2048 bits",
+            Self::Sha1Signature => "a certificate signed with SHA-1 or MD5",
+            Self::NoFallbackProtection => "no downgrade protection (TLS_FALLBACK_SCSV ignored)",
+            Self::InsecureRenegotiation => "insecure renegotiation (no RFC 5746)",
+            Self::ClientRenegotiation => "client-initiated renegotiation allowed",
+            Self::Compression => "TLS compression (CRIME)",
+            Self::Heartbleed => "Heartbleed (CVE-2014-0160)",
+            Self::CcsInjection => "CCS injection (CVE-2014-0224)",
+            Self::Robot => "a Bleichenbacher padding oracle (ROBOT)",
+        }
+    }
+
+    /// How much it matters: `Error` when mail can be read or forged by someone in the path
+    /// (no encryption, no authentication, broken ciphers, memory disclosure, key recovery),
+    /// `Warning` when it is weaker than it should be.
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::Export
+            | Self::Null
+            | Self::Rc4
+            | Self::Anonymous
+            | Self::Heartbleed
+            | Self::CcsInjection
+            | Self::Robot
+            | Self::Compression
+            | Self::InsecureRenegotiation => Severity::Error,
+            Self::OldVersion
+            | Self::Des
+            | Self::CbcOnly
+            | Self::StaticRsa
+            | Self::StaticDh
+            | Self::Obsolete
+            | Self::SmallDh
+            | Self::Sha1Signature
+            | Self::NoFallbackProtection
+            | Self::ClientRenegotiation => Severity::Warning,
         }
     }
 }
 
-/// The weaknesses of a suite, judged from its IANA (or SSLv2 `SSL_CK_`) name.
+/// The weaknesses of a suite, judged from its IANA (or SSLv2 `SSL_CK_`) name and the IANA
+/// table's properties.
 pub fn suite_weaknesses(name: &str) -> Vec<Weakness> {
     let mut out = Vec::new();
     let mut add = |cond: bool, w| {
@@ -113,6 +180,33 @@ pub fn suite_weaknesses(name: &str) -> Vec<Weakness> {
     out
 }
 
+/// Whose order decides the suite (or group) chosen.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preference {
+    /// The server's: the list is in its order of preference.
+    Server,
+    /// The client's: the server takes the first it supports of what is offered.
+    Client,
+    /// Not known (fewer than two accepted, or not tested).
+    #[default]
+    Unknown,
+}
+
+/// What the key exchange of one accepted suite used.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuiteKeyExchange {
+    /// The suite's code point.
+    pub suite: u16,
+    /// The named group of an ECDHE (or TLS 1.3) exchange.
+    pub group: Option<NamedGroup>,
+    /// The prime's size of a finite-field DH exchange.
+    pub dh_bits: Option<u16>,
+    /// The signature scheme of the ServerKeyExchange (TLS 1.2).
+    pub signature_scheme: Option<u16>,
+}
+
 /// What one version gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionResult {
@@ -120,18 +214,41 @@ pub struct VersionResult {
     pub version: TlsVersion,
     /// The server accepted it (answered with a ServerHello of that version).
     pub accepted: bool,
-    /// The suites it picked, in the order found (its preference). For SSLv2: the cipher kinds
-    /// it listed.
+    /// Every suite it accepts, in the order found: its preference when `preference` is
+    /// [`Preference::Server`]. For SSLv2: the cipher kinds it listed.
     pub suites: Vec<CipherSuite>,
+    /// Whose order chooses the suite.
+    #[serde(default)]
+    pub preference: Preference,
+    /// The key exchange of each suite found (ECDHE group, DH size).
+    #[serde(default)]
+    pub key_exchange: Vec<SuiteKeyExchange>,
     /// The weak choices at this version, each once: the version itself when deprecated, every
     /// weakness of a suite found, and [`Weakness::CbcOnly`] when the preferred suite is CBC.
     #[serde(default)]
     pub weaknesses: Vec<Weakness>,
     /// Otherwise: what it answered (an alert, another version, a closed connection).
     pub refusal: Option<String>,
+    /// The enumeration stopped before the server refused (a connection or time bound).
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 impl VersionResult {
+    /// An empty result for `version`.
+    pub fn new(version: TlsVersion) -> Self {
+        Self {
+            version,
+            accepted: false,
+            suites: Vec::new(),
+            preference: Preference::Unknown,
+            key_exchange: Vec::new(),
+            weaknesses: Vec::new(),
+            refusal: None,
+            truncated: false,
+        }
+    }
+
     /// Judges the suites found (first = preferred) and sets `weaknesses`.
     fn judge(&mut self) {
         let mut w = Vec::new();
@@ -146,12 +263,134 @@ impl VersionResult {
                 }
             }
         }
+        if self
+            .key_exchange
+            .iter()
+            .any(|k| k.dh_bits.is_some_and(|b| b < 2048))
+            && !w.contains(&Weakness::SmallDh)
+        {
+            w.push(Weakness::SmallDh);
+        }
         self.weaknesses = w;
     }
 }
 
+/// The key-exchange groups a server accepts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupsResult {
+    /// TLS 1.3 groups (found by HelloRetryRequest), in the order found.
+    pub tls13: Vec<NamedGroup>,
+    /// Whose order chooses the TLS 1.3 group.
+    pub tls13_preference: Preference,
+    /// ECDHE groups (from ServerKeyExchange) at `ecdhe_version`, in the order found.
+    pub ecdhe: Vec<NamedGroup>,
+    /// The version the ECDHE groups were enumerated at: the newest of TLS 1.0 to 1.2
+    /// accepted.
+    pub ecdhe_version: Option<TlsVersion>,
+    /// The smallest finite-field DH prime seen with a DHE or anonymous DH suite, in bits.
+    pub smallest_dh_bits: Option<u16>,
+}
+
+/// A certificate chain the server serves, and for which suites.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedChain {
+    /// The authentication of the suites it was served with (RSA, ECDSA, DSS).
+    pub auth: Authentication,
+    /// The leaf's public key, e.g. `RSA 2048` or `EC secp256r1`.
+    pub key: String,
+    /// The leaf's signature algorithm, e.g. `sha256WithRSAEncryption`.
+    pub signature: String,
+    /// The chain, DER, leaf first.
+    #[serde(with = "crate::serde_der::cert_list")]
+    pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+}
+
+/// The result of one check.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Safe: protected, not vulnerable.
+    Protected,
+    /// Vulnerable (a [`Weakness`] says which).
+    Vulnerable,
+    /// A feature is supported (neutral or good: EMS, EtM, OCSP stapling, resumption).
+    Supported,
+    /// A feature is not supported.
+    NotSupported,
+    /// Does not apply (e.g. downgrade protection with one version; ROBOT without RSA key
+    /// exchange).
+    NotApplicable,
+    /// Not tested (turned off, bounds reached, or not implemented for this server).
+    #[default]
+    NotTested,
+    /// Tested, but the answers did not allow a conclusion.
+    Inconclusive,
+}
+
+/// A check's verdict and what it rests on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The evidence, in a sentence.
+    pub detail: String,
+}
+
+impl Check {
+    /// A verdict with its evidence.
+    pub fn new(verdict: Verdict, detail: impl Into<String>) -> Self {
+        Self {
+            verdict,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// The classic checks.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Checks {
+    /// TLS_FALLBACK_SCSV (RFC 7507): a fallback hello refused with inappropriate_fallback.
+    pub fallback_scsv: Check,
+    /// Secure renegotiation (RFC 5746): renegotiation_info in the ServerHello.
+    pub secure_renegotiation: Check,
+    /// Client-initiated renegotiation (needs a completed handshake).
+    pub client_renegotiation: Check,
+    /// TLS compression (CRIME): DEFLATE offered and chosen.
+    pub compression: Check,
+    /// Heartbleed (RFC 6520, CVE-2014-0160).
+    pub heartbleed: Check,
+    /// CCS injection (CVE-2014-0224).
+    pub ccs_injection: Check,
+    /// ROBOT (Böck, Somorovsky, Young 2018).
+    pub robot: Check,
+    /// Session resumption by session id.
+    pub session_id_resumption: Check,
+    /// Session tickets (RFC 5077): the extension acknowledged.
+    pub session_tickets: Check,
+    /// OCSP stapling (RFC 6066): a CertificateStatus sent.
+    pub ocsp_stapling: Check,
+    /// Encrypt-then-MAC (RFC 7366) with CBC suites.
+    pub encrypt_then_mac: Check,
+    /// Extended master secret (RFC 7627).
+    pub extended_master_secret: Check,
+}
+
+/// A weakness found, with its severity and where it was seen.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeFinding {
+    /// What.
+    pub weakness: Weakness,
+    /// How much it matters ([`Weakness::severity`]).
+    pub severity: Severity,
+    /// Where, in a sentence (the versions and suites, the check's evidence).
+    pub detail: String,
+}
+
 /// What the prober found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProbeReport {
     /// Per version, in the order probed (newest first by default).
     pub versions: Vec<VersionResult>,
@@ -163,10 +402,29 @@ pub struct ProbeReport {
     /// single certificate), DER, leaf first.
     #[serde(with = "crate::serde_der::cert_list")]
     pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// Every distinct chain served (by leaf), with the authentication it was served for: a
+    /// server with RSA and ECDSA certificates shows both.
+    #[serde(default)]
+    pub certificates: Vec<ServedChain>,
+    /// Key-exchange groups and DH sizes.
+    #[serde(default)]
+    pub groups: GroupsResult,
+    /// The classic checks.
+    #[serde(default)]
+    pub checks: Checks,
     /// The weak choices, each once: every accepted version's weaknesses, except
     /// [`Weakness::CbcOnly`], which is taken from the best version alone (an old version's CBC
-    /// is already [`Weakness::OldVersion`]).
+    /// is already [`Weakness::OldVersion`]); and every check found vulnerable.
     pub weaknesses: Vec<Weakness>,
+    /// The weaknesses with their severity and evidence.
+    #[serde(default)]
+    pub findings: Vec<ProbeFinding>,
+    /// Connections opened.
+    #[serde(default)]
+    pub connections: usize,
+    /// Wall time of the whole probe, in milliseconds.
+    #[serde(default)]
+    pub elapsed_ms: u64,
 }
 
 impl ProbeReport {
@@ -176,14 +434,12 @@ impl ProbeReport {
             .iter()
             .any(|v| v.version == version && v.accepted)
     }
-}
 
-#[cfg(feature = "tokio")]
-mod driver;
-#[cfg(feature = "tokio")]
-pub use driver::{ProbeOptions, StreamOpener, probe, probe_version};
+    /// The result for one version, if probed.
+    pub fn version(&self, version: TlsVersion) -> Option<&VersionResult> {
+        self.versions.iter().find(|v| v.version == version)
+    }
 
-impl ProbeReport {
     /// Adds one version's result, updating `best`, `best_suite` and `weaknesses`.
     pub fn push(&mut self, mut result: VersionResult) {
         result.judge();
@@ -193,18 +449,100 @@ impl ProbeReport {
             self.best_suite = result.suites.first().cloned();
         }
         self.versions.push(result);
+        self.rejudge();
+    }
+
+    /// Recomputes `weaknesses` and `findings` from the versions, certificates and checks.
+    pub fn rejudge(&mut self) {
         let best_version = self.best;
-        let mut w: Vec<Weakness> = Vec::new();
+        let mut found: Vec<(Weakness, String)> = Vec::new();
+        let mut note = |w: Weakness, detail: String| {
+            if let Some(f) = found.iter_mut().find(|(x, _)| *x == w) {
+                if !f.1.contains(&detail) && f.1.len() < 400 {
+                    f.1.push_str("; ");
+                    f.1.push_str(&detail);
+                }
+            } else {
+                found.push((w, detail));
+            }
+        };
         for r in self.versions.iter().filter(|r| r.accepted) {
             for &x in &r.weaknesses {
-                if (x != Weakness::CbcOnly || Some(r.version) == best_version) && !w.contains(&x) {
-                    w.push(x);
+                if x == Weakness::CbcOnly && Some(r.version) != best_version {
+                    continue;
                 }
+                let suites: Vec<&str> = r
+                    .suites
+                    .iter()
+                    .filter(|s| suite_weaknesses(&s.name).contains(&x))
+                    .map(|s| s.name.as_str())
+                    .collect();
+                let detail = match (x, suites.as_slice()) {
+                    (Weakness::OldVersion, _) => format!("{} accepted", r.version),
+                    (Weakness::SmallDh, _) => format!(
+                        "{}: DH of {} bits",
+                        r.version,
+                        r.key_exchange
+                            .iter()
+                            .filter_map(|k| k.dh_bits)
+                            .min()
+                            .unwrap_or(0)
+                    ),
+                    (_, [one]) => format!("{}: {one}", r.version),
+                    (_, [first, rest @ ..]) => {
+                        format!("{}: {first} and {} more", r.version, rest.len())
+                    }
+                    (_, []) => format!("{}", r.version),
+                };
+                note(x, detail);
             }
         }
-        self.weaknesses = w;
+        for c in &self.certificates {
+            if c.signature.to_ascii_lowercase().contains("sha1")
+                || c.signature.to_ascii_lowercase().contains("md5")
+            {
+                note(
+                    Weakness::Sha1Signature,
+                    format!("the {:?} certificate: {}", c.auth, c.signature),
+                );
+            }
+        }
+        let checks = [
+            (&self.checks.fallback_scsv, Weakness::NoFallbackProtection),
+            (
+                &self.checks.secure_renegotiation,
+                Weakness::InsecureRenegotiation,
+            ),
+            (
+                &self.checks.client_renegotiation,
+                Weakness::ClientRenegotiation,
+            ),
+            (&self.checks.compression, Weakness::Compression),
+            (&self.checks.heartbleed, Weakness::Heartbleed),
+            (&self.checks.ccs_injection, Weakness::CcsInjection),
+            (&self.checks.robot, Weakness::Robot),
+        ];
+        for (check, w) in checks {
+            if check.verdict == Verdict::Vulnerable {
+                note(w, check.detail.clone());
+            }
+        }
+        self.weaknesses = found.iter().map(|(w, _)| *w).collect();
+        self.findings = found
+            .into_iter()
+            .map(|(weakness, detail)| ProbeFinding {
+                weakness,
+                severity: weakness.severity(),
+                detail,
+            })
+            .collect();
     }
 }
+
+#[cfg(feature = "tokio")]
+mod driver;
+#[cfg(feature = "tokio")]
+pub use driver::{ProbeOptions, Progress, ProgressFn, StreamOpener, probe};
 
 #[cfg(test)]
 mod tests {
@@ -244,27 +582,17 @@ mod tests {
     #[test]
     fn report_aggregates_versions() {
         let mut r = ProbeReport::default();
-        r.push(VersionResult {
-            version: TlsVersion::Tls12,
-            accepted: true,
-            suites: vec![suite(0xC02F), suite(0xC013)],
-            weaknesses: vec![],
-            refusal: None,
-        });
-        r.push(VersionResult {
-            version: TlsVersion::Tls11,
-            accepted: false,
-            suites: vec![],
-            weaknesses: vec![],
-            refusal: Some("alert 70 (protocol_version)".into()),
-        });
-        r.push(VersionResult {
-            version: TlsVersion::Tls10,
-            accepted: true,
-            suites: vec![suite(0xC013), suite(0x0005)],
-            weaknesses: vec![],
-            refusal: None,
-        });
+        let mut v12 = VersionResult::new(TlsVersion::Tls12);
+        v12.accepted = true;
+        v12.suites = vec![suite(0xC02F), suite(0xC013)];
+        r.push(v12);
+        let mut v11 = VersionResult::new(TlsVersion::Tls11);
+        v11.refusal = Some("alert 70 (protocol_version)".into());
+        r.push(v11);
+        let mut v10 = VersionResult::new(TlsVersion::Tls10);
+        v10.accepted = true;
+        v10.suites = vec![suite(0xC013), suite(0x0005)];
+        r.push(v10);
         assert_eq!(r.best, Some(TlsVersion::Tls12));
         assert_eq!(r.best_suite.as_ref().map(|s| s.code), Some(0xC02F));
         assert!(r.accepts(TlsVersion::Tls10) && !r.accepts(TlsVersion::Tls11));
@@ -286,5 +614,14 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["weaknesses"][0], "old_version");
         assert_eq!(json["versions"][0]["version"], "TLSv1.2");
+        assert_eq!(r.findings[1].detail, "TLSv1: TLS_RSA_WITH_RC4_128_SHA");
+        assert_eq!(r.findings[1].severity, Severity::Error);
+        // The report reads back as it was written.
+        let back: ProbeReport = serde_json::from_value(json).unwrap();
+        assert_eq!(back, r);
+        // A vulnerable check is a weakness too.
+        r.checks.heartbleed = Check::new(Verdict::Vulnerable, "leaked");
+        r.rejudge();
+        assert!(r.weaknesses.contains(&Weakness::Heartbleed));
     }
 }

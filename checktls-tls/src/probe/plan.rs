@@ -1,0 +1,1434 @@
+//! The enumeration planner: which hello to send next, given what was learnt. Pure: no I/O,
+//! no clock; the driver asks for steps, runs them on connections and reports outcomes.
+//!
+//! ```text
+//!   Planner::new(options)
+//!   loop { next_step() ─► Some(Step { id, probe }) ─► driver runs it ─► learn(id, Outcome) }
+//!   finish() ─► ProbeReport
+//!
+//!   per version V (TLS 1.2 first: its chain is the longest)
+//!     offer S (all suites) ─► chosen c ─► offer S − {c} ─► … ─► refused     N+1 hellos
+//!     then [f2, f1] reordered ─► f1 again: server order; f2: client order    1 hello
+//!   TLS 1.3 groups: supported_groups G, no key share ─► HelloRetryRequest(g) ─► G − {g} ─► …
+//!   TLS 1.2 groups: ECDHE suites only, supported_groups G ─► ServerKeyExchange(g) ─► …
+//!   once every version's first answer is in: TLS_FALLBACK_SCSV, Heartbleed, CCS injection
+//! ```
+
+use std::collections::HashMap;
+
+use rustls_pki_types::CertificateDer;
+
+use super::exchange::{
+    CcsExchange, CcsResult, Conversation, HeartbleedExchange, HeartbleedResult, HelloExchange,
+    HelloForm, Outcome,
+};
+use super::hello::{ClientHello, ext};
+use super::parse::{
+    KeyExchangeParams, ServerAnswer, ServerFlight, alert_name, server_key_exchange,
+};
+use super::suites::{self, Authentication, GroupKind, KeyExchange, Mode};
+use super::{
+    Check, Checks, GroupsResult, Preference, ProbeReport, ServedChain, SuiteKeyExchange, Verdict,
+    VersionResult,
+};
+use crate::version::{CipherSuite, NamedGroup, TlsVersion};
+
+/// What to probe.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct PlanOptions {
+    /// The versions to enumerate, in the order reported.
+    pub versions: Vec<TlsVersion>,
+    /// The SNI name.
+    pub sni: Option<String>,
+    /// The most suites listed per version (each costs a connection). Default: all.
+    pub max_suites: usize,
+    /// The most connections in all. Default: 1000.
+    pub max_connections: usize,
+    /// Enumerate key-exchange groups. Default: true.
+    pub groups: bool,
+    /// Test whose order chooses the suite and the group (one hello each). Default: true.
+    pub preference: bool,
+    /// Run the checks (fallback, Heartbleed, CCS injection). Default: true.
+    pub checks: bool,
+    /// Send SSLv3 to TLS 1.2 hellos in the SSLv2-compatible format (no extensions).
+    pub ssl2_compatible: bool,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        let mut versions = TlsVersion::ALL.to_vec();
+        versions.reverse();
+        Self {
+            versions,
+            sni: None,
+            max_suites: usize::MAX,
+            max_connections: 1000,
+            groups: true,
+            preference: true,
+            checks: true,
+            ssl2_compatible: false,
+        }
+    }
+}
+
+/// What one connection does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Probe {
+    /// Send a hello, read the first flight.
+    Hello(HelloForm),
+    /// The Heartbleed check with this hello.
+    Heartbleed(ClientHello),
+    /// The CCS injection check with this hello.
+    Ccs(ClientHello),
+    /// A full TLS 1.2 handshake offering these suites (SNI; asking for a ticket when true),
+    /// then a renegotiation attempt.
+    Handshake(Vec<u16>, Option<String>, bool),
+    /// One ROBOT variant with this hello (RSA key-exchange suites only).
+    Robot(ClientHello, super::robot::Variant),
+}
+
+impl Probe {
+    /// The conversation that carries it out.
+    pub fn conversation(&self) -> Box<dyn Conversation> {
+        match self {
+            Self::Hello(form) => Box::new(HelloExchange::new(form.clone())),
+            Self::Heartbleed(h) => Box::new(HeartbleedExchange::new(h.clone())),
+            Self::Ccs(h) => Box::new(CcsExchange::new(h.clone())),
+            Self::Robot(h, v) => Box::new(super::robot::RobotExchange::new(h.clone(), *v)),
+            Self::Handshake(suites, sni, ticket) => Box::new(super::tls12::HandshakeExchange::new(
+                suites,
+                sni.clone(),
+                *ticket,
+            )),
+        }
+    }
+}
+
+/// One connection to make.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Its id, for [`Planner::learn`].
+    pub id: usize,
+    /// What it does.
+    pub probe: Probe,
+    /// What it is for, for progress displays (`TLSv1.2 suites`, `heartbleed`, ...).
+    pub label: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Purpose {
+    Chain(usize),
+    Reorder(usize),
+    Groups13,
+    Groups13Order,
+    Groups12,
+    Fallback,
+    Heartbleed,
+    Ccs,
+    Handshake,
+    TicketHandshake,
+    ResumeId,
+    ResumeTicket,
+    Robot(usize),
+}
+
+#[derive(Debug, Default)]
+struct Chain {
+    version: Option<TlsVersion>,
+    offered: Vec<u16>,
+    found: Vec<u16>,
+    ssl2: Vec<[u8; 3]>,
+    kx: Vec<SuiteKeyExchange>,
+    busy: bool,
+    done: bool,
+    answered: bool,
+    refusal: Option<String>,
+    truncated: bool,
+    preference: Preference,
+    reorder: Task,
+    chain: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Task {
+    #[default]
+    Waiting,
+    Running,
+    Done,
+}
+
+#[derive(Debug, Default)]
+struct GroupChain {
+    remaining: Vec<u16>,
+    found: Vec<u16>,
+    state: Task,
+    busy: bool,
+    order: Task,
+    preference: Preference,
+    version: Option<TlsVersion>,
+}
+
+/// What the ServerHellos said, across the enumeration.
+#[derive(Debug, Default)]
+struct Flags {
+    tls_hellos: usize,
+    renegotiation_info: usize,
+    compression: usize,
+    ems: usize,
+    cbc: usize,
+    etm: usize,
+    tickets: usize,
+    staples: usize,
+    staple: Option<Vec<u8>>,
+}
+
+/// The enumeration planner.
+#[derive(Debug)]
+pub struct Planner {
+    options: PlanOptions,
+    chains: Vec<Chain>,
+    groups13: GroupChain,
+    groups12: GroupChain,
+    fallback: Task,
+    heartbleed: Task,
+    ccs: Task,
+    handshake: Task,
+    completed: Option<super::tls12::Completed>,
+    ticket_handshake: Task,
+    ticket: Option<(u16, Vec<u8>)>,
+    resumed_ticket: Option<Check>,
+    /// ROBOT: per connection (two rounds of the five variants at most), the answer.
+    robot: Vec<Option<String>>,
+    robot_issued: usize,
+    resume_id: Task,
+    resume_ticket: Task,
+    checks: Checks,
+    flags: Flags,
+    served: Vec<ServedChain>,
+    running: HashMap<usize, Purpose>,
+    next_id: usize,
+    issued: usize,
+    smallest_dh: Option<u16>,
+}
+
+fn label(v: TlsVersion) -> &'static str {
+    v.name()
+}
+
+impl Planner {
+    /// A plan for `options`.
+    pub fn new(options: PlanOptions) -> Self {
+        let chains = options
+            .versions
+            .iter()
+            .map(|&v| Chain {
+                version: Some(v),
+                offered: match v {
+                    TlsVersion::Tls13 => suites::tls13_suites(),
+                    TlsVersion::Ssl2 => Vec::new(),
+                    _ => suites::legacy_suites(),
+                },
+                ..Chain::default()
+            })
+            .collect();
+        let groups13 = GroupChain {
+            remaining: suites::all_groups()
+                .iter()
+                .filter(|g| g.tls13)
+                .map(|g| g.code)
+                .collect(),
+            ..GroupChain::default()
+        };
+        let groups12 = GroupChain {
+            remaining: suites::all_groups()
+                .iter()
+                .filter(|g| g.kind == GroupKind::Ec)
+                .map(|g| g.code)
+                .collect(),
+            ..GroupChain::default()
+        };
+        Self {
+            options,
+            chains,
+            groups13,
+            groups12,
+            fallback: Task::Waiting,
+            heartbleed: Task::Waiting,
+            ccs: Task::Waiting,
+            handshake: Task::Waiting,
+            completed: None,
+            ticket_handshake: Task::Waiting,
+            ticket: None,
+            resumed_ticket: None,
+            robot: Vec::new(),
+            robot_issued: 0,
+            resume_id: Task::Waiting,
+            resume_ticket: Task::Waiting,
+            checks: Checks::default(),
+            flags: Flags::default(),
+            served: Vec::new(),
+            running: HashMap::new(),
+            next_id: 0,
+            issued: 0,
+            smallest_dh: None,
+        }
+    }
+
+    /// Connections asked for so far.
+    pub fn issued(&self) -> usize {
+        self.issued
+    }
+
+    /// Whether every task is done and nothing runs.
+    pub fn is_done(&self) -> bool {
+        self.running.is_empty() && self.peek().is_none()
+    }
+
+    fn hello(&self, version: TlsVersion, suites: Vec<u16>) -> ClientHello {
+        let mut h = ClientHello::new(version, suites);
+        h.sni = self.options.sni.clone();
+        if version <= TlsVersion::Tls12 {
+            h.offer_compression = true;
+            h.status_request = true;
+            h.session_ticket = Some(Vec::new());
+            h.extended_master_secret = true;
+            h.encrypt_then_mac = true;
+        } else {
+            // No key share: the server answers with a HelloRetryRequest naming its suite and
+            // group, and spends no signature or key exchange on a hello that goes no further.
+            h.key_shares = Some(Vec::new());
+        }
+        h
+    }
+
+    fn form(&self, h: ClientHello) -> HelloForm {
+        if self.options.ssl2_compatible
+            && (TlsVersion::Ssl3..=TlsVersion::Tls12).contains(&h.version)
+        {
+            HelloForm::Ssl2Compatible(h)
+        } else {
+            HelloForm::Tls(h)
+        }
+    }
+
+    fn chain_index(&self, v: TlsVersion) -> Option<usize> {
+        self.chains.iter().position(|c| c.version == Some(v))
+    }
+
+    fn accepted(&self, v: TlsVersion) -> bool {
+        self.chain_index(v)
+            .and_then(|i| self.chains.get(i))
+            .is_some_and(|c| !c.found.is_empty() || !c.ssl2.is_empty())
+    }
+
+    /// The newest of TLS 1.0 to 1.2 accepted, once each has answered: where ECDHE groups are
+    /// enumerated (as sslyze does, at the newest version below TLS 1.3).
+    fn ecdhe_version(&self) -> Option<TlsVersion> {
+        for v in [TlsVersion::Tls12, TlsVersion::Tls11, TlsVersion::Tls10] {
+            let c = self.chain_index(v).and_then(|i| self.chains.get(i))?;
+            if !c.answered && !c.done {
+                return None;
+            }
+            if !c.found.is_empty() {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// The newest version of SSLv3 to TLS 1.2 with RSA key-exchange suites, and those suites.
+    fn robot_target(&self) -> Option<(TlsVersion, Vec<u16>)> {
+        [
+            TlsVersion::Tls12,
+            TlsVersion::Tls11,
+            TlsVersion::Tls10,
+            TlsVersion::Ssl3,
+        ]
+        .into_iter()
+        .find_map(|v| {
+            let c = self.chain_index(v).and_then(|i| self.chains.get(i))?;
+            let rsa: Vec<u16> = c
+                .found
+                .iter()
+                .copied()
+                .filter(|s| suites::suite(*s).is_some_and(|i| i.kx == KeyExchange::Rsa))
+                .collect();
+            (!rsa.is_empty()).then_some((v, rsa))
+        })
+    }
+
+    fn first_answers_in(&self) -> bool {
+        self.chains.iter().all(|c| c.answered || c.done)
+    }
+
+    /// The next step that can run now (`None`: wait for outcomes, or everything is done).
+    pub fn next_step(&mut self) -> Option<Step> {
+        if self.issued >= self.options.max_connections {
+            return None;
+        }
+        let (purpose, probe, label) = self.peek()?;
+        match purpose {
+            Purpose::Chain(i) => {
+                if let Some(c) = self.chains.get_mut(i) {
+                    c.busy = true;
+                }
+            }
+            Purpose::Reorder(i) => {
+                if let Some(c) = self.chains.get_mut(i) {
+                    c.reorder = Task::Running;
+                }
+            }
+            Purpose::Groups13 => self.groups13.busy = true,
+            Purpose::Groups13Order => self.groups13.order = Task::Running,
+            Purpose::Groups12 => self.groups12.busy = true,
+            Purpose::Fallback => self.fallback = Task::Running,
+            Purpose::Heartbleed => self.heartbleed = Task::Running,
+            Purpose::Ccs => self.ccs = Task::Running,
+            Purpose::Handshake => self.handshake = Task::Running,
+            Purpose::TicketHandshake => self.ticket_handshake = Task::Running,
+            Purpose::Robot(_) => {
+                self.robot_issued += 1;
+                if self.robot.len() < self.robot_issued {
+                    self.robot.resize(self.robot_issued, None);
+                }
+            }
+            Purpose::ResumeId => self.resume_id = Task::Running,
+            Purpose::ResumeTicket => self.resume_ticket = Task::Running,
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.issued += 1;
+        self.running.insert(id, purpose);
+        Some(Step { id, probe, label })
+    }
+
+    /// The next step, without taking it.
+    fn peek(&self) -> Option<(Purpose, Probe, String)> {
+        // Version chains, TLS 1.2 first (the longest), then the others in order.
+        let mut order: Vec<usize> = (0..self.chains.len()).collect();
+        order.sort_by_key(|&i| {
+            self.chains.get(i).and_then(|c| c.version) != Some(TlsVersion::Tls12)
+        });
+        for i in order {
+            let Some(c) = self.chains.get(i) else {
+                continue;
+            };
+            let Some(v) = c.version else { continue };
+            if !c.busy && !c.done {
+                if v == TlsVersion::Ssl2 {
+                    return Some((
+                        Purpose::Chain(i),
+                        Probe::Hello(HelloForm::Ssl2),
+                        "SSLv2".into(),
+                    ));
+                }
+                let h = self.hello(v, c.offered.clone());
+                return Some((
+                    Purpose::Chain(i),
+                    Probe::Hello(self.form(h)),
+                    format!("{} suites", label(v)),
+                ));
+            }
+            if c.done
+                && self.options.preference
+                && c.reorder == Task::Waiting
+                && let [a, b, ..] = c.found.as_slice()
+            {
+                let h = self.hello(v, vec![*b, *a]);
+                return Some((
+                    Purpose::Reorder(i),
+                    Probe::Hello(self.form(h)),
+                    format!("{} preference", label(v)),
+                ));
+            }
+        }
+        if self.options.groups {
+            if self.groups13.state != Task::Done
+                && !self.groups13.busy
+                && self.accepted(TlsVersion::Tls13)
+                && !self.groups13.remaining.is_empty()
+            {
+                let mut h = self.hello(TlsVersion::Tls13, suites::tls13_suites());
+                h.groups = self.groups13.remaining.clone();
+                h.key_shares = Some(Vec::new());
+                return Some((
+                    Purpose::Groups13,
+                    Probe::Hello(HelloForm::Tls(h)),
+                    "TLSv1.3 groups".into(),
+                ));
+            }
+            if self.groups13.state == Task::Done
+                && self.options.preference
+                && self.groups13.order == Task::Waiting
+                && let [a, b, ..] = self.groups13.found.as_slice()
+            {
+                let mut h = self.hello(TlsVersion::Tls13, suites::tls13_suites());
+                h.groups = vec![*b, *a];
+                h.key_shares = Some(Vec::new());
+                return Some((
+                    Purpose::Groups13Order,
+                    Probe::Hello(HelloForm::Tls(h)),
+                    "TLSv1.3 group preference".into(),
+                ));
+            }
+            if self.groups12.state != Task::Done
+                && !self.groups12.busy
+                && !self.groups12.remaining.is_empty()
+                && !self.options.ssl2_compatible
+                && let Some(v) = self.ecdhe_version()
+            {
+                let ecdhe: Vec<u16> = suites::legacy_suites()
+                    .into_iter()
+                    .filter(|&c| {
+                        suites::suite(c).is_some_and(|s| {
+                            (s.kx == KeyExchange::Ecdhe && s.auth != Authentication::Psk)
+                                || (s.kx == KeyExchange::Ecdh
+                                    && s.auth == Authentication::Anonymous)
+                        })
+                    })
+                    .collect();
+                let mut h = self.hello(v, ecdhe);
+                h.groups = self.groups12.remaining.clone();
+                return Some((
+                    Purpose::Groups12,
+                    Probe::Hello(HelloForm::Tls(h)),
+                    format!("{} groups", label(v)),
+                ));
+            }
+        }
+        if self.options.checks && self.first_answers_in() {
+            if self.fallback == Task::Waiting {
+                let mut accepted: Vec<TlsVersion> = self
+                    .chains
+                    .iter()
+                    .filter(|c| !c.found.is_empty())
+                    .filter_map(|c| c.version)
+                    .filter(|v| *v >= TlsVersion::Ssl3)
+                    .collect();
+                accepted.sort();
+                if let [.., lower, _] = accepted.as_slice() {
+                    let suites = self
+                        .chain_index(*lower)
+                        .and_then(|i| self.chains.get(i))
+                        .map(|c| c.found.clone())
+                        .unwrap_or_default();
+                    let mut h = self.hello(*lower, suites);
+                    h.fallback_scsv = true;
+                    return Some((
+                        Purpose::Fallback,
+                        Probe::Hello(HelloForm::Tls(h)),
+                        "fallback SCSV".into(),
+                    ));
+                }
+            }
+            let legacy = [
+                TlsVersion::Tls12,
+                TlsVersion::Tls11,
+                TlsVersion::Tls10,
+                TlsVersion::Ssl3,
+            ]
+            .into_iter()
+            .find(|v| self.accepted(*v));
+            if let Some(v) = legacy {
+                let suites = self
+                    .chain_index(v)
+                    .and_then(|i| self.chains.get(i))
+                    .map(|c| c.found.clone())
+                    .unwrap_or_default();
+                if self.heartbleed == Task::Waiting && v >= TlsVersion::Tls10 {
+                    let h = self.hello(v, suites.clone());
+                    return Some((
+                        Purpose::Heartbleed,
+                        Probe::Heartbleed(h),
+                        "heartbleed".into(),
+                    ));
+                }
+                if self.ccs == Task::Waiting {
+                    let h = self.hello(v, suites);
+                    return Some((Purpose::Ccs, Probe::Ccs(h), "CCS injection".into()));
+                }
+            }
+        }
+        if self.options.checks
+            && self.first_answers_in()
+            && let Some((v, rsa)) = self.robot_target()
+        {
+            let n = super::robot::Variant::ALL.len();
+            let round_done =
+                self.robot.len() == self.robot_issued && self.robot.iter().all(Option::is_some);
+            let differ = {
+                let first: Vec<&Option<String>> = self.robot.iter().take(n).collect();
+                first.windows(2).any(|w| w[0] != w[1])
+            };
+            let want = if self.robot_issued < n {
+                true
+            } else {
+                self.robot_issued < 2 * n && round_done && differ
+            };
+            if want && let Some(&variant) = super::robot::Variant::ALL.get(self.robot_issued % n) {
+                let h = self.hello(v, rsa);
+                return Some((
+                    Purpose::Robot(self.robot_issued),
+                    Probe::Robot(h, variant),
+                    "ROBOT".into(),
+                ));
+            }
+        }
+        if self.options.checks {
+            if let Some(c) = self
+                .chain_index(TlsVersion::Tls12)
+                .and_then(|i| self.chains.get(i))
+                .filter(|c| c.done)
+            {
+                let completable: Vec<u16> = c
+                    .found
+                    .iter()
+                    .copied()
+                    .filter(|s| super::tls12::COMPLETABLE.contains(s))
+                    .collect();
+                if self.handshake == Task::Waiting && !completable.is_empty() {
+                    return Some((
+                        Purpose::Handshake,
+                        Probe::Handshake(completable, self.options.sni.clone(), false),
+                        "handshake and renegotiation".into(),
+                    ));
+                }
+                if self.ticket_handshake == Task::Waiting
+                    && self.handshake == Task::Done
+                    && self.flags.tickets > 0
+                    && !completable.is_empty()
+                {
+                    return Some((
+                        Purpose::TicketHandshake,
+                        Probe::Handshake(completable, self.options.sni.clone(), true),
+                        "handshake for a ticket".into(),
+                    ));
+                }
+            }
+            if let Some(done) = &self.completed {
+                let suites = vec![done.suite];
+                if self.resume_id == Task::Waiting && !done.session_id.is_empty() {
+                    let mut h = self.hello(TlsVersion::Tls12, suites.clone());
+                    // As the full handshake was: without EMS (RFC 7627 §5.3 forbids resuming
+                    // across a change).
+                    h.extended_master_secret = false;
+                    h.session_id = done.session_id.clone();
+                    h.session_ticket = None;
+                    return Some((
+                        Purpose::ResumeId,
+                        Probe::Hello(HelloForm::Tls(h)),
+                        "resumption by session id".into(),
+                    ));
+                }
+            }
+            if let Some((suite, t)) = &self.ticket
+                && self.resume_ticket == Task::Waiting
+            {
+                let mut h = self.hello(TlsVersion::Tls12, vec![*suite]);
+                h.extended_master_secret = false;
+                h.session_id = vec![0x7C; 32];
+                h.session_ticket = Some(t.clone());
+                return Some((
+                    Purpose::ResumeTicket,
+                    Probe::Hello(HelloForm::Tls(h)),
+                    "resumption by ticket".into(),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Takes the outcome of step `id`.
+    pub fn learn(&mut self, id: usize, outcome: Outcome) {
+        let Some(purpose) = self.running.remove(&id) else {
+            return;
+        };
+        match purpose {
+            Purpose::Chain(i) => self.learn_chain(i, outcome),
+            Purpose::Reorder(i) => {
+                let pick = hello_of(&outcome).map(|f| f.hello.cipher);
+                if let Some(c) = self.chains.get_mut(i) {
+                    c.reorder = Task::Done;
+                    c.preference = match (pick, c.found.as_slice()) {
+                        (Some(p), [a, ..]) if p == *a => Preference::Server,
+                        (Some(p), [_, b, ..]) if p == *b => Preference::Client,
+                        _ => Preference::Unknown,
+                    };
+                }
+            }
+            Purpose::Groups13 => {
+                self.groups13.busy = false;
+                let g = hello_of(&outcome)
+                    .filter(|f| f.hello.version == TlsVersion::Tls13)
+                    .and_then(|f| f.hello.group());
+                match g {
+                    Some(g) if self.groups13.remaining.contains(&g) => {
+                        self.groups13.found.push(g);
+                        self.groups13.remaining.retain(|x| *x != g);
+                        if self.groups13.remaining.is_empty() {
+                            self.groups13.state = Task::Done;
+                        }
+                    }
+                    _ => self.groups13.state = Task::Done,
+                }
+            }
+            Purpose::Groups13Order => {
+                self.groups13.order = Task::Done;
+                let g = hello_of(&outcome).and_then(|f| f.hello.group());
+                self.groups13.preference = match (g, self.groups13.found.as_slice()) {
+                    (Some(p), [a, ..]) if p == *a => Preference::Server,
+                    (Some(p), [_, b, ..]) if p == *b => Preference::Client,
+                    _ => Preference::Unknown,
+                };
+            }
+            Purpose::Groups12 => {
+                self.groups12.busy = false;
+                let want = self.ecdhe_version();
+                self.groups12.version = want;
+                let g = hello_of(&outcome)
+                    .filter(|f| Some(f.hello.version) == want)
+                    .and_then(|f| {
+                        let s = suites::suite(f.hello.cipher)?;
+                        let ske =
+                            server_key_exchange(f.key_exchange.as_deref()?, s, f.hello.version)?;
+                        match ske.params {
+                            KeyExchangeParams::Ec { group, .. } => Some(group),
+                            KeyExchangeParams::Dh { .. } => None,
+                        }
+                    });
+                match g {
+                    Some(g) if self.groups12.remaining.contains(&g) => {
+                        self.groups12.found.push(g);
+                        self.groups12.remaining.retain(|x| *x != g);
+                        if self.groups12.remaining.is_empty() {
+                            self.groups12.state = Task::Done;
+                        }
+                    }
+                    _ => self.groups12.state = Task::Done,
+                }
+            }
+            Purpose::Fallback => {
+                self.fallback = Task::Done;
+                self.checks.fallback_scsv = match &outcome {
+                    Outcome::Answer(ServerAnswer::Alert {
+                        description: 86, ..
+                    }) => Check::new(
+                        Verdict::Protected,
+                        "a fallback hello at a lower version was refused with inappropriate_fallback",
+                    ),
+                    // RFC 8446 §4.1.3: a TLS 1.3 server answering an older hello ends its
+                    // random with "DOWNGRD" and 01 (TLS 1.2) or 00 (older); a TLS 1.3 client
+                    // refuses such a ServerHello, which protects it as RFC 7507 would.
+                    Outcome::Answer(ServerAnswer::Hello(f))
+                        if f.hello.random.ends_with(b"DOWNGRD\x01")
+                            || f.hello.random.ends_with(b"DOWNGRD\x00") =>
+                    {
+                        Check::new(
+                            Verdict::Protected,
+                            format!(
+                                "the {} fallback hello was answered with the RFC 8446 downgrade sentinel in the server random",
+                                f.hello.version
+                            ),
+                        )
+                    }
+                    Outcome::Answer(ServerAnswer::Hello(f)) => Check::new(
+                        Verdict::Vulnerable,
+                        format!(
+                            "a {} hello with TLS_FALLBACK_SCSV was accepted though the server supports a newer version",
+                            f.hello.version
+                        ),
+                    ),
+                    Outcome::Answer(ServerAnswer::Alert { description, .. }) => Check::new(
+                        Verdict::Inconclusive,
+                        format!(
+                            "the fallback hello got alert {description} ({})",
+                            alert_name(*description)
+                        ),
+                    ),
+                    other => Check::new(Verdict::Inconclusive, format!("{other:?}")),
+                };
+            }
+            Purpose::Heartbleed => {
+                self.heartbleed = Task::Done;
+                self.checks.heartbleed = match outcome {
+                    Outcome::Heartbleed(HeartbleedResult::Leaked {
+                        payload_length,
+                        carried,
+                    }) => Check::new(
+                        Verdict::Vulnerable,
+                        format!(
+                            "a heartbeat claiming {} bytes and carrying none was answered with {carried} bytes (payload_length {payload_length})",
+                            super::exchange::HEARTBEAT_CLAIM
+                        ),
+                    ),
+                    Outcome::Heartbleed(HeartbleedResult::Discarded { how }) => Check::new(
+                        Verdict::Protected,
+                        format!("an over-long heartbeat request was not answered ({how})"),
+                    ),
+                    Outcome::Heartbleed(HeartbleedResult::Refused(e)) => {
+                        Check::new(Verdict::Inconclusive, format!("the hello was refused: {e}"))
+                    }
+                    Outcome::Heartbleed(r) => Check::new(Verdict::Inconclusive, format!("{r:?}")),
+                    other => Check::new(Verdict::Inconclusive, format!("{other:?}")),
+                };
+            }
+            Purpose::Handshake => {
+                use super::tls12::{HandshakeResult, Renegotiation};
+                self.handshake = Task::Done;
+                match outcome {
+                    Outcome::Handshake(HandshakeResult::Completed(c)) => {
+                        self.checks.client_renegotiation = match &c.renegotiation {
+                            Renegotiation::Accepted => Check::new(
+                                Verdict::Vulnerable,
+                                "a ClientHello sent inside a completed TLS 1.2 session was answered with a ServerHello",
+                            ),
+                            Renegotiation::Refused { how } => Check::new(
+                                Verdict::Protected,
+                                format!("a ClientHello inside the session was refused: {how}"),
+                            ),
+                            Renegotiation::NoAnswer(e) => Check::new(
+                                Verdict::Inconclusive,
+                                format!("a ClientHello inside the session got no answer: {e}"),
+                            ),
+                        };
+                        self.completed = Some(c);
+                    }
+                    Outcome::Handshake(HandshakeResult::Failed(e)) => {
+                        self.checks.client_renegotiation = Check::new(
+                            Verdict::Inconclusive,
+                            format!("the TLS 1.2 handshake did not complete: {e}"),
+                        );
+                    }
+                    other => {
+                        self.checks.client_renegotiation =
+                            Check::new(Verdict::Inconclusive, format!("{other:?}"));
+                    }
+                }
+            }
+            Purpose::Robot(i) => {
+                let answer = match outcome {
+                    Outcome::Robot { answer, .. } => answer,
+                    other => format!("{other:?}"),
+                };
+                if let Some(slot) = self.robot.get_mut(i) {
+                    *slot = Some(answer);
+                }
+            }
+            Purpose::TicketHandshake => {
+                self.ticket_handshake = Task::Done;
+                if let Outcome::Handshake(super::tls12::HandshakeResult::Completed(c)) = outcome {
+                    match c.ticket {
+                        Some(t) => self.ticket = Some((c.suite, t)),
+                        None => {
+                            self.resumed_ticket = Some(Check::new(
+                                Verdict::NotSupported,
+                                "the extension was acknowledged but no NewSessionTicket came",
+                            ))
+                        }
+                    }
+                }
+            }
+            Purpose::ResumeId | Purpose::ResumeTicket => {
+                let offered = match purpose {
+                    Purpose::ResumeId => {
+                        self.resume_id = Task::Done;
+                        self.completed.as_ref().map(|c| c.session_id.clone())
+                    }
+                    _ => {
+                        self.resume_ticket = Task::Done;
+                        Some(vec![0x7C; 32])
+                    }
+                };
+                let resumed = hello_of(&outcome)
+                    .is_some_and(|f| f.resumed && Some(&f.hello.session_id) == offered.as_ref());
+                let check = if resumed {
+                    Check::new(
+                        Verdict::Supported,
+                        "the server resumed the session (ServerHello echoing the offered id, then ChangeCipherSpec)",
+                    )
+                } else {
+                    Check::new(
+                        Verdict::NotSupported,
+                        "the server started a full handshake instead",
+                    )
+                };
+                match purpose {
+                    Purpose::ResumeId => self.checks.session_id_resumption = check,
+                    _ => self.resumed_ticket = Some(check),
+                }
+            }
+            Purpose::Ccs => {
+                self.ccs = Task::Done;
+                self.checks.ccs_injection = match outcome {
+                    Outcome::Ccs(CcsResult::Accepted { how }) => Check::new(
+                        Verdict::Vulnerable,
+                        format!("a ChangeCipherSpec before the key exchange was accepted: {how}"),
+                    ),
+                    Outcome::Ccs(CcsResult::Rejected { how }) => Check::new(
+                        Verdict::Protected,
+                        format!("an early ChangeCipherSpec was refused: {how}"),
+                    ),
+                    Outcome::Ccs(CcsResult::Refused(e)) => {
+                        Check::new(Verdict::Inconclusive, format!("the hello was refused: {e}"))
+                    }
+                    other => Check::new(Verdict::Inconclusive, format!("{other:?}")),
+                };
+            }
+        }
+    }
+
+    fn learn_chain(&mut self, i: usize, outcome: Outcome) {
+        self.learn_chain_step(i, outcome);
+        // A server that did not pick suites in the order offered follows its own: no reorder
+        // hello is needed to tell.
+        if let Some(c) = self.chains.get_mut(i)
+            && c.done
+            && c.reorder == Task::Waiting
+            && let Some(v) = c.version
+        {
+            let offered = match v {
+                TlsVersion::Tls13 => suites::tls13_suites(),
+                _ => suites::legacy_suites(),
+            };
+            let at: Vec<Option<usize>> = c
+                .found
+                .iter()
+                .map(|f| offered.iter().position(|o| o == f))
+                .collect();
+            if at.windows(2).any(|w| w[0] > w[1]) {
+                c.preference = Preference::Server;
+                c.reorder = Task::Done;
+            }
+        }
+    }
+
+    fn learn_chain_step(&mut self, i: usize, outcome: Outcome) {
+        let Some(c) = self.chains.get_mut(i) else {
+            return;
+        };
+        let Some(version) = c.version else {
+            return;
+        };
+        c.busy = false;
+        c.answered = true;
+        let refusal = match outcome {
+            Outcome::Answer(ServerAnswer::Hello(f))
+                if f.hello.version == version && version != TlsVersion::Ssl2 =>
+            {
+                let cipher = f.hello.cipher;
+                if !c.offered.contains(&cipher) {
+                    c.done = true;
+                    if c.found.is_empty() {
+                        c.refusal = Some(format!(
+                            "the server chose 0x{cipher:04X}, which was not offered"
+                        ));
+                    }
+                    return;
+                }
+                c.found.push(cipher);
+                c.offered.retain(|x| *x != cipher);
+                if c.found.len() >= self.options.max_suites {
+                    c.done = true;
+                    c.truncated = !c.offered.is_empty();
+                } else if c.offered.is_empty() {
+                    c.done = true;
+                }
+                self.note_flight(i, &f);
+                return;
+            }
+            Outcome::Answer(ServerAnswer::Ssl2Hello {
+                ciphers,
+                certificate,
+            }) if version == TlsVersion::Ssl2 => {
+                c.ssl2 = ciphers;
+                c.chain = if certificate.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![certificate]
+                };
+                c.done = true;
+                return;
+            }
+            Outcome::Answer(ServerAnswer::Hello(f)) => {
+                format!("the server answered with {}", f.hello.version)
+            }
+            Outcome::Answer(ServerAnswer::Ssl2Hello { .. }) => {
+                "the server answered with SSLv2".to_owned()
+            }
+            Outcome::Answer(ServerAnswer::Alert { description, .. }) => {
+                format!("alert {description} ({})", alert_name(description))
+            }
+            Outcome::Answer(ServerAnswer::Ssl2Error { code }) => {
+                format!("SSLv2 error {code} ({})", ssl2_error_name(code))
+            }
+            Outcome::Failed(e) => e,
+            other => format!("{other:?}"),
+        };
+        c.done = true;
+        if c.found.is_empty() {
+            c.refusal = Some(refusal);
+        }
+    }
+
+    /// Takes what an accepted flight says: key exchange, certificates, extensions.
+    fn note_flight(&mut self, i: usize, f: &ServerFlight) {
+        let Some(c) = self.chains.get_mut(i) else {
+            return;
+        };
+        let Some(version) = c.version else { return };
+        let suite = suites::suite(f.hello.cipher);
+        let mut kx = SuiteKeyExchange {
+            suite: f.hello.cipher,
+            group: None,
+            dh_bits: None,
+            signature_scheme: None,
+        };
+        if version == TlsVersion::Tls13 {
+            kx.group = f.hello.group().map(NamedGroup::from_code);
+        } else if let (Some(s), Some(body)) = (suite, f.key_exchange.as_deref())
+            && let Some(ske) = server_key_exchange(body, s, version)
+        {
+            kx.signature_scheme = ske.signature_scheme;
+            match &ske.params {
+                KeyExchangeParams::Ec { group, .. } => {
+                    kx.group = Some(NamedGroup::from_code(*group))
+                }
+                p @ KeyExchangeParams::Dh { .. } => {
+                    kx.dh_bits = p.dh_bits();
+                    if let Some(b) = kx.dh_bits {
+                        self.smallest_dh = Some(self.smallest_dh.map_or(b, |m| m.min(b)));
+                    }
+                }
+            }
+        }
+        c.kx.push(kx);
+        if c.chain.is_empty() && !f.chain.is_empty() {
+            c.chain = f.chain.clone();
+        }
+        if let (Some(s), Some(leaf)) = (suite, f.chain.first())
+            && !self
+                .served
+                .iter()
+                .any(|x| x.chain.first().map(|l| l.as_ref()) == Some(leaf.as_slice()))
+            && self.served.len() < 8
+        {
+            let (key, signature) = describe_leaf(leaf);
+            self.served.push(ServedChain {
+                auth: s.auth,
+                key,
+                signature,
+                chain: f
+                    .chain
+                    .iter()
+                    .map(|d| CertificateDer::from(d.clone()))
+                    .collect(),
+            });
+        }
+        if (TlsVersion::Tls10..=TlsVersion::Tls12).contains(&version) {
+            let fl = &mut self.flags;
+            fl.tls_hellos += 1;
+            fl.renegotiation_info += usize::from(f.hello.has(ext::RENEGOTIATION_INFO));
+            fl.compression += usize::from(f.hello.compression != 0);
+            fl.ems += usize::from(f.hello.has(ext::EXTENDED_MASTER_SECRET));
+            fl.tickets += usize::from(f.hello.has(ext::SESSION_TICKET));
+            if suite.is_some_and(|s| s.mode == Mode::Cbc) {
+                fl.cbc += 1;
+                fl.etm += usize::from(f.hello.has(ext::ENCRYPT_THEN_MAC));
+            }
+            if let Some(st) = &f.ocsp_staple {
+                fl.staples += 1;
+                fl.staple.get_or_insert_with(|| st.clone());
+            }
+        } else if version == TlsVersion::Ssl3 {
+            self.flags.compression += usize::from(f.hello.compression != 0);
+        }
+    }
+
+    /// The report: versions in the order asked, groups, certificates, checks, findings.
+    pub fn finish(mut self) -> ProbeReport {
+        let mut report = ProbeReport::default();
+        let budget_left = self.issued < self.options.max_connections;
+        let mut chain_for_report: Option<(TlsVersion, Vec<Vec<u8>>)> = None;
+        for c in &self.chains {
+            let Some(version) = c.version else { continue };
+            let accepted = !c.found.is_empty() || !c.ssl2.is_empty();
+            let suites: Vec<CipherSuite> = if version == TlsVersion::Ssl2 {
+                c.ssl2
+                    .iter()
+                    .map(|s| CipherSuite::from_ssl2_spec(*s))
+                    .collect()
+            } else {
+                c.found.iter().map(|&s| CipherSuite::from_code(s)).collect()
+            };
+            let not_run = !c.done && !budget_left;
+            let mut r = VersionResult::new(version);
+            r.accepted = accepted;
+            r.suites = suites;
+            r.preference = c.preference;
+            r.key_exchange = c.kx.clone();
+            r.refusal = c.refusal.clone().or_else(|| {
+                (!accepted && not_run)
+                    .then(|| "not probed: the connection bound was reached".to_owned())
+            });
+            r.truncated = c.truncated || (accepted && !c.done);
+            if accepted
+                && version <= TlsVersion::Tls12
+                && !c.chain.is_empty()
+                && chain_for_report.as_ref().is_none_or(|(v, _)| version > *v)
+            {
+                chain_for_report = Some((version, c.chain.clone()));
+            }
+            report.push(r);
+        }
+        report.chain = chain_for_report
+            .map(|(_, ch)| ch.into_iter().map(CertificateDer::from).collect())
+            .unwrap_or_default();
+        report.certificates = std::mem::take(&mut self.served);
+        report.groups = GroupsResult {
+            tls13: self
+                .groups13
+                .found
+                .iter()
+                .map(|&g| NamedGroup::from_code(g))
+                .collect(),
+            tls13_preference: self.groups13.preference,
+            ecdhe: self
+                .groups12
+                .found
+                .iter()
+                .map(|&g| NamedGroup::from_code(g))
+                .collect(),
+            ecdhe_version: self.groups12.version,
+            smallest_dh_bits: self.smallest_dh,
+        };
+        self.judge_flags(&report);
+        report.checks = self.checks;
+        report.rejudge();
+        report
+    }
+
+    fn judge_flags(&mut self, report: &ProbeReport) {
+        let robot = self.judge_robot();
+        let fl = &self.flags;
+        let legacy = report
+            .versions
+            .iter()
+            .any(|v| v.accepted && (TlsVersion::Tls10..=TlsVersion::Tls12).contains(&v.version));
+        let any = report.best.is_some();
+        let none = |what: &str| {
+            if any {
+                Check::new(
+                    Verdict::NotApplicable,
+                    format!("{what}: no TLS 1.0 to 1.2 accepted"),
+                )
+            } else {
+                Check::new(Verdict::NotTested, "no version accepted")
+            }
+        };
+        let ch = &mut self.checks;
+        if !self.options.checks {
+            let off = Check::new(Verdict::NotTested, "checks turned off");
+            ch.fallback_scsv = off.clone();
+            ch.heartbleed = off.clone();
+            ch.ccs_injection = off;
+        }
+        if ch.fallback_scsv.verdict == Verdict::NotTested && self.options.checks {
+            let n = report
+                .versions
+                .iter()
+                .filter(|v| v.accepted && v.version >= TlsVersion::Ssl3)
+                .count();
+            ch.fallback_scsv = if n < 2 {
+                Check::new(
+                    Verdict::NotApplicable,
+                    "fewer than two versions accepted: nothing to fall back to",
+                )
+            } else {
+                Check::new(Verdict::NotTested, "the connection bound was reached")
+            };
+        }
+        for c in [&mut ch.heartbleed, &mut ch.ccs_injection] {
+            if c.verdict == Verdict::NotTested && self.options.checks {
+                *c = none("TLS 1.2 and older only");
+            }
+        }
+        ch.secure_renegotiation = if !legacy {
+            none("TLS 1.3 has no renegotiation")
+        } else if fl.renegotiation_info == fl.tls_hellos {
+            Check::new(
+                Verdict::Protected,
+                "renegotiation_info in every ServerHello (RFC 5746)",
+            )
+        } else if fl.renegotiation_info == 0 {
+            Check::new(
+                Verdict::Vulnerable,
+                "no renegotiation_info in any ServerHello, though the client sent the SCSV (RFC 5746)",
+            )
+        } else {
+            Check::new(
+                Verdict::Inconclusive,
+                format!(
+                    "renegotiation_info in {} of {} ServerHellos",
+                    fl.renegotiation_info, fl.tls_hellos
+                ),
+            )
+        };
+        ch.compression = if !any {
+            none("compression")
+        } else if fl.compression > 0 {
+            Check::new(
+                Verdict::Vulnerable,
+                format!("DEFLATE chosen in {} ServerHellos", fl.compression),
+            )
+        } else if legacy || report.accepts(TlsVersion::Ssl3) {
+            Check::new(
+                Verdict::Protected,
+                "DEFLATE offered, null chosen every time",
+            )
+        } else {
+            Check::new(Verdict::Protected, "TLS 1.3 has no compression")
+        };
+        ch.extended_master_secret = if !legacy {
+            none("TLS 1.3 always binds the handshake")
+        } else if fl.ems > 0 {
+            Check::new(
+                Verdict::Supported,
+                "extended_master_secret acknowledged (RFC 7627)",
+            )
+        } else {
+            Check::new(
+                Verdict::NotSupported,
+                "extended_master_secret offered, never acknowledged",
+            )
+        };
+        ch.encrypt_then_mac = if fl.cbc == 0 {
+            Check::new(Verdict::NotApplicable, "no CBC suite accepted")
+        } else if fl.etm > 0 {
+            Check::new(
+                Verdict::Supported,
+                format!(
+                    "encrypt_then_mac acknowledged with {} of {} CBC suites",
+                    fl.etm, fl.cbc
+                ),
+            )
+        } else {
+            Check::new(
+                Verdict::NotSupported,
+                "encrypt_then_mac offered with CBC suites, never acknowledged",
+            )
+        };
+        ch.session_tickets = if !legacy {
+            Check::new(
+                Verdict::NotTested,
+                "TLS 1.3 tickets are sent encrypted, after the handshake",
+            )
+        } else if fl.tickets > 0 {
+            Check::new(
+                Verdict::Supported,
+                "the SessionTicket extension acknowledged (RFC 5077)",
+            )
+        } else {
+            Check::new(
+                Verdict::NotSupported,
+                "the SessionTicket extension never acknowledged",
+            )
+        };
+        ch.ocsp_stapling = if !legacy {
+            Check::new(Verdict::NotTested, "TLS 1.3 sends the staple encrypted")
+        } else if let Some(st) = &fl.staple {
+            Check::new(
+                Verdict::Supported,
+                format!(
+                    "a CertificateStatus with an OCSP response of {} bytes",
+                    st.len()
+                ),
+            )
+        } else {
+            Check::new(
+                Verdict::NotSupported,
+                "status_request offered, no CertificateStatus sent",
+            )
+        };
+        let needs = "needs a completed handshake, which this prober does not make";
+        let no_handshake = "needs a completed TLS 1.2 handshake: no ECDHE or RSA suite with AES-GCM or ChaCha20 accepted";
+        if self.handshake == Task::Waiting {
+            ch.client_renegotiation = Check::new(
+                if legacy {
+                    Verdict::NotTested
+                } else {
+                    Verdict::NotApplicable
+                },
+                if legacy {
+                    no_handshake
+                } else {
+                    "TLS 1.3 has no renegotiation"
+                },
+            );
+        }
+        if self
+            .completed
+            .as_ref()
+            .is_some_and(|c| c.session_id.is_empty())
+        {
+            ch.session_id_resumption = Check::new(
+                Verdict::NotSupported,
+                "the full handshake gave no session id",
+            );
+        } else if self.resume_id == Task::Waiting {
+            ch.session_id_resumption = Check::new(Verdict::NotTested, no_handshake);
+        }
+        if let Some(t) = self.resumed_ticket.take() {
+            ch.session_tickets = t;
+        }
+        let rsa = report.versions.iter().any(|v| {
+            v.accepted
+                && v.suites
+                    .iter()
+                    .any(|s| suites::suite(s.code).is_some_and(|i| i.kx == KeyExchange::Rsa))
+        });
+        if !self.robot.is_empty() {
+            ch.robot = robot;
+        } else if rsa {
+            ch.robot = Check::new(
+                Verdict::NotTested,
+                format!("RSA key exchange accepted; the oracle test {needs}"),
+            );
+        } else {
+            ch.robot = Check::new(Verdict::NotApplicable, "no RSA key exchange accepted");
+        }
+    }
+}
+
+impl Planner {
+    /// ROBOT: identical answers to the five variants, no oracle; the same differences in two
+    /// rounds, an oracle ("strong" when the wrong first bytes are told apart, as the paper
+    /// grades it); differences that do not repeat, inconclusive.
+    fn judge_robot(&self) -> Check {
+        use super::robot::Variant;
+        let n = Variant::ALL.len();
+        let answers: Vec<String> = self
+            .robot
+            .iter()
+            .map(|a| a.clone().unwrap_or_default())
+            .collect();
+        let (first, second) = answers.split_at(n.min(answers.len()));
+        if first.len() < n {
+            return Check::new(Verdict::NotTested, "the connection bound was reached");
+        }
+        if first
+            .iter()
+            .any(|a| a.starts_with("before the key exchange"))
+        {
+            return Check::new(
+                Verdict::Inconclusive,
+                format!("the hellos did not all get a flight: {first:?}"),
+            );
+        }
+        let same = first.windows(2).all(|w| w[0] == w[1]);
+        if same {
+            return Check::new(
+                Verdict::Protected,
+                format!(
+                    "five ClientKeyExchange paddings answered alike: {}",
+                    first[0]
+                ),
+            );
+        }
+        let describe = |a: &[String]| {
+            Variant::ALL
+                .iter()
+                .zip(a)
+                .map(|(v, x)| format!("{v:?}: {x}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if second == first {
+            let strong = first.get(1) != first.first();
+            Check::new(
+                Verdict::Vulnerable,
+                format!(
+                    "a {} padding oracle, the same twice: {}",
+                    if strong { "strong" } else { "weak" },
+                    describe(first)
+                ),
+            )
+        } else {
+            Check::new(
+                Verdict::Inconclusive,
+                format!(
+                    "answers differed but did not repeat: {} / {}",
+                    describe(first),
+                    describe(second)
+                ),
+            )
+        }
+    }
+}
+
+fn hello_of(o: &Outcome) -> Option<&ServerFlight> {
+    match o {
+        Outcome::Answer(ServerAnswer::Hello(f)) => Some(f),
+        _ => None,
+    }
+}
+
+fn ssl2_error_name(code: u16) -> &'static str {
+    match code {
+        1 => "no cipher",
+        2 => "no certificate",
+        4 => "bad certificate",
+        6 => "unsupported certificate type",
+        _ => "error",
+    }
+}
+
+/// The leaf's key (`RSA 2048`, `EC secp256r1`) and signature algorithm.
+fn describe_leaf(der: &[u8]) -> (String, String) {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    use x509_parser::public_key::PublicKey;
+    let Ok((_, cert)) = X509Certificate::from_der(der) else {
+        return ("unreadable".into(), "unreadable".into());
+    };
+    let key = match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(k)) => format!("RSA {}", k.key_size()),
+        Ok(PublicKey::EC(p)) => {
+            let curve = cert
+                .public_key()
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| match o.to_id_string().as_str() {
+                    "1.2.840.10045.3.1.7" => "secp256r1".to_owned(),
+                    "1.3.132.0.34" => "secp384r1".to_owned(),
+                    "1.3.132.0.35" => "secp521r1".to_owned(),
+                    other => other.to_owned(),
+                })
+                .unwrap_or_default();
+            format!("EC {curve} ({} bits)", p.key_size())
+        }
+        Ok(PublicKey::DSA(_)) => "DSA".into(),
+        Ok(_) => "other".into(),
+        Err(_) => "unreadable".into(),
+    };
+    let oid = cert.signature_algorithm.algorithm.to_id_string();
+    let signature = match oid.as_str() {
+        "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
+        "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
+        "1.2.840.113549.1.1.11" => "sha256WithRSAEncryption",
+        "1.2.840.113549.1.1.12" => "sha384WithRSAEncryption",
+        "1.2.840.113549.1.1.13" => "sha512WithRSAEncryption",
+        "1.2.840.113549.1.1.10" => "rsassaPss",
+        "1.2.840.10045.4.1" => "ecdsa-with-SHA1",
+        "1.2.840.10045.4.3.2" => "ecdsa-with-SHA256",
+        "1.2.840.10045.4.3.3" => "ecdsa-with-SHA384",
+        "1.2.840.10045.4.3.4" => "ecdsa-with-SHA512",
+        "1.3.101.112" => "ed25519",
+        "1.2.840.10040.4.3" => "dsa-with-sha1",
+        other => other,
+    }
+    .to_owned();
+    (key, signature)
+}
