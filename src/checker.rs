@@ -62,6 +62,8 @@ struct Inner {
     probes: Mutex<HashMap<ProbeKey, ProbeCell>>,
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     global: Semaphore,
+    /// Admission shared beyond this process (a fleet's leases), when given.
+    gate: Option<Arc<dyn crate::fleet::AddressGate>>,
     revocation: crate::tls::revocation::RevocationCache,
     /// Verdicts per leaf (SHA-256 of its DER), so a leaf shared by targets is checked once.
     verdicts: Mutex<HashMap<Vec<u8>, crate::tls::revocation::Revocation>>,
@@ -89,9 +91,18 @@ pub struct CheckerBuilder {
     trust: Option<TrustStore>,
     https: Option<Arc<dyn Connector>>,
     clock: Option<Box<dyn Fn() -> SystemTime + Send + Sync>>,
+    gate: Option<Arc<dyn crate::fleet::AddressGate>>,
 }
 
 impl CheckerBuilder {
+    /// Admission to each MX address shared with other processes (a fleet of workers): the
+    /// per-address cap and the 421 back-off then hold across all of them. See
+    /// [`fleet`](crate::fleet).
+    pub fn address_gate(mut self, gate: Arc<dyn crate::fleet::AddressGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// The trust anchors for certificates (default: Mozilla's roots).
     pub fn trust(mut self, trust: TrustStore) -> Self {
         self.trust = Some(trust);
@@ -139,6 +150,7 @@ impl CheckerBuilder {
                 probes: Mutex::new(HashMap::new()),
                 per_address: Mutex::new(HashMap::new()),
                 global: Semaphore::new(concurrency),
+                gate: self.gate,
                 revocation: crate::tls::revocation::RevocationCache::new(),
                 verdicts: Mutex::new(HashMap::new()),
                 options,
@@ -160,6 +172,7 @@ impl Checker {
             trust: None,
             https: None,
             clock: None,
+            gate: None,
         }
     }
 
@@ -439,12 +452,22 @@ impl Checker {
             let probe = {
                 let _global = self.inner.global.acquire().await.ok();
                 let _local = per_address.acquire().await.ok();
+                let _fleet = match (&self.inner.gate, plan.address) {
+                    (Some(gate), Some(address)) => Some(
+                        gate.enter(address, self.inner.options.connections_per_address.max(1))
+                            .await,
+                    ),
+                    _ => None,
+                };
                 probe::probe_host(&self.inner.options, plan, key).await
             };
             if !probe.busy || attempt >= 2 {
                 return probe;
             }
             attempt += 1;
+            if let (Some(gate), Some(address)) = (&self.inner.gate, plan.address) {
+                gate.back_off(address, backoff(attempt)).await;
+            }
             tokio::time::sleep(backoff(attempt)).await;
         }
     }

@@ -62,6 +62,7 @@ pub struct ReceiverExecutor {
     trust: Option<TrustStore>,
     https: Option<Arc<dyn Connector>>,
     clock: Option<Clock>,
+    gate: Option<Arc<dyn crate::fleet::AddressGate>>,
     checkers: Mutex<Vec<(Profile, Checker)>>,
 }
 
@@ -91,6 +92,7 @@ impl ReceiverExecutor {
             trust: None,
             https: None,
             clock: None,
+            gate: None,
             checkers: Mutex::new(Vec::new()),
         }
     }
@@ -114,6 +116,14 @@ impl ReceiverExecutor {
     #[must_use]
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
         self.clock = Some(Arc::new(clock));
+        self
+    }
+
+    /// Admission to MX addresses shared with other workers (the fleet's leases), for every
+    /// checker this executor makes; see [`fleet`](crate::fleet).
+    #[must_use]
+    pub fn address_gate(mut self, gate: Arc<dyn crate::fleet::AddressGate>) -> Self {
+        self.gate = Some(gate);
         self
     }
 
@@ -145,6 +155,9 @@ impl ReceiverExecutor {
         if let Some(c) = &self.clock {
             let c = Arc::clone(c);
             builder = builder.clock(move || c());
+        }
+        if let Some(g) = &self.gate {
+            builder = builder.address_gate(Arc::clone(g));
         }
         let checker = builder
             .build()

@@ -10,6 +10,7 @@ pub use checktls_tls as tls;
 mod checker;
 mod error;
 pub mod executor;
+pub mod fleet;
 mod judge;
 pub mod mailer;
 pub mod options;
