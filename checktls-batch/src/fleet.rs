@@ -179,8 +179,23 @@ impl<E, M> std::fmt::Debug for Worker<E, M> {
 }
 
 enum Done {
-    Job(Completion),
+    /// A job: how its completion went, and whether this worker then finished its run.
+    Job(Completion, bool),
+    /// An orphaned finish: whether this worker finished it.
     Finished(bool),
+}
+
+impl WorkerReport {
+    fn count(&mut self, done: Done) {
+        match done {
+            Done::Job(Completion::Stale, _) => self.stale += 1,
+            Done::Job(_, finished) => {
+                self.completed += 1;
+                self.finished += usize::from(finished);
+            }
+            Done::Finished(finished) => self.finished += usize::from(finished),
+        }
+    }
 }
 
 impl<E, M> Worker<E, M>
@@ -288,7 +303,7 @@ where
                         claimed = claims.len();
                         for claim in claims {
                             let s = s.clone();
-                            running.spawn(async move { job(&s, claim).await.map(Done::Job) });
+                            running.spawn(async move { job(&s, claim).await });
                         }
                     }
                     Err(e) => tracing::warn!(worker = %s.me.id, "claim: {e}"),
@@ -310,10 +325,8 @@ where
             tokio::select! {
                 joined = running.join_next(), if !running.is_empty() => {
                     match joined {
-                        Some(Ok(Ok(Done::Job(Completion::Stale)))) => report.stale += 1,
-                        Some(Ok(Ok(Done::Job(_)))) => report.completed += 1,
-                        Some(Ok(Ok(Done::Finished(true)))) => report.finished += 1,
-                        Some(Ok(Ok(Done::Finished(false)))) | None => {}
+                        Some(Ok(Ok(done))) => report.count(done),
+                        None => {}
                         Some(Ok(Err(e))) => tracing::warn!(worker = %s.me.id, "{e}"),
                         Some(Err(e)) => tracing::warn!(worker = %s.me.id, "a job's task: {e}"),
                     }
@@ -331,9 +344,7 @@ where
                         loop {
                             tokio::select! {
                                 j = running.join_next() => match j {
-                                    Some(Ok(Ok(Done::Job(Completion::Stale)))) => report.stale += 1,
-                                    Some(Ok(Ok(Done::Job(_)))) => report.completed += 1,
-                                    Some(Ok(Ok(Done::Finished(true)))) => report.finished += 1,
+                                    Some(Ok(Ok(done))) => report.count(done),
                                     Some(_) => {}
                                     None => break,
                                 },
@@ -418,7 +429,7 @@ where
 }
 
 /// Carries out one claimed job and stores its outcome; finishes the run when it was the last.
-async fn job<E, M>(s: &Arc<Shared<E, M>>, claim: Claim) -> Result<Completion, Error>
+async fn job<E, M>(s: &Arc<Shared<E, M>>, claim: Claim) -> Result<Done, Error>
 where
     E: Executor + 'static,
     M: Mailer + 'static,
@@ -441,10 +452,8 @@ where
         .store
         .complete(&s.me.id, &claim, &outcome, s.options.lease, (s.clock)())
         .await?;
-    if done == Completion::Last {
-        finish(s, claim.run_id).await?;
-    }
-    Ok(done)
+    let finished = done == Completion::Last && finish(s, claim.run_id).await?;
+    Ok(Done::Job(done, finished))
 }
 
 /// Finishes a run this worker holds the finish of: every job's outcome evaluated, compared,
