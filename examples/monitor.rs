@@ -14,11 +14,11 @@ use std::sync::Arc;
 
 use checktls::batch::delivery::DeliveryConfig;
 use checktls::batch::history::SqliteStore;
-use checktls::batch::store::Store;
 use checktls::batch::monitor::{MonitorConfig, serve};
 use checktls::batch::run::RunOptions;
 use checktls::batch::scripted::ScriptedExecutor;
 use checktls::batch::service::run_stored;
+use checktls::batch::store::Store;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use checktls::batch::delivery::{DeliveryConfig, Envelope, Mailer};
 use checktls::batch::history::{RunStatus, SqliteStore};
-use checktls::batch::store::Store;
 use checktls::batch::run::RunOptions;
 use checktls::batch::service::run_stored;
+use checktls::batch::store::Store;
 use checktls::executor::ReceiverExecutor;
 use checktls::tls::TrustStore;
 use checktls_lab::pki::{LeafSpec, Pki, pem_encode};
