@@ -548,3 +548,235 @@ fn hub() {
     drop(pg);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: m\r\nAuthorization: Bearer migrate-token\r\nConnection: close\r\n\r\n"
+    );
+    tcp.write_all(req.as_bytes()).await.expect("write");
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), tcp.read_to_end(&mut buf))
+        .await
+        .expect("in time")
+        .expect("read");
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Every monitor answer for these batches (each format, several ages and minimums) and
+/// /metrics, from the monitor served over `store` with a fixed clock.
+async fn answers(
+    store: Arc<dyn Store>,
+    ids: &[i64],
+    now: OffsetDateTime,
+) -> Vec<(String, u16, String)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let mut config = checktls::batch::monitor::MonitorConfig::new("migrate-token").expect("token");
+    config.clock = Arc::new(move || now);
+    let server = tokio::spawn(checktls::batch::monitor::serve(listener, store, config));
+    let mut out = Vec::new();
+    let mut paths = vec!["/metrics".to_owned(), "/monitor/999".to_owned()];
+    for id in ids {
+        for q in [
+            "check_age=60&min_total=90",
+            "check_age=60&min_total=113",
+            "check_age=1440&min_total=50",
+            "check_age=5",
+        ] {
+            for f in ["ok", "xml", "json"] {
+                paths.push(format!("/monitor/{id}?{q}&format={f}"));
+            }
+        }
+    }
+    for p in paths {
+        let (s, b) = http_get(addr, &p).await;
+        out.push((p, s, b));
+    }
+    server.abort();
+    out
+}
+
+#[test]
+#[ignore = "needs root and PostgreSQL from Debian; run by .ci/run"]
+fn a_migrated_history_answers_the_monitor_alike() {
+    use checktls::batch::delivery::DeliveryConfig;
+    use checktls::batch::history::SqliteStore;
+    use checktls::batch::run::RunOptions;
+    use checktls::batch::scripted::{NoMailer, ScriptedExecutor};
+    use checktls::batch::service::run_stored;
+
+    let dir = std::env::temp_dir().join(format!("checktls-migrate-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("history.db");
+    let t0 = time::macros::datetime!(2026-11-22 12:00 UTC);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sqlite: Arc<dyn Store> = Arc::new(SqliteStore::open(&file).expect("sqlite"));
+    let config = DeliveryConfig::new(dir.join("results"), "checktls@lab.test");
+    let xml = |name: &str, alert: &str| {
+        format!(
+            r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1" ct:Name="{name}" ct:Alert="{alert}">
+  <Target>a.example</Target><Target Count="2">b.example</Target>
+  <Delivery><To>File</To><Format>xml</Format></Delivery></BatchTest>"#
+        )
+    };
+    let ids: Vec<i64> = rt.block_on(async {
+        let mut ids = Vec::new();
+        // Passing, with a baseline and a change after it; falling short; nothing tested; a
+        // run cut off; never run.
+        let plan: [(&str, &str, &[(&str, u16)]); 4] = [
+            (
+                "passes",
+                "change",
+                &[("a.example", 114), ("b.example", 114)],
+            ),
+            ("short", "always", &[("a.example", 60), ("b.example", 100)]),
+            ("untested", "failure", &[]),
+            (
+                "cut-off",
+                "always",
+                &[("a.example", 114), ("b.example", 114)],
+            ),
+        ];
+        for (i, (name, alert, grades)) in plan.iter().enumerate() {
+            let id = sqlite
+                .put_batch(None, &xml(name, alert), t0)
+                .await
+                .expect("add");
+            let exec = grades
+                .iter()
+                .fold(ScriptedExecutor::new(), |e, (t, g)| e.graded(t, *g));
+            let at = t0 + time::Duration::minutes(i64::try_from(i).expect("i"));
+            run_stored(
+                &*sqlite,
+                id,
+                Some(at),
+                &exec,
+                &NoMailer,
+                &config,
+                &RunOptions::default(),
+                move || at,
+            )
+            .await
+            .expect("run")
+            .expect("ran");
+            ids.push(id);
+        }
+        let first = sqlite.runs(ids[0], 1).await.expect("runs")[0].id;
+        sqlite
+            .set_baseline(ids[0], first, None)
+            .await
+            .expect("baseline");
+        let later = t0 + time::Duration::minutes(10);
+        let changed = ScriptedExecutor::new()
+            .graded("a.example", 114)
+            .graded("b.example", 112);
+        run_stored(
+            &*sqlite,
+            ids[0],
+            Some(later),
+            &changed,
+            &NoMailer,
+            &config,
+            &RunOptions::default(),
+            move || later,
+        )
+        .await
+        .expect("run")
+        .expect("ran");
+        // A run whose process died: marked interrupted.
+        sqlite
+            .begin_run(ids[3], None, t0 + time::Duration::minutes(20))
+            .await
+            .expect("begin");
+        sqlite.recover(|_| false).await.expect("recover");
+        ids.push(
+            sqlite
+                .put_batch(None, &xml("never", "always"), t0)
+                .await
+                .expect("add"),
+        );
+        ids
+    });
+    let now = t0 + time::Duration::minutes(45);
+    let before = rt.block_on(answers(sqlite.clone(), &ids, now));
+    assert!(
+        before.iter().any(|(_, _, b)| b == "OK\n")
+            && before
+                .iter()
+                .any(|(_, _, b)| b.contains("interrupted") || b.contains("could_not_test")),
+        "the history exercises several answers: {before:?}"
+    );
+    drop(sqlite);
+
+    let pg = Postgres::start(PostgresConfig::new("127.0.0.1".parse().expect("ip")))
+        .expect("PostgreSQL starts (Debian package postgresql)");
+    pg.create_database("migrated").expect("database");
+    let url = pg.url("migrated");
+    let out = Command::new(env!("CARGO_BIN_EXE_checktls"))
+        .args(["batch", "migrate", "--from"])
+        .arg(&file)
+        .args(["--to", &url])
+        .output()
+        .expect("checktls");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("copied 5 batch(es), 6 run(s), 15 result(s)"),
+        "{said}"
+    );
+    let postgres = rt.block_on(checktls::batch::store::open(&url)).expect("pg");
+    let after = rt.block_on(answers(postgres.clone(), &ids, now));
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b, a, "the same answer after the migration");
+    }
+    // The command's own listing reads the same from both.
+    let list = |db: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_checktls"))
+            .args(["batch", "list", "--db", db])
+            .output()
+            .expect("checktls");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(list(file.to_str().expect("path")), list(&url));
+    // Migrating again into the same database is refused: nothing is doubled.
+    let again = Command::new(env!("CARGO_BIN_EXE_checktls"))
+        .args(["batch", "migrate", "--from"])
+        .arg(&file)
+        .args(["--to", &url])
+        .output()
+        .expect("checktls");
+    assert_eq!(again.status.code(), Some(2));
+    drop(postgres);
+    drop(rt);
+    drop(pg);
+    let _ = std::fs::remove_dir_all(&dir);
+}
