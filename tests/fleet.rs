@@ -642,7 +642,8 @@ fn a_migrated_history_answers_the_monitor_alike() {
         let mut ids = Vec::new();
         // Passing, with a baseline and a change after it; falling short; nothing tested; a
         // run cut off; never run.
-        let plan: [(&str, &str, &[(&str, u16)]); 4] = [
+        type Plan<'a> = (&'a str, &'a str, &'a [(&'a str, u16)]);
+        let plan: [Plan<'_>; 4] = [
             (
                 "passes",
                 "change",

@@ -1,6 +1,6 @@
 //! The history's shared types, and its embedded backend: [`SqliteStore`], one SQLite file
 //! (WAL mode, a schema version in `user_version`, migrations) behind the
-//! [`Store`](crate::store::Store) trait.
+//! [`Store`] trait.
 //!
 //! ```text
 //!   batches(id, name, xml, added, updated, revision)     batch add / list / remove
@@ -20,7 +20,7 @@
 //! ```
 //!
 //! A run started on demand whose process died (killed, crashed) stays 'running';
-//! [`Store::recover`](crate::store::Store::recover) marks it 'interrupted' at the next start.
+//! [`Store::recover`] marks it 'interrupted' at the next start.
 //! What was committed before is never touched. Every call runs on tokio's blocking pool, so
 //! the async callers never wait on SQLite's locks on a runtime thread.
 //!

@@ -393,14 +393,14 @@ pub(crate) async fn run_id(a: RunArgs, db: &str) -> ExitCode {
 
 /// The relay when one is given, else the refusal that records what was not sent.
 enum AnyMailer {
-    Smtp(SmtpMailer),
+    Smtp(Box<SmtpMailer>),
     None(NoRelay),
 }
 
 impl From<Option<Relay>> for AnyMailer {
     fn from(r: Option<Relay>) -> Self {
         match r {
-            Some(r) => Self::Smtp(SmtpMailer::new(r)),
+            Some(r) => Self::Smtp(Box::new(SmtpMailer::new(r))),
             None => Self::None(NoRelay),
         }
     }
