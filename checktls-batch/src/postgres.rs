@@ -11,10 +11,10 @@
 //!     address leases: INSERT … ON CONFLICT (address, slot) DO UPDATE … WHERE expired
 //! ```
 //!
-//! Connections are plain TCP or a Unix socket (`host=/run/postgresql`): the URL's
-//! `sslmode=require` is refused by this build, which has no TLS connector. Across machines,
-//! reach PostgreSQL over a private network, an SSH tunnel or a TLS proxy (stunnel) on each
-//! worker's loopback; see the README's three-machine setup.
+//! Connections are plain TCP (or a Unix socket) unless the URL says `sslmode=require`: then
+//! TLS (rustls, ring), the server's certificate verified for the host of the URL against
+//! Mozilla's roots and, with libpq's `sslrootcert=/path/ca.pem`, that CA too. (`prefer`, the
+//! default, is plain: a connection that may silently fall back proves nothing.)
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), checktls_batch::Error> {
@@ -181,23 +181,22 @@ impl PgStore {
 
     /// As [`PgStore::connect`], with a pool of up to `pool_size` connections.
     pub async fn connect_with(url: &str, pool_size: usize) -> Result<Self, Error> {
+        let (url, root) = tls::split_root(url);
         let config: tokio_postgres::Config = url.parse().map_err(|e| Error::Store {
             detail: format!("the PostgreSQL URL: {e}"),
         })?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(Error::Store {
-                detail: "sslmode=require: this build connects without TLS (see the README: \
-                         reach PostgreSQL through a tunnel or a private network)"
-                    .into(),
-            });
-        }
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
+            Manager::from_config(
+                config,
+                tls::MakeRustls::new(root.as_deref())?,
+                manager_config,
+            )
+        } else {
+            Manager::from_config(config, NoTls, manager_config)
+        };
         let pool = Pool::builder(manager)
             .max_size(pool_size.max(2))
             .build()
@@ -1282,5 +1281,195 @@ impl Store for PgStore {
         .await
         .map_err(pg)?;
         tx.commit().await.map_err(pg)
+    }
+}
+
+/// TLS to PostgreSQL over rustls: tokio-postgres's connector traits for tokio-rustls.
+mod tls {
+    use std::future::Future;
+    use std::path::Path;
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+
+    use crate::error::Error;
+
+    /// Takes libpq's `sslrootcert=PATH` out of a URL or connection string (tokio-postgres
+    /// does not know it): the rest, and the path.
+    pub(super) fn split_root(url: &str) -> (String, Option<String>) {
+        let mut root = None;
+        if let Some((base, query)) = url.split_once('?') {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+                    Some(p) => {
+                        root = Some(p.to_owned());
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            let rest = if kept.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{base}?{}", kept.join("&"))
+            };
+            return (rest, root);
+        }
+        let kept: Vec<&str> = url
+            .split_whitespace()
+            .filter(|kv| match kv.strip_prefix("sslrootcert=") {
+                Some(p) => {
+                    root = Some(p.to_owned());
+                    false
+                }
+                None => true,
+            })
+            .collect();
+        (kept.join(" "), root)
+    }
+
+    /// Makes a rustls connection per pooled connection.
+    #[derive(Clone)]
+    pub(super) struct MakeRustls(Arc<rustls::ClientConfig>);
+
+    impl MakeRustls {
+        /// Mozilla's roots, and the CA in `root` (PEM) when given.
+        pub(super) fn new(root: Option<&str>) -> Result<Self, Error> {
+            let mut roots = rustls::RootCertStore::empty();
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            if let Some(path) = root {
+                for cert in
+                    CertificateDer::pem_file_iter(Path::new(path)).map_err(|e| Error::Store {
+                        detail: format!("sslrootcert {path}: {e}"),
+                    })?
+                {
+                    let cert = cert.map_err(|e| Error::Store {
+                        detail: format!("sslrootcert {path}: {e}"),
+                    })?;
+                    roots.add(cert).map_err(|e| Error::Store {
+                        detail: format!("sslrootcert {path}: {e}"),
+                    })?;
+                }
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| Error::Store {
+                    detail: format!("TLS to PostgreSQL: {e}"),
+                })?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            Ok(Self(Arc::new(config)))
+        }
+    }
+
+    pub(super) struct Connect {
+        config: Arc<rustls::ClientConfig>,
+        name: ServerName<'static>,
+    }
+
+    /// A TLS connection to PostgreSQL.
+    pub(super) struct Stream<S>(tokio_rustls::client::TlsStream<S>);
+
+    impl<S> MakeTlsConnect<S> for MakeRustls
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        type Stream = Stream<S>;
+        type TlsConnect = Connect;
+        type Error = rustls::pki_types::InvalidDnsNameError;
+
+        fn make_tls_connect(&mut self, domain: &str) -> Result<Connect, Self::Error> {
+            Ok(Connect {
+                config: self.0.clone(),
+                name: ServerName::try_from(domain.to_owned())?,
+            })
+        }
+    }
+
+    impl<S> TlsConnect<S> for Connect
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        type Stream = Stream<S>;
+        type Error = std::io::Error;
+        type Future = Pin<Box<dyn Future<Output = Result<Stream<S>, std::io::Error>> + Send>>;
+
+        fn connect(self, stream: S) -> Self::Future {
+            Box::pin(async move {
+                tokio_rustls::TlsConnector::from(self.config)
+                    .connect(self.name, stream)
+                    .await
+                    .map(Stream)
+            })
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for Stream<S> {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Stream<S> {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.get_mut().0).poll_flush(cx)
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
+        }
+    }
+
+    impl<S: AsyncRead + AsyncWrite + Unpin> TlsStream for Stream<S> {
+        fn channel_binding(&self) -> ChannelBinding {
+            ChannelBinding::none()
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::split_root;
+
+        #[test]
+        fn sslrootcert_is_taken_out_of_urls_and_strings() {
+            assert_eq!(
+                split_root("postgres://u@h/db?sslmode=require&sslrootcert=/ca.pem"),
+                (
+                    "postgres://u@h/db?sslmode=require".into(),
+                    Some("/ca.pem".into())
+                )
+            );
+            assert_eq!(
+                split_root("postgres://u@h/db?sslrootcert=/ca.pem"),
+                ("postgres://u@h/db".into(), Some("/ca.pem".into()))
+            );
+            assert_eq!(
+                split_root("host=h sslmode=require sslrootcert=/ca.pem"),
+                ("host=h sslmode=require".into(), Some("/ca.pem".into()))
+            );
+            assert_eq!(
+                split_root("postgres://h/db"),
+                ("postgres://h/db".into(), None)
+            );
+        }
     }
 }

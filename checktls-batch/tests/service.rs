@@ -1123,3 +1123,57 @@ async fn the_monitor_over_http_tells_each_state_apart_and_wants_its_token(db: Db
     );
     server.abort();
 }
+
+/// TLS to PostgreSQL: the server accepts TCP clients over TLS only (`hostssl`), so a store
+/// that opens and works proves the connection was TLS by the server's own rule; the lab CA
+/// given with `sslrootcert` is needed, and a plain connection or another CA is refused.
+#[test]
+#[ignore = "needs root and PostgreSQL from Debian; run by .ci/run"]
+fn postgres_over_tls_verifies_the_server_with_the_given_ca() {
+    use checktls_lab::pki::{LeafSpec, Pki, pem_encode};
+    let now = std::time::SystemTime::now();
+    let pki = Pki::generate(now).expect("pki");
+    let leaf = pki
+        .leaf(&LeafSpec::new(&["db.lab.test", "127.0.0.1"], now))
+        .expect("leaf");
+    let pg = Postgres::start(PostgresConfig::new("127.0.0.1".parse().expect("ip")).tls(&leaf))
+        .expect("PostgreSQL starts (Debian package postgresql)");
+    pg.create_database("tls").expect("database");
+    let dir = Dir::new("pgtls");
+    let ca = dir.0.join("ca.pem");
+    std::fs::write(&ca, pem_encode("CERTIFICATE", pki.root().der())).expect("ca");
+    let other = Pki::generate(now).expect("other pki");
+    let wrong = dir.0.join("wrong.pem");
+    std::fs::write(&wrong, pem_encode("CERTIFICATE", other.root().der())).expect("ca");
+    let url = pg.url("tls");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let good = format!("{url}?sslmode=require&sslrootcert={}", ca.display());
+        let store = checktls_batch::store::open(&good)
+            .await
+            .expect("TLS with the lab CA");
+        let id = store
+            .put_batch(None, ALERT_ON_CHANGE, T0)
+            .await
+            .expect("add");
+        assert_eq!(
+            store.batch(id).await.expect("read").expect("there").name,
+            "partners"
+        );
+        let plain = checktls_batch::store::open(&url).await;
+        assert!(
+            plain.is_err(),
+            "the server refuses a connection without TLS"
+        );
+        let unverified = checktls_batch::store::open(&format!("{url}?sslmode=require")).await;
+        let e = unverified.expect_err("a certificate from an unknown CA is refused");
+        assert!(e.to_string().contains("TLS handshake"), "{e}");
+        let wrong = format!("{url}?sslmode=require&sslrootcert={}", wrong.display());
+        assert!(checktls_batch::store::open(&wrong).await.is_err());
+    });
+    drop(rt);
+    drop(pg);
+}

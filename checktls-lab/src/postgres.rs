@@ -29,6 +29,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::Error;
+use crate::pki::Leaf;
 
 /// The uid and gid the server runs as when we are root (Debian's `nobody` / `nogroup`).
 const NOBODY: u32 = 65534;
@@ -55,6 +56,7 @@ pub struct PostgresConfig {
     listen: IpAddr,
     port: Option<u16>,
     max_connections: u32,
+    tls: Option<(String, String)>,
 }
 
 impl PostgresConfig {
@@ -64,7 +66,15 @@ impl PostgresConfig {
             listen,
             port: None,
             max_connections: 200,
+            tls: None,
         }
+    }
+
+    /// TLS with this certificate, and only TLS: every TCP client must use it (`hostssl` in
+    /// pg_hba.conf; the Unix socket stays open for the harness's own psql).
+    pub fn tls(mut self, leaf: &Leaf) -> Self {
+        self.tls = Some((leaf.chain_pem(), leaf.key_pem()));
+        self
     }
 
     /// A fixed port.
@@ -155,10 +165,36 @@ impl Postgres {
         }
         // Any client of the listening address may connect (the address is loopback or in a
         // namespace the test made).
+        let host = if config.tls.is_some() {
+            "hostssl"
+        } else {
+            "host"
+        };
         std::fs::write(
             data.join("pg_hba.conf"),
-            "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n",
+            format!(
+                "local all all trust\n{host} all all 0.0.0.0/0 trust\n{host} all all ::/0 trust\n"
+            ),
         )?;
+        let mut tls_args = Vec::new();
+        if let Some((chain, key)) = &config.tls {
+            let (crt, pem) = (dir.join("server.crt"), dir.join("server.key"));
+            std::fs::write(&crt, chain)?;
+            std::fs::write(&pem, key)?;
+            std::fs::set_permissions(&pem, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+            if root() {
+                std::os::unix::fs::chown(&crt, Some(NOBODY), Some(NOBODY))?;
+                std::os::unix::fs::chown(&pem, Some(NOBODY), Some(NOBODY))?;
+            }
+            tls_args = vec![
+                "-c".to_owned(),
+                "ssl=on".to_owned(),
+                "-c".to_owned(),
+                format!("ssl_cert_file={}", crt.display()),
+                "-c".to_owned(),
+                format!("ssl_key_file={}", pem.display()),
+            ];
+        }
         let log = std::fs::File::create(dir.join("postgres.log"))?;
         if root() {
             std::os::unix::fs::chown(dir.join("postgres.log"), Some(NOBODY), Some(NOBODY))?;
@@ -171,6 +207,7 @@ impl Postgres {
             .arg(&dir)
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
             .args(["-c", "full_page_writes=off"])
+            .args(&tls_args)
             .args(["-c", &format!("max_connections={}", config.max_connections)])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -186,7 +223,9 @@ impl Postgres {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let ready = Command::new(pg.bin.join("pg_isready"))
-                .args(["-h", &pg.listen.to_string(), "-p", &port.to_string()])
+                .arg("-h")
+                .arg(&pg.dir)
+                .args(["-p", &port.to_string()])
                 .args(["-U", "checktls", "-d", "postgres"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
@@ -227,10 +266,12 @@ impl Postgres {
         format!("postgres://checktls@{host}:{}/{db}", self.port)
     }
 
-    /// Runs SQL with `psql` in database `db`; returns what it printed (unaligned, tuples only).
+    /// Runs SQL with `psql` in database `db` (over the Unix socket); returns what it printed (unaligned, tuples only).
     pub fn psql(&self, db: &str, sql: &str) -> Result<String, Error> {
         let out = Command::new(self.bin.join("psql"))
-            .args(["-h", &self.listen.to_string(), "-p", &self.port.to_string()])
+            .arg("-h")
+            .arg(&self.dir)
+            .args(["-p", &self.port.to_string()])
             .args([
                 "-U",
                 "checktls",
