@@ -84,6 +84,24 @@ fn three_workers_in_namespaces_share_one_postgres_and_hold_the_cap() {
     );
 }
 
+/// A temp dir removed when dropped (also when a test fails).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let d = std::env::temp_dir().join(format!("checktls-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).expect("dir");
+        Self(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The named namespaces and processes of the test, removed and ended (by pid) on drop.
 struct Topology {
     namespaces: Vec<String>,
@@ -291,9 +309,8 @@ fn hub() {
     sh("ip", &["link", "add", "br18", "type", "bridge"]);
     sh("ip", &["addr", "add", "10.18.0.1/24", "dev", "br18"]);
     sh("ip", &["link", "set", "br18", "up"]);
-    let dir = std::env::temp_dir().join(format!("checktls-fleet-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = TempDir::new("fleet");
+    let dir = tmp.0.clone();
     let mut topo = Topology {
         namespaces: Vec::new(),
         children: Vec::new(),
@@ -546,7 +563,7 @@ fn hub() {
     drop(rt);
     drop(topo);
     drop(pg);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
 }
 
 async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
@@ -619,9 +636,8 @@ fn a_migrated_history_answers_the_monitor_alike() {
     use checktls::batch::scripted::{NoMailer, ScriptedExecutor};
     use checktls::batch::service::run_stored;
 
-    let dir = std::env::temp_dir().join(format!("checktls-migrate-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = TempDir::new("migrate");
+    let dir = tmp.0.clone();
     let file = dir.join("history.db");
     let t0 = time::macros::datetime!(2026-11-22 12:00 UTC);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -779,5 +795,5 @@ fn a_migrated_history_answers_the_monitor_alike() {
     drop(postgres);
     drop(rt);
     drop(pg);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(tmp);
 }

@@ -357,7 +357,7 @@ where
                         }
                     }
                 }
-                () = idle, if claimed == 0 || running.len() >= limit => {}
+                () = idle => {}
             }
         };
         heartbeat.abort();
