@@ -13,11 +13,12 @@
 use std::sync::Arc;
 
 use checktls::batch::delivery::DeliveryConfig;
-use checktls::batch::history::Store;
+use checktls::batch::history::SqliteStore;
 use checktls::batch::monitor::{MonitorConfig, serve};
 use checktls::batch::run::RunOptions;
 use checktls::batch::scripted::ScriptedExecutor;
 use checktls::batch::service::run_stored;
+use checktls::batch::store::Store;
 use time::OffsetDateTime;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -25,7 +26,7 @@ const TOKEN: &str = "example-token";
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let store = Arc::new(Store::open_in_memory()?);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory()?);
     let results = std::env::temp_dir().join("checktls-monitor-example");
     let config = DeliveryConfig::new(&results, "checktls@example.invalid");
     let mut ids = Vec::new();
@@ -33,14 +34,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let xml = format!(
             r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1" ct:Name="{name}"><Target>{name}.example</Target></BatchTest>"#
         );
-        let id = store.put_batch(None, &xml, OffsetDateTime::now_utc())?;
+        let id = store
+            .put_batch(None, &xml, OffsetDateTime::now_utc())
+            .await?;
         let executor = ScriptedExecutor::new().graded(&format!("{name}.example"), grade);
         let mailer = checktls::mailer::SmtpMailer::new(checktls::mailer::Relay::new(
             "unused.invalid",
             "127.0.0.1:9".parse()?,
         ));
         run_stored(
-            &store,
+            &*store,
             id,
             None,
             &executor,

@@ -76,6 +76,8 @@ struct Inner {
     /// dropped, so the map holds only addresses in use.
     per_address: Mutex<HashMap<IpAddr, Arc<Semaphore>>>,
     global: Semaphore,
+    /// Admission shared beyond this process (a fleet's leases), when given.
+    gate: Option<Arc<dyn crate::fleet::AddressGate>>,
 }
 
 /// Runs receiver tests. Cheap to clone; clones share the resolver, the trust anchors and the
@@ -99,9 +101,18 @@ pub struct CheckerBuilder {
     trust: Option<TrustStore>,
     https: Option<Arc<dyn Connector>>,
     clock: Option<Box<dyn Fn() -> SystemTime + Send + Sync>>,
+    gate: Option<Arc<dyn crate::fleet::AddressGate>>,
 }
 
 impl CheckerBuilder {
+    /// Admission to each MX address shared with other processes (a fleet of workers): the
+    /// per-address cap and the 421 back-off then hold across all of them. See
+    /// [`fleet`](crate::fleet).
+    pub fn address_gate(mut self, gate: Arc<dyn crate::fleet::AddressGate>) -> Self {
+        self.gate = Some(gate);
+        self
+    }
+
     /// The trust anchors for certificates (default: Mozilla's roots).
     pub fn trust(mut self, trust: TrustStore) -> Self {
         self.trust = Some(trust);
@@ -154,6 +165,7 @@ impl CheckerBuilder {
                 resolver,
                 per_address: Mutex::new(HashMap::new()),
                 global: Semaphore::new(concurrency),
+                gate: self.gate,
                 options,
             }),
         })
@@ -218,6 +230,7 @@ impl Checker {
             trust: None,
             https: None,
             clock: None,
+            gate: None,
         }
     }
 
@@ -672,7 +685,7 @@ impl Run {
         key: &ProbeKey,
     ) -> HostProbe {
         let inner = &self.checker.inner;
-        let gate = inner.options.auth.as_ref().map(|_| {
+        let auth_gate = inner.options.auth.as_ref().map(|_| {
             Arc::new(AuthGate {
                 trust: Arc::clone(&inner.trust),
                 plan: plan.clone(),
@@ -685,12 +698,22 @@ impl Run {
             let probe = {
                 let _global = inner.global.acquire().await.ok();
                 let _local = per_address.acquire().await.ok();
-                probe::probe_host(&inner.options, plan, key, gate.clone()).await
+                let _fleet = match (&inner.gate, plan.address) {
+                    (Some(gate), Some(address)) => Some(
+                        gate.enter(address, inner.options.connections_per_address.max(1))
+                            .await,
+                    ),
+                    _ => None,
+                };
+                probe::probe_host(&inner.options, plan, key, auth_gate.clone()).await
             };
             if !probe.busy || attempt >= 2 {
                 return probe;
             }
             attempt += 1;
+            if let (Some(gate), Some(address)) = (&inner.gate, plan.address) {
+                gate.back_off(address, backoff(attempt)).await;
+            }
             tokio::time::sleep(backoff(attempt)).await;
         }
     }

@@ -68,6 +68,7 @@ pub struct ReceiverExecutor {
     trust: Option<TrustStore>,
     https: Option<Arc<dyn Connector>>,
     clock: Option<Clock>,
+    gate: Option<Arc<dyn crate::fleet::AddressGate>>,
     checkers: Mutex<Vec<(Profile, Checker, Run)>>,
 }
 
@@ -97,6 +98,7 @@ impl ReceiverExecutor {
             trust: None,
             https: None,
             clock: None,
+            gate: None,
             checkers: Mutex::new(Vec::new()),
         }
     }
@@ -138,8 +140,17 @@ impl ReceiverExecutor {
             trust: self.trust.clone(),
             https: self.https.clone(),
             clock: self.clock.clone(),
+            gate: self.gate.clone(),
             checkers: Mutex::new(checkers),
         }
+    }
+
+    /// Admission to MX addresses shared with other workers (the fleet's leases), for every
+    /// checker this executor makes; see [`fleet`](crate::fleet).
+    #[must_use]
+    pub fn address_gate(mut self, gate: Arc<dyn crate::fleet::AddressGate>) -> Self {
+        self.gate = Some(gate);
+        self
     }
 
     /// The receiver options a job runs with: the base options with the target's attributes
@@ -170,6 +181,9 @@ impl ReceiverExecutor {
         if let Some(c) = &self.clock {
             let c = Arc::clone(c);
             builder = builder.clock(move || c());
+        }
+        if let Some(g) = &self.gate {
+            builder = builder.address_gate(Arc::clone(g));
         }
         let checker = builder
             .build()

@@ -11,6 +11,7 @@ mod checker;
 mod error;
 pub mod executor;
 mod fetch;
+pub mod fleet;
 mod judge;
 pub mod mailer;
 pub mod options;

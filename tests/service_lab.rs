@@ -9,9 +9,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use checktls::batch::delivery::{DeliveryConfig, Envelope, Mailer};
-use checktls::batch::history::{RunStatus, Store};
+use checktls::batch::history::{RunStatus, SqliteStore};
 use checktls::batch::run::RunOptions;
 use checktls::batch::service::run_stored;
+use checktls::batch::store::Store;
 use checktls::executor::ReceiverExecutor;
 use checktls::tls::TrustStore;
 use checktls_lab::pki::{LeafSpec, Pki, pem_encode};
@@ -71,7 +72,7 @@ async fn an_expiring_certificate_is_the_only_change_reported_and_no_change_sends
     let long = receiver(&pki, 365).await;
     let short = receiver(&pki, 45).await;
     let dir = Dir::new("baseline");
-    let store = Store::open(&dir.0.join("h.db")).expect("store");
+    let store = SqliteStore::open(&dir.0.join("h.db")).expect("store");
     let xml = format!(
         r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1" ct:Name="lab" ct:Alert="change">
   <Target Port="{}" SNI="mx.lab.test">127.0.0.1</Target>
@@ -83,6 +84,7 @@ async fn an_expiring_certificate_is_the_only_change_reported_and_no_change_sends
     );
     let id = store
         .put_batch(None, &xml, OffsetDateTime::now_utc())
+        .await
         .expect("add");
     let results = dir.0.join("results");
     let config = DeliveryConfig::new(&results, "checktls@lab.test");
@@ -124,6 +126,7 @@ async fn an_expiring_certificate_is_the_only_change_reported_and_no_change_sends
     assert_eq!(files_in(&results).len(), 1, "a first run is all news");
     store
         .set_baseline(id, first.run_id, None)
+        .await
         .expect("baseline");
 
     // Fifty days on, the 45-day certificate has expired.
@@ -152,6 +155,7 @@ async fn an_expiring_certificate_is_the_only_change_reported_and_no_change_sends
     // Re-baseline that target; the same state again is no change, and nothing is sent.
     store
         .set_baseline(id, later.run_id, Some("[127.0.0.1]"))
+        .await
         .expect("rebaseline");
     let again = run_at(50).await;
     assert!(again.changed.is_empty() && !again.alerted);
@@ -166,9 +170,10 @@ fn checktls(args: &[&str]) -> std::process::Output {
         .expect("the command runs")
 }
 
-fn count(store: &Store, id: i64, status: RunStatus) -> usize {
+async fn count(store: &SqliteStore, id: i64, status: RunStatus) -> usize {
     store
         .runs(id, 1000)
+        .await
         .expect("runs")
         .iter()
         .filter(|r| r.status == status)
@@ -229,13 +234,13 @@ async fn a_run_killed_mid_way_twenty_times_loses_nothing_and_is_marked_interrupt
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let store = Store::open(&db).expect("store");
+    let store = SqliteStore::open(&db).expect("store");
     let fast_id: i64 = fast_id.parse().expect("id");
     let slow_id: i64 = slow_id.parse().expect("id");
-    let before = store.runs(fast_id, 10).expect("runs");
+    let before = store.runs(fast_id, 10).await.expect("runs");
     assert_eq!(before.len(), 1);
     assert_eq!(before[0].status, RunStatus::Complete);
-    let kept = store.results(before[0].id).expect("results");
+    let kept = store.results(before[0].id).await.expect("results");
     assert_eq!(kept.len(), 1);
 
     for round in 1..=20 {
@@ -256,7 +261,7 @@ async fn a_run_killed_mid_way_twenty_times_loses_nothing_and_is_marked_interrupt
         // Wait until this run is under way (its row is there and the receiver holds its
         // connection), then kill it.
         let deadline = Instant::now() + Duration::from_secs(20);
-        while count(&store, slow_id, RunStatus::Running) < 1 || silent.connections() < round {
+        while count(&store, slow_id, RunStatus::Running).await < 1 || silent.connections() < round {
             assert!(
                 Instant::now() < deadline,
                 "round {round}: the run never started"
@@ -274,16 +279,16 @@ async fn a_run_killed_mid_way_twenty_times_loses_nothing_and_is_marked_interrupt
             String::from_utf8_lossy(&out.stderr)
         );
         assert_eq!(
-            count(&store, slow_id, RunStatus::Running),
+            count(&store, slow_id, RunStatus::Running).await,
             0,
             "round {round}"
         );
-        assert_eq!(count(&store, slow_id, RunStatus::Interrupted), round);
+        assert_eq!(count(&store, slow_id, RunStatus::Interrupted).await, round);
     }
     // Nothing stored before was lost or changed.
-    assert_eq!(store.runs(fast_id, 10).expect("runs"), before);
-    assert_eq!(store.results(before[0].id).expect("results"), kept);
-    assert_eq!(store.batches().expect("batches").len(), 2);
+    assert_eq!(store.runs(fast_id, 10).await.expect("runs"), before);
+    assert_eq!(store.results(before[0].id).await.expect("results"), kept);
+    assert_eq!(store.batches().await.expect("batches").len(), 2);
 }
 
 async fn http_get(addr: SocketAddr, path: &str, token: &str) -> Option<(u16, String)> {
@@ -385,10 +390,14 @@ async fn serve_answers_the_monitor_for_stored_runs_and_refuses_a_wrong_token() {
 
 /// Waits for a complete run of `id` whose row was written after `after` (a run id), and
 /// returns it.
-async fn next_complete_run(store: &Store, id: i64, after: i64) -> checktls::batch::history::RunRow {
+async fn next_complete_run(
+    store: &SqliteStore,
+    id: i64,
+    after: i64,
+) -> checktls::batch::history::RunRow {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let runs = store.runs(id, 100).expect("runs");
+        let runs = store.runs(id, 100).await.expect("runs");
         if let Some(r) = runs
             .iter()
             .filter(|r| r.id > after && r.status == RunStatus::Complete)
@@ -401,8 +410,13 @@ async fn next_complete_run(store: &Store, id: i64, after: i64) -> checktls::batc
     }
 }
 
-fn last_run_id(store: &Store, id: i64) -> i64 {
-    store.runs(id, 1).expect("runs").first().map_or(0, |r| r.id)
+async fn last_run_id(store: &SqliteStore, id: i64) -> i64 {
+    store
+        .runs(id, 1)
+        .await
+        .expect("runs")
+        .first()
+        .map_or(0, |r| r.id)
 }
 
 fn start_serve(db: &str, listen: SocketAddr, ca: &str) -> std::process::Child {
@@ -474,7 +488,7 @@ async fn serve_tests_every_scheduled_run_afresh_as_the_receiver_changes() {
         .expect("port")
         .port();
     let listen = SocketAddr::from(([127, 0, 0, 1], port));
-    let store = Store::open(&db).expect("store");
+    let store = SqliteStore::open(&db).expect("store");
     let mut server = start_serve(&db_s, listen, &ca_s);
     let monitor = |listen| async move {
         let (status, body) = http_get(
@@ -519,7 +533,7 @@ async fn serve_tests_every_scheduled_run_afresh_as_the_receiver_changes() {
     let mut files = 0;
     for (i, (what, posture, grade, monitor_says)) in postures.into_iter().enumerate() {
         rx.set_posture(posture);
-        let boundary = last_run_id(&store, id);
+        let boundary = last_run_id(&store, id).await;
         let run = next_complete_run(&store, id, boundary).await;
         assert_eq!(run.total, Some(f64::from(grade)), "{what}: {run:?}");
         // The next scheduled run sees the same server: no change, no alert.
@@ -547,6 +561,7 @@ async fn serve_tests_every_scheduled_run_afresh_as_the_receiver_changes() {
     let _ = server.wait();
     let interrupted = store
         .runs(id, 1000)
+        .await
         .expect("runs")
         .iter()
         .filter(|r| r.status == RunStatus::Interrupted)

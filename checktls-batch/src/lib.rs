@@ -46,13 +46,18 @@
 //! # Features
 //!
 //! - `runtime` (default): the runner on tokio, file delivery and the mail retry loop,
-//!   schedules (croner, chrono-tz), the history (SQLite) and the monitor service (hyper).
+//!   schedules (croner, chrono-tz), the history [`store::Store`] in SQLite, the fleet's work
+//!   queue and workers ([`fleet`]), and the monitor service (hyper).
+//! - `postgres` (default): the PostgreSQL history store (tokio-postgres, deadpool-postgres),
+//!   for workers on many machines.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod delivery;
 pub mod error;
 pub mod eval;
 pub mod field;
+#[cfg(feature = "runtime")]
+pub mod fleet;
 pub mod format;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -62,6 +67,8 @@ pub mod model;
 #[cfg(feature = "runtime")]
 pub mod monitor;
 pub mod parse;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod report;
 #[cfg(feature = "runtime")]
 pub mod run;
@@ -71,6 +78,8 @@ pub mod schedule;
 pub mod scripted;
 #[cfg(feature = "runtime")]
 pub mod service;
+#[cfg(feature = "runtime")]
+pub mod store;
 
 pub use error::{Error, Position};
 pub use model::{

@@ -10,8 +10,12 @@
 //!   DidNotRun     no complete run within check_age                            NOK
 //!   CouldNotTest  ran, but nothing could be tested, or the run was cut off    NOK
 //!
-//!   GET /metrics   Prometheus text: runs by status, last duration and Total per batch
+//!   GET /metrics   Prometheus text: runs by status, last duration and Total per batch;
+//!                  the queue by state; per worker: jobs done, jobs held, last heartbeat
 //! ```
+//!
+//! Everything is read through the [`Store`] trait: with PostgreSQL, any server of the fleet
+//! answers for the whole fleet.
 //!
 //! The plain answer is "active positive": `OK` only when all is well, `NOK` otherwise, so a
 //! monitor that gets no answer, or any other answer, alerts.
@@ -39,7 +43,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
-use crate::history::{RunRow, RunStatus, Store, StoredBatch};
+use crate::history::{RunRow, RunStatus, StoredBatch};
+use crate::store::Store;
 
 /// What the monitor says of a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -248,8 +253,8 @@ fn query(q: Option<&str>) -> Result<Query, String> {
 }
 
 /// Answers one request.
-pub fn respond(
-    store: &Store,
+pub async fn respond(
+    store: &dyn Store,
     config: &MonitorConfig,
     method: &hyper::Method,
     path: &str,
@@ -274,7 +279,7 @@ pub fn respond(
     }
     let now = (config.clock)();
     if path == "/metrics" {
-        return match metrics(store, now) {
+        return match metrics(store, now).await {
             Ok(m) => text(StatusCode::OK, "text/plain; version=0.0.4", m),
             Err(e) => text(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -297,7 +302,7 @@ pub fn respond(
         Ok(q) => q,
         Err(e) => return text(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n")),
     };
-    let batch = match store.batch(id) {
+    let batch = match store.batch(id).await {
         Ok(Some(b)) => b,
         Ok(None) => return text(StatusCode::NOT_FOUND, "text/plain", "NOK\n".into()),
         Err(e) => {
@@ -308,7 +313,7 @@ pub fn respond(
             );
         }
     };
-    let runs = match store.runs(id, 20) {
+    let runs = match store.runs(id, 20).await {
         Ok(r) => r,
         Err(e) => {
             return text(
@@ -334,14 +339,14 @@ pub fn respond(
     }
 }
 
-/// Prometheus text for every stored batch.
-pub fn metrics(store: &Store, now: OffsetDateTime) -> Result<String, crate::Error> {
+/// Prometheus text for every stored batch, the queue and every worker.
+pub async fn metrics(store: &dyn Store, now: OffsetDateTime) -> Result<String, crate::Error> {
     let mut m = String::new();
     m.push_str("# HELP checktls_batch_runs Runs in the history, by status.\n# TYPE checktls_batch_runs gauge\n");
-    let batches = store.batches()?;
+    let batches = store.batches().await?;
     let mut lasts = Vec::new();
     for b in &batches {
-        let runs = store.runs(b.id, 10_000)?;
+        let runs = store.runs(b.id, 10_000).await?;
         for status in [
             RunStatus::Complete,
             RunStatus::Interrupted,
@@ -368,7 +373,7 @@ pub fn metrics(store: &Store, now: OffsetDateTime) -> Result<String, crate::Erro
     m.push_str("# HELP checktls_batch_target_grade Each target's grade in the last complete run (its last test).\n# TYPE checktls_batch_target_grade gauge\n");
     for (id, r) in &lasts {
         let mut last: std::collections::BTreeMap<String, u16> = std::collections::BTreeMap::new();
-        for (_, _, target, outcome) in store.results(r.id)? {
+        for (_, _, target, outcome) in store.results(r.id).await? {
             if let Some(score) = outcome.score() {
                 last.insert(target, score);
             }
@@ -401,6 +406,54 @@ pub fn metrics(store: &Store, now: OffsetDateTime) -> Result<String, crate::Erro
             );
         }
     }
+    let queue = store.queue().await?;
+    m.push_str("# HELP checktls_queue_jobs Jobs in the work queue, by state.\n# TYPE checktls_queue_jobs gauge\n");
+    for (state, n) in [
+        ("queued", queue.queued),
+        ("claimed", queue.claimed),
+        ("done", queue.done),
+    ] {
+        let _ = writeln!(m, "checktls_queue_jobs{{state=\"{state}\"}} {n}");
+    }
+    let workers = store.workers().await?;
+    let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+    m.push_str("# HELP checktls_worker_jobs_done_total Jobs each worker completed.\n# TYPE checktls_worker_jobs_done_total counter\n");
+    for w in &workers {
+        let _ = writeln!(
+            m,
+            "checktls_worker_jobs_done_total{{worker=\"{}\",host=\"{}\"}} {}",
+            label(&w.id),
+            label(&w.host),
+            w.jobs_done
+        );
+    }
+    m.push_str("# HELP checktls_worker_jobs_claimed Jobs each worker holds now.\n# TYPE checktls_worker_jobs_claimed gauge\n");
+    for w in &workers {
+        let _ = writeln!(
+            m,
+            "checktls_worker_jobs_claimed{{worker=\"{}\"}} {}",
+            label(&w.id),
+            w.claimed
+        );
+    }
+    m.push_str("# HELP checktls_worker_last_seen_seconds Seconds since each worker's last heartbeat.\n# TYPE checktls_worker_last_seen_seconds gauge\n");
+    for w in &workers {
+        let _ = writeln!(
+            m,
+            "checktls_worker_last_seen_seconds{{worker=\"{}\"}} {}",
+            label(&w.id),
+            (now - w.last_seen).whole_seconds().max(0)
+        );
+    }
+    m.push_str("# HELP checktls_worker_up Whether a worker is running (1) or stopped cleanly (0).\n# TYPE checktls_worker_up gauge\n");
+    for w in &workers {
+        let _ = writeln!(
+            m,
+            "checktls_worker_up{{worker=\"{}\"}} {}",
+            label(&w.id),
+            u8::from(!w.stopped)
+        );
+    }
     Ok(m)
 }
 
@@ -410,7 +463,7 @@ pub fn metrics(store: &Store, now: OffsetDateTime) -> Result<String, crate::Erro
 ///
 /// It speaks plain HTTP: bind it to loopback, or put a TLS proxy in front, so the bearer
 /// token never crosses a network in clear.
-pub async fn serve(listener: TcpListener, store: Arc<Store>, config: MonitorConfig) {
+pub async fn serve(listener: TcpListener, store: Arc<dyn Store>, config: MonitorConfig) {
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok(permit) = Arc::clone(&slots).acquire_owned().await else {
@@ -425,7 +478,7 @@ pub async fn serve(listener: TcpListener, store: Arc<Store>, config: MonitorConf
             let _permit = permit;
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let (store, config) = (store.clone(), config.clone());
-                async move { Ok::<_, Infallible>(handle(&store, &config, &req, peer)) }
+                async move { Ok::<_, Infallible>(handle(&*store, &config, &req, peer).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
@@ -437,8 +490,8 @@ pub async fn serve(listener: TcpListener, store: Arc<Store>, config: MonitorConf
     }
 }
 
-fn handle(
-    store: &Store,
+async fn handle(
+    store: &dyn Store,
     config: &MonitorConfig,
     req: &Request<Incoming>,
     peer: SocketAddr,
@@ -454,7 +507,8 @@ fn handle(
         req.uri().path(),
         req.uri().query(),
         auth,
-    );
+    )
+    .await;
     tracing::info!(%peer, path = req.uri().path(), status = r.status().as_u16(), "monitor");
     r
 }

@@ -159,3 +159,23 @@ impl Executor for ScriptedExecutor {
         self.answer(job)
     }
 }
+
+/// A [`Mailer`](crate::delivery::Mailer) for batches that deliver to files only: every
+/// message is refused (permanently), so a batch that mails where none was expected shows it
+/// in its delivery records.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoMailer;
+
+impl crate::delivery::Mailer for NoMailer {
+    async fn send(
+        &self,
+        _envelope: &crate::delivery::Envelope,
+        _message: &[u8],
+    ) -> Result<(), crate::Error> {
+        Err(crate::Error::Mail {
+            temporary: false,
+            code: None,
+            reason: "no mail relay is configured".into(),
+        })
+    }
+}

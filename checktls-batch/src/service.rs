@@ -21,10 +21,11 @@ use time::OffsetDateTime;
 use crate::delivery::{DeliveryConfig, Mailer, deliver};
 use crate::error::Error;
 use crate::eval::{BatchResult, Status};
-use crate::history::{DeliveryRecord, Store, summary};
+use crate::history::{DeliveryRecord, summary};
 use crate::model::Alert;
 use crate::run::{Executor, RunOptions, run};
 use crate::schedule::Schedule;
+use crate::store::Store;
 
 /// What a stored run did.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ pub struct StoredRun {
 /// already taken by another server.
 #[allow(clippy::too_many_arguments)]
 pub async fn run_stored<E: Executor, M: Mailer>(
-    store: &Store,
+    store: &dyn Store,
     batch_id: i64,
     slot: Option<OffsetDateTime>,
     executor: &E,
@@ -57,35 +58,76 @@ pub async fn run_stored<E: Executor, M: Mailer>(
     now: impl Fn() -> OffsetDateTime,
 ) -> Result<Option<StoredRun>, Error> {
     let stored = store
-        .batch(batch_id)?
+        .batch(batch_id)
+        .await?
         .ok_or(Error::NoSuchBatch { id: batch_id })?;
     let batch = crate::parse(&stored.xml)?;
     // The comparison, read before this run exists.
-    let baseline = store.baseline(batch_id)?;
-    let previous = match store
-        .runs(batch_id, 50)?
-        .into_iter()
-        .find(|r| r.status == crate::history::RunStatus::Complete)
-    {
-        Some(r) => store.summaries(r.id)?,
-        None => BTreeMap::new(),
-    };
-    let Some(run_id) = store.begin_run(batch_id, slot, now())? else {
+    let reference = Reference::read(store, batch_id).await?;
+    let Some(run_id) = store.begin_run(batch_id, slot, now()).await? else {
         return Ok(None);
     };
-    let mut result = run(&batch, executor, options, |_| {}).await;
+    let result = run(&batch, executor, options, |_| {}).await;
+    let (result, changed, alerted, deliveries) =
+        conclude(&batch, result, &reference, mailer, config, now()).await;
+    store
+        .finish_run(run_id, &result, &deliveries, now())
+        .await?;
+    Ok(Some(StoredRun {
+        run_id,
+        result,
+        changed,
+        alerted,
+        deliveries,
+    }))
+}
 
-    let reference = if baseline.is_empty() {
-        &previous
+/// What a run is compared with: the baseline when one is saved, else the last complete run.
+#[derive(Debug, Default)]
+pub(crate) struct Reference {
+    baseline: BTreeMap<String, String>,
+    previous: BTreeMap<String, String>,
+}
+
+impl Reference {
+    /// Reads the comparison for a new run of `batch_id` (the runs not complete are skipped,
+    /// the new one among them).
+    pub(crate) async fn read(store: &dyn Store, batch_id: i64) -> Result<Self, Error> {
+        let baseline = store.baseline(batch_id).await?;
+        let previous = match store
+            .runs(batch_id, 50)
+            .await?
+            .into_iter()
+            .find(|r| r.status == crate::history::RunStatus::Complete)
+        {
+            Some(r) => store.summaries(r.id).await?,
+            None => BTreeMap::new(),
+        };
+        Ok(Self { baseline, previous })
+    }
+}
+
+/// The end of a run, whoever ran its tests: compared with the reference (with a baseline,
+/// unchanged targets are suppressed), the Alert decides, and the deliveries are made.
+pub(crate) async fn conclude<M: Mailer>(
+    batch: &crate::Batch,
+    mut result: BatchResult,
+    reference: &Reference,
+    mailer: &M,
+    config: &DeliveryConfig,
+    now: OffsetDateTime,
+) -> (BatchResult, Vec<String>, bool, Vec<DeliveryRecord>) {
+    let against = if reference.baseline.is_empty() {
+        &reference.previous
     } else {
-        &baseline
+        &reference.baseline
     };
     let mut changed = Vec::new();
     for t in &mut result.targets {
-        let differs = reference.get(&t.target) != Some(&summary(t));
+        let differs = against.get(&t.target) != Some(&summary(t));
         if differs {
             changed.push(t.target.clone());
-        } else if !baseline.is_empty() {
+        } else if !reference.baseline.is_empty() {
             // Against a baseline, only what differs is reported.
             t.suppressed = true;
         }
@@ -99,7 +141,7 @@ pub async fn run_stored<E: Executor, M: Mailer>(
     };
     let mut deliveries = Vec::new();
     if alerted {
-        for r in deliver(&batch, &result, config, mailer, now()).await {
+        for r in deliver(batch, &result, config, mailer, now).await {
             let mut detail = Vec::new();
             if let Some(f) = &r.file {
                 detail.push(match f {
@@ -133,24 +175,20 @@ pub async fn run_stored<E: Executor, M: Mailer>(
             });
         }
     }
-    store.finish_run(run_id, &result, &deliveries, now())?;
-    Ok(Some(StoredRun {
-        run_id,
-        result,
-        changed,
-        alerted,
-        deliveries,
-    }))
+    (result, changed, alerted, deliveries)
 }
 
 /// The stored batches due at `now`, with their slots: those with a `ct:Schedule` whose latest
 /// slot at or before `now` has not been run. A batch that no longer parses is skipped (and
 /// logged).
-pub fn due_runs(store: &Store, now: OffsetDateTime) -> Result<Vec<(i64, OffsetDateTime)>, Error> {
+pub async fn due_runs(
+    store: &dyn Store,
+    now: OffsetDateTime,
+) -> Result<Vec<(i64, OffsetDateTime)>, Error> {
     let mut due = Vec::new();
-    for (id, added, schedule) in scheduled(store)? {
+    for (id, added, schedule) in scheduled(store).await? {
         // A batch is not due for slots before it was added.
-        let last = store.last_slot(id)?.or(Some(added));
+        let last = store.last_slot(id).await?.or(Some(added));
         if let Some(slot) = schedule.due(last, now) {
             due.push((id, slot));
         }
@@ -159,17 +197,21 @@ pub fn due_runs(store: &Store, now: OffsetDateTime) -> Result<Vec<(i64, OffsetDa
 }
 
 /// The earliest slot of any stored batch after `now`: when the service should look again.
-pub fn next_slot(store: &Store, now: OffsetDateTime) -> Result<Option<OffsetDateTime>, Error> {
-    Ok(scheduled(store)?
+pub async fn next_slot(
+    store: &dyn Store,
+    now: OffsetDateTime,
+) -> Result<Option<OffsetDateTime>, Error> {
+    Ok(scheduled(store)
+        .await?
         .iter()
         .filter_map(|(_, _, s)| s.next_after(now))
         .min())
 }
 
 /// Every stored batch that has a schedule: id, when it was added, its schedule.
-fn scheduled(store: &Store) -> Result<Vec<(i64, OffsetDateTime, Schedule)>, Error> {
+async fn scheduled(store: &dyn Store) -> Result<Vec<(i64, OffsetDateTime, Schedule)>, Error> {
     let mut out = Vec::new();
-    for b in store.batches()? {
+    for b in store.batches().await? {
         let batch = match crate::parse(&b.xml) {
             Ok(batch) => batch,
             Err(e) => {

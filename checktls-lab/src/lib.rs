@@ -36,6 +36,7 @@ pub mod mta_sts;
 pub mod ocsp;
 pub mod pki;
 pub mod postfix;
+pub mod postgres;
 pub mod rsa;
 pub mod scenario;
 pub mod smtp;

@@ -88,6 +88,8 @@ pub struct Posture {
     behaviour: Behaviour,
     custom_tls: Option<CustomTls>,
     leaf: Option<Leaf>,
+    gauges: Vec<Arc<Gauge>>,
+    hold: Option<Duration>,
 }
 
 impl std::fmt::Debug for Posture {
@@ -125,6 +127,8 @@ impl Posture {
             behaviour: Behaviour::Normal,
             custom_tls: None,
             leaf: None,
+            gauges: Vec::new(),
+            hold: None,
         }
     }
 
@@ -196,11 +200,82 @@ impl Posture {
         self
     }
 
+    /// Counts connections, the most open at once and dialogs that ended with QUIT into
+    /// `gauge` (call again to count into several: one per listener and one per address).
+    pub fn count_into(mut self, gauge: Arc<Gauge>) -> Self {
+        self.gauges.push(gauge);
+        self
+    }
+
+    /// Waits this long before the greeting, so that connections overlap.
+    pub fn hold(mut self, wait: Duration) -> Self {
+        self.hold = Some(wait);
+        self
+    }
+
     /// After the 220 to STARTTLS, hands the raw TCP stream to `handler` instead of rustls.
     pub fn custom_tls(mut self, handler: CustomTls) -> Self {
         self.custom_tls = Some(handler);
         self.offer_starttls = true;
         self
+    }
+}
+
+/// Counts of what receivers saw, shared by the receivers that count into it.
+#[derive(Debug, Default)]
+pub struct Gauge {
+    open: AtomicUsize,
+    most_open: AtomicUsize,
+    connections: AtomicUsize,
+    quits: AtomicUsize,
+}
+
+impl Gauge {
+    /// A gauge at zero.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::SeqCst)
+    }
+
+    /// The most connections that were open at once.
+    pub fn most_open(&self) -> usize {
+        self.most_open.load(Ordering::SeqCst)
+    }
+
+    /// Connections accepted.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+
+    /// Dialogs that ended with the client's QUIT.
+    pub fn quits(&self) -> usize {
+        self.quits.load(Ordering::SeqCst)
+    }
+}
+
+/// One open connection in its gauges, for as long as it lives.
+struct Counted(Vec<Arc<Gauge>>);
+
+impl Counted {
+    fn new(gauges: &[Arc<Gauge>]) -> Self {
+        for g in gauges {
+            g.connections.fetch_add(1, Ordering::SeqCst);
+            let now = g.open.fetch_add(1, Ordering::SeqCst) + 1;
+            g.most_open.fetch_max(now, Ordering::SeqCst);
+        }
+        Self(gauges.to_vec())
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        for g in &self.0 {
+            g.open.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -268,7 +343,11 @@ impl SmtpReceiver {
                 };
                 let seen = s.clone();
                 tokio::spawn(async move {
+                    let _counted = Counted::new(&posture.gauges);
                     let _ = tcp.set_nodelay(true);
+                    if let Some(wait) = posture.hold {
+                        tokio::time::sleep(wait).await;
+                    }
                     let _ = serve_connection(tcp, &posture, &seen).await;
                 });
             }
@@ -581,6 +660,9 @@ async fn serve_connection(
             }
             "NOOP" => write(&mut s, "250 2.0.0 Ok\r\n").await?,
             "QUIT" => {
+                for g in &posture.gauges {
+                    g.quits.fetch_add(1, Ordering::SeqCst);
+                }
                 write(&mut s, "221 2.0.0 Bye\r\n").await?;
                 return Ok(());
             }

@@ -41,35 +41,35 @@ pub(crate) enum BatchCommand {
     Add {
         /// The Batch file (XML).
         file: PathBuf,
-        /// The history database.
+        /// The history: an SQLite file, or a postgres:// URL.
         #[arg(long)]
-        db: PathBuf,
+        db: String,
         /// Replace this stored batch ("new", the default, adds one).
         #[arg(long, default_value = "new")]
         id: String,
     },
     /// List the stored batches with their schedule and last run.
     List {
-        /// The history database.
+        /// The history: an SQLite file, or a postgres:// URL.
         #[arg(long)]
-        db: PathBuf,
+        db: String,
     },
     /// Remove a stored batch (its history is kept).
     Remove {
         /// The batch's id.
         id: i64,
-        /// The history database.
+        /// The history: an SQLite file, or a postgres:// URL.
         #[arg(long)]
-        db: PathBuf,
+        db: String,
     },
     /// Save a run as the batch's baseline (default: its last complete run), or re-baseline
     /// one target.
     Baseline {
         /// The batch's id.
         id: i64,
-        /// The history database.
+        /// The history: an SQLite file, or a postgres:// URL.
         #[arg(long)]
-        db: PathBuf,
+        db: String,
         /// The run to save (default: the last complete one).
         #[arg(long)]
         run: Option<i64>,
@@ -77,7 +77,26 @@ pub(crate) enum BatchCommand {
         #[arg(long)]
         target: Option<String>,
     },
-    /// Run stored batches when their ct:Schedule is due, and serve the monitor.
+    /// Queue a run of a stored batch now, for the workers; prints the run's id.
+    Queue {
+        /// The batch's id.
+        id: i64,
+        /// The history: an SQLite file, or a postgres:// URL.
+        #[arg(long)]
+        db: String,
+    },
+    /// Copy a whole history (batches, runs, results, deliveries, baselines) into an empty one,
+    /// e.g. an SQLite file into PostgreSQL.
+    Migrate {
+        /// The history to read.
+        #[arg(long)]
+        from: String,
+        /// The history to write (empty).
+        #[arg(long)]
+        to: String,
+    },
+    /// Queue stored batches when their ct:Schedule is due, work on them (unless
+    /// --no-worker), and serve the monitor.
     Serve(Box<crate::service::ServeArgs>),
 }
 
@@ -85,9 +104,10 @@ pub(crate) enum BatchCommand {
 pub(crate) struct RunArgs {
     /// The Batch file (XML), or with --db the id of a stored batch.
     pub(crate) file: String,
-    /// The history database: run the stored batch FILE names by its id, and record the run.
+    /// The history (an SQLite file or a postgres:// URL): run the stored batch FILE names by
+    /// its id, and record the run.
     #[arg(long)]
-    pub(crate) db: Option<PathBuf>,
+    pub(crate) db: Option<String>,
     /// Output format on stdout: text, csv, pager, pager-html, xml, xml-score, xml-matrix,
     /// json (default: the first Delivery's format, else text).
     #[arg(long, value_parser = parse_format)]
@@ -155,15 +175,17 @@ pub(crate) async fn main(command: BatchCommand) -> ExitCode {
             Err(e) => usage(e),
         },
         BatchCommand::Run(a) => run_file(*a).await,
-        BatchCommand::Add { file, db, id } => crate::service::add(&file, &db, &id),
-        BatchCommand::List { db } => crate::service::list(&db),
-        BatchCommand::Remove { id, db } => crate::service::remove(id, &db),
+        BatchCommand::Add { file, db, id } => crate::service::add(&file, &db, &id).await,
+        BatchCommand::List { db } => crate::service::list(&db).await,
+        BatchCommand::Remove { id, db } => crate::service::remove(id, &db).await,
         BatchCommand::Baseline {
             id,
             db,
             run,
             target,
-        } => crate::service::baseline(id, &db, run, target.as_deref()),
+        } => crate::service::baseline(id, &db, run, target.as_deref()).await,
+        BatchCommand::Queue { id, db } => crate::service::queue(id, &db).await,
+        BatchCommand::Migrate { from, to } => crate::service::migrate(&from, &to).await,
         BatchCommand::Serve(a) => crate::service::serve(*a).await,
     }
 }

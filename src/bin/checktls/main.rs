@@ -44,6 +44,12 @@ enum Command {
     /// Batch files: many receiver tests described in XML (CheckTLS's BatchTest language).
     #[command(subcommand)]
     Batch(batch::BatchCommand),
+    /// A worker of a fleet: claims the tests of queued runs from the shared history
+    /// (--db postgres://...) until SIGTERM/SIGINT, then gives back what it holds.
+    Worker(Box<service::WorkerArgs>),
+    /// The scheduler and the monitor (the same as `batch serve`): queues due batches, serves
+    /// /monitor and /metrics, and works too unless --no-worker.
+    Serve(Box<service::ServeArgs>),
     /// Start the embedded lab (DNS, SMTP receivers of several postures, MTA-STS) and test each
     /// of its domains. Needs no network.
     Demo {
@@ -472,6 +478,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Receiver(a) => receiver(*a).await,
             Command::Batch(c) => batch::main(c).await,
+            Command::Worker(a) => service::work(*a).await,
+            Command::Serve(a) => service::serve(*a).await,
             Command::Demo { level } => demo(level).await,
         }
     })

@@ -1,16 +1,20 @@
-//! `checktls batch add|list|remove|baseline|serve` and `batch run ID --db FILE`: stored
-//! batches, their history, schedules and the monitor (checktls_batch::{history, service,
-//! monitor}).
+//! `checktls batch add|list|remove|baseline|queue|migrate|serve`, `batch run ID --db DB`,
+//! and `checktls worker` / `checktls serve`: stored batches, their history (an SQLite file or
+//! a `postgres://` URL), schedules, the fleet's workers and the monitor
+//! (checktls_batch::{store, service, fleet, monitor}).
 //!
 //! ```text
-//!   serve --db FILE [--listen ADDR]
-//!     Store::open ─► recover (runs of dead processes ─► interrupted)
+//!   --db history.db | postgres://user@host/db  ─► store::open ─► recover (this machine's
+//!                                                 on-demand runs of dead processes ─► interrupted)
+//!   serve [--listen ADDR] [--no-worker]
 //!     ├─ monitor on ADDR (token from CHECKTLS_MONITOR_TOKEN)
-//!     └─ at each slot (looking again at least every 15 s): due_runs(now) ─► run_stored(slot)
-//!          ─► a fresh ReceiverExecutor run (every server tested afresh), SmtpMailer
+//!     ├─ at each slot (looking again at least every tick): queue_due(now) ─► run row + jobs (one transaction; a slot queued once)
+//!     └─ a worker in this process (unless --no-worker)
+//!   worker: claims jobs, a fresh ReceiverExecutor per run, the fleet's address gate
+//!   SIGTERM / SIGINT: stop claiming, let running tests end (grace), give back the leases
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,13 +23,16 @@ use clap::Args;
 use time::OffsetDateTime;
 
 use checktls::ReceiverOptions;
-use checktls::batch::delivery::{DeliveryConfig, Mailer};
-use checktls::batch::history::{RunStatus, Store, process_alive};
+use checktls::batch::delivery::{DeliveryConfig, Envelope, Mailer};
+use checktls::batch::fleet::{Worker, WorkerOptions, queue_due, queue_run};
+use checktls::batch::history::{RunStatus, process_alive};
 use checktls::batch::monitor::MonitorConfig;
 use checktls::batch::run::{Executor, RunOptions};
-use checktls::batch::service::{due_runs, next_slot, run_stored};
+use checktls::batch::service::{next_slot, run_stored};
+use checktls::batch::store::{Store, WorkerInfo};
 use checktls::executor::ReceiverExecutor;
-use checktls::mailer::SmtpMailer;
+use checktls::fleet::{AddressGate, StoreGate};
+use checktls::mailer::{Relay, SmtpMailer};
 
 use crate::batch::{DeliverArgs, NoRelay, RunArgs, load, relay};
 use crate::{EnvArgs, usage};
@@ -33,37 +40,114 @@ use crate::{EnvArgs, usage};
 /// The environment variable holding the monitor's bearer token.
 const TOKEN_VAR: &str = "CHECKTLS_MONITOR_TOKEN";
 
+/// How a worker claims and holds jobs.
+#[derive(Args, Clone)]
+pub(crate) struct WorkArgs {
+    /// At most this many tests at once in this process.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// This worker's name in the fleet (default: HOST-PID).
+    #[arg(long)]
+    name: Option<String>,
+    /// Seconds a claim holds without a heartbeat (a dead worker's jobs wait this long).
+    #[arg(long, default_value_t = 60)]
+    lease: u64,
+    /// Milliseconds between looks at the queue when idle.
+    #[arg(long, default_value_t = 1000)]
+    poll_ms: u64,
+    /// Seconds running tests may go on after SIGTERM/SIGINT before their jobs are given back.
+    #[arg(long, default_value_t = 10)]
+    grace: u64,
+}
+
+impl WorkArgs {
+    fn options(&self) -> WorkerOptions {
+        let mut o = WorkerOptions::default();
+        o.concurrency = self.concurrency.max(1);
+        o.lease = Duration::from_secs(self.lease.max(1));
+        o.heartbeat = o.lease / 4;
+        o.poll = Duration::from_millis(self.poll_ms.max(10));
+        o.grace = Duration::from_secs(self.grace);
+        o
+    }
+
+    fn me(&self) -> WorkerInfo {
+        let mut me = WorkerInfo::this_process();
+        if let Some(n) = &self.name {
+            me.id.clone_from(n);
+        }
+        me
+    }
+}
+
 #[derive(Args)]
 pub(crate) struct ServeArgs {
-    /// The history database.
+    /// The history: an SQLite file, or a postgres:// URL shared by a fleet.
     #[arg(long)]
-    db: PathBuf,
+    db: String,
     /// Serve the monitor on this address (IP:PORT); the token is read from
     /// CHECKTLS_MONITOR_TOKEN.
     #[arg(long)]
     listen: Option<std::net::SocketAddr>,
-    /// At most this many tests at once, per batch.
-    #[arg(long, default_value_t = 8)]
-    concurrency: usize,
+    /// Schedule and serve only: leave the tests to `checktls worker` processes.
+    #[arg(long)]
+    no_worker: bool,
+    /// Seconds between looks for due batches.
+    #[arg(long, default_value_t = 15)]
+    tick: u64,
+    #[command(flatten)]
+    work: WorkArgs,
     #[command(flatten)]
     delivery: DeliverArgs,
     #[command(flatten)]
     env: EnvArgs,
 }
 
-/// Opens the history and marks the runs of processes that are gone as interrupted.
-fn open(db: &Path) -> Result<Store, String> {
-    let store = Store::open(db).map_err(|e| format!("{}: {e}", db.display()))?;
+#[derive(Args)]
+pub(crate) struct WorkerArgs {
+    /// The history: a postgres:// URL shared by the fleet (or an SQLite file: workers on this
+    /// machine only).
+    #[arg(long)]
+    db: String,
+    #[command(flatten)]
+    work: WorkArgs,
+    #[command(flatten)]
+    delivery: DeliverArgs,
+    #[command(flatten)]
+    env: EnvArgs,
+}
+
+/// Opens the history and marks this machine's on-demand runs of processes that are gone as
+/// interrupted.
+pub(crate) async fn open(db: &str) -> Result<Arc<dyn Store>, String> {
+    let store = checktls::batch::store::open(db)
+        .await
+        .map_err(|e| format!("{}: {e}", shown(db)))?;
     let n = store
         .recover(process_alive)
-        .map_err(|e| format!("{}: {e}", db.display()))?;
+        .await
+        .map_err(|e| format!("{}: {e}", shown(db)))?;
     if n > 0 {
-        eprintln!("{} run(s) found cut off and marked interrupted", n);
+        eprintln!("{n} run(s) found cut off and marked interrupted");
     }
     Ok(store)
 }
 
-pub(crate) fn add(file: &PathBuf, db: &Path, id: &str) -> ExitCode {
+/// A `--db` as it may be shown: a URL without its password.
+fn shown(db: &str) -> String {
+    match db.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => {
+                let user = user.split_once(':').map_or(user, |(u, _)| u);
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => db.to_owned(),
+        },
+        None => db.to_owned(),
+    }
+}
+
+pub(crate) async fn add(file: &PathBuf, db: &str, id: &str) -> ExitCode {
     let xml = match load(file) {
         Ok(_) => match std::fs::read_to_string(file) {
             Ok(x) => x,
@@ -78,11 +162,11 @@ pub(crate) fn add(file: &PathBuf, db: &Path, id: &str) -> ExitCode {
             Err(_) => return usage(format!("--id {n:?}: expected a number or new")),
         },
     };
-    let store = match open(db) {
+    let store = match open(db).await {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    match store.put_batch(id, &xml, OffsetDateTime::now_utc()) {
+    match store.put_batch(id, &xml, OffsetDateTime::now_utc()).await {
         Ok(id) => {
             println!("{id}");
             ExitCode::SUCCESS
@@ -91,12 +175,12 @@ pub(crate) fn add(file: &PathBuf, db: &Path, id: &str) -> ExitCode {
     }
 }
 
-pub(crate) fn list(db: &Path) -> ExitCode {
-    let store = match open(db) {
+pub(crate) async fn list(db: &str) -> ExitCode {
+    let store = match open(db).await {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let batches = match store.batches() {
+    let batches = match store.batches().await {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
@@ -110,7 +194,11 @@ pub(crate) fn list(db: &Path) -> ExitCode {
             .and_then(|p| p.schedule)
             .map(|s| format!("{} {}", s.expression, s.time_zone))
             .unwrap_or_else(|| "-".into());
-        let last = store.runs(b.id, 1).ok().and_then(|r| r.into_iter().next());
+        let last = store
+            .runs(b.id, 1)
+            .await
+            .ok()
+            .and_then(|r| r.into_iter().next());
         let (status, total) = match &last {
             Some(r) => (
                 r.status.name().to_owned(),
@@ -128,22 +216,31 @@ pub(crate) fn list(db: &Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-pub(crate) fn remove(id: i64, db: &Path) -> ExitCode {
-    match open(db).and_then(|s| s.remove_batch(id).map_err(|e| e.to_string())) {
+pub(crate) async fn remove(id: i64, db: &str) -> ExitCode {
+    let store = match open(db).await {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    match store.remove_batch(id).await {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => usage(format!("no stored batch with id {id}")),
         Err(e) => usage(e),
     }
 }
 
-pub(crate) fn baseline(id: i64, db: &Path, run: Option<i64>, target: Option<&str>) -> ExitCode {
-    let store = match open(db) {
+pub(crate) async fn baseline(
+    id: i64,
+    db: &str,
+    run: Option<i64>,
+    target: Option<&str>,
+) -> ExitCode {
+    let store = match open(db).await {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
     let run = match run {
         Some(r) => r,
-        None => match store.runs(id, 100).map(|runs| {
+        None => match store.runs(id, 100).await.map(|runs| {
             runs.into_iter()
                 .find(|r| r.status == RunStatus::Complete)
                 .map(|r| r.id)
@@ -153,7 +250,7 @@ pub(crate) fn baseline(id: i64, db: &Path, run: Option<i64>, target: Option<&str
             Err(e) => return usage(e),
         },
     };
-    match store.set_baseline(id, run, target) {
+    match store.set_baseline(id, run, target).await {
         Ok(n) => {
             println!("baseline of batch {id}: {n} target(s) from run {run}");
             ExitCode::SUCCESS
@@ -163,30 +260,69 @@ pub(crate) fn baseline(id: i64, db: &Path, run: Option<i64>, target: Option<&str
 }
 
 /// How long to sleep: until the next slot of any stored batch (a little after it), at most
-/// 15 s, so batches added meanwhile are seen.
-fn until_next(store: &Store) -> Duration {
+/// `tick`, so batches added meanwhile are seen.
+async fn until_next(store: &dyn Store, tick: Duration) -> Duration {
     let now = OffsetDateTime::now_utc();
-    let most = Duration::from_secs(15);
-    match next_slot(store, now) {
+    match next_slot(store, now).await {
         Ok(Some(next)) => {
             let wait = Duration::try_from(next - now).unwrap_or_default();
-            (wait + Duration::from_millis(20)).min(most)
+            (wait + Duration::from_millis(20)).min(tick)
         }
-        _ => most,
+        _ => tick,
     }
 }
 
-/// The executor and trust anchors from the environment options.
-fn executor(env: &EnvArgs) -> Result<(ReceiverExecutor, checktls::tls::TrustStore), String> {
+/// `batch queue ID --db DB`: a run on demand, left to the workers; prints the run's id.
+pub(crate) async fn queue(id: i64, db: &str) -> ExitCode {
+    let store = match open(db).await {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    match queue_run(&*store, id, None, OffsetDateTime::now_utc()).await {
+        Ok(Some(run)) => {
+            println!("{run}");
+            ExitCode::SUCCESS
+        }
+        Ok(None) => usage("the run was not queued"),
+        Err(e) => usage(e),
+    }
+}
+
+/// `batch migrate --from FILE --to URL`: copies a whole history (batches, runs, results,
+/// deliveries, baselines; ids kept) into an empty store.
+pub(crate) async fn migrate(from: &str, to: &str) -> ExitCode {
+    let (source, target) = match (open(from).await, open(to).await) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => return usage(e),
+    };
+    let dump = match source.export().await {
+        Ok(d) => d,
+        Err(e) => return usage(format!("{}: {e}", shown(from))),
+    };
+    if let Err(e) = target.import(&dump).await {
+        return usage(format!("{}: {e}", shown(to)));
+    }
+    println!(
+        "copied {} batch(es), {} run(s), {} result(s), {} delivery record(s), {} baseline target(s)",
+        dump.batches.len(),
+        dump.runs.len(),
+        dump.results.len(),
+        dump.deliveries.len(),
+        dump.baselines.len()
+    );
+    ExitCode::SUCCESS
+}
+
+/// The base options and trust anchors from the environment options.
+fn environment(env: &EnvArgs) -> Result<(ReceiverOptions, checktls::tls::TrustStore), String> {
     let mut base = ReceiverOptions::default();
     let trust = env.apply(&mut base)?;
-    Ok((ReceiverExecutor::new(base).trust(trust.clone()), trust))
+    Ok((base, trust))
 }
 
 async fn one<E: Executor, M: Mailer>(
-    store: &Store,
+    store: &dyn Store,
     id: i64,
-    slot: Option<OffsetDateTime>,
     executor: &E,
     mailer: &M,
     config: &DeliveryConfig,
@@ -195,7 +331,7 @@ async fn one<E: Executor, M: Mailer>(
     run_stored(
         store,
         id,
-        slot,
+        None,
         executor,
         mailer,
         config,
@@ -206,39 +342,38 @@ async fn one<E: Executor, M: Mailer>(
     .map_err(|e| e.to_string())
 }
 
-/// `batch run ID --db FILE`: one stored run, on demand.
-pub(crate) async fn run_id(a: RunArgs, db: &Path) -> ExitCode {
+/// `batch run ID --db DB`: one stored run, on demand, in this process.
+pub(crate) async fn run_id(a: RunArgs, db: &str) -> ExitCode {
     let Ok(id) = a.file.parse::<i64>() else {
         return usage(format!(
             "with --db, {:?} should be a stored batch's id",
             a.file
         ));
     };
-    let store = match open(db) {
+    let store = match open(db).await {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let (executor, trust) = match executor(&a.env) {
+    let (base, trust) = match environment(&a.env) {
         Ok(x) => x,
         Err(e) => return usage(e),
     };
+    let executor = ReceiverExecutor::new(base).trust(trust.clone());
     let mut options = RunOptions::default();
     options.concurrency = a.concurrency.max(1);
     let config = DeliveryConfig::new(&a.delivery.results_dir, &a.delivery.from);
     let ran = match relay(&a.delivery, &trust).await {
-        Ok(Some(r)) => {
+        Ok(r) => {
             one(
-                &store,
+                &*store,
                 id,
-                None,
                 &executor,
-                &SmtpMailer::new(r),
+                &AnyMailer::from(r),
                 &config,
                 &options,
             )
             .await
         }
-        Ok(None) => one(&store, id, None, &executor, &NoRelay, &config, &options).await,
         Err(e) => return usage(e),
     };
     match ran {
@@ -269,18 +404,114 @@ pub(crate) async fn run_id(a: RunArgs, db: &Path) -> ExitCode {
     }
 }
 
-/// `batch serve`: the schedule loop and the monitor.
+/// The relay when one is given, else the refusal that records what was not sent.
+enum AnyMailer {
+    Smtp(Box<SmtpMailer>),
+    None(NoRelay),
+}
+
+impl From<Option<Relay>> for AnyMailer {
+    fn from(r: Option<Relay>) -> Self {
+        match r {
+            Some(r) => Self::Smtp(Box::new(SmtpMailer::new(r))),
+            None => Self::None(NoRelay),
+        }
+    }
+}
+
+impl Mailer for AnyMailer {
+    async fn send(
+        &self,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<(), checktls::batch::Error> {
+        match self {
+            Self::Smtp(m) => m.send(envelope, message).await,
+            Self::None(m) => m.send(envelope, message).await,
+        }
+    }
+}
+
+/// A worker of the fleet on `store`: a fresh receiver executor per run, behind the store's
+/// address gate.
+async fn worker(
+    store: Arc<dyn Store>,
+    work: &WorkArgs,
+    delivery: &DeliverArgs,
+    env: &EnvArgs,
+) -> Result<Worker<ReceiverExecutor, AnyMailer>, String> {
+    let (base, trust) = environment(env)?;
+    let mailer = AnyMailer::from(relay(delivery, &trust).await?);
+    let options = work.options();
+    let me = work.me();
+    let gate: Arc<dyn AddressGate> = Arc::new(StoreGate::new(store.clone(), &me.id, options.lease));
+    let config = DeliveryConfig::new(&delivery.results_dir, &delivery.from);
+    Ok(Worker::new(
+        store,
+        me,
+        move |_run| {
+            ReceiverExecutor::new(base.clone())
+                .trust(trust.clone())
+                .address_gate(gate.clone())
+        },
+        mailer,
+        config,
+        options,
+    ))
+}
+
+/// A channel that turns true at SIGTERM or SIGINT.
+fn shutdown_signal() -> Result<tokio::sync::watch::Receiver<bool>, String> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(|e| format!("SIGTERM: {e}"))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| format!("SIGINT: {e}"))?;
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        let _ = tx.send(true);
+    });
+    Ok(rx)
+}
+
+/// `checktls worker`: claims jobs until SIGTERM/SIGINT, then gives back its leases.
+pub(crate) async fn work(a: WorkerArgs) -> ExitCode {
+    let store = match open(&a.db).await {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let stop = match shutdown_signal() {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let w = match worker(store, &a.work, &a.delivery, &a.env).await {
+        Ok(w) => w,
+        Err(e) => return usage(e),
+    };
+    eprintln!("worker {} on {}", a.work.me().id, shown(&a.db));
+    match w.run(stop).await {
+        Ok(r) => {
+            eprintln!(
+                "worker stopped: {} job(s) done, {} run(s) finished, {} lost to others, {} given back",
+                r.completed, r.finished, r.stale, r.released
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => usage(e),
+    }
+}
+
+/// `checktls serve` / `batch serve`: the schedule loop, the monitor, and (unless
+/// `--no-worker`) a worker.
 pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
-    let store = match open(&a.db) {
-        Ok(s) => Arc::new(s),
+    let store = match open(&a.db).await {
+        Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let (executor, trust) = match executor(&a.env) {
-        Ok(x) => x,
-        Err(e) => return usage(e),
-    };
-    let relay = match relay(&a.delivery, &trust).await {
-        Ok(r) => r,
+    let mut stop = match shutdown_signal() {
+        Ok(s) => s,
         Err(e) => return usage(e),
     };
     if let Some(addr) = a.listen {
@@ -299,60 +530,50 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
             config,
         ));
     }
-    let mut options = RunOptions::default();
-    options.concurrency = a.concurrency.max(1);
-    let config = DeliveryConfig::new(&a.delivery.results_dir, &a.delivery.from);
+    let working = if a.no_worker {
+        None
+    } else {
+        match worker(store.clone(), &a.work, &a.delivery, &a.env).await {
+            Ok(w) => {
+                let stop = stop.clone();
+                Some(tokio::spawn(async move { w.run(stop).await }))
+            }
+            Err(e) => return usage(e),
+        }
+    };
     eprintln!(
-        "serving {}: running batches at their slots (looking at least every 15 s)",
-        a.db.display()
+        "serving {}: queueing batches at their slots (looking at least every {} s){}",
+        shown(&a.db),
+        a.tick,
+        if a.no_worker { ", no worker" } else { "" }
     );
     loop {
-        match due_runs(&store, OffsetDateTime::now_utc()) {
-            Ok(due) => {
-                for (id, slot) in due {
-                    // Each run observes every server afresh; the checkers (resolver,
-                    // politeness) are kept.
-                    let executor = executor.fresh().await;
-                    let ran = match &relay {
-                        Some(r) => {
-                            let mailer = SmtpMailer::new(r.clone());
-                            one(
-                                &store,
-                                id,
-                                Some(slot),
-                                &executor,
-                                &mailer,
-                                &config,
-                                &options,
-                            )
-                            .await
-                        }
-                        None => {
-                            one(
-                                &store,
-                                id,
-                                Some(slot),
-                                &executor,
-                                &NoRelay,
-                                &config,
-                                &options,
-                            )
-                            .await
-                        }
-                    };
-                    match ran {
-                        Ok(Some(run)) => eprintln!(
-                            "batch {id}, slot {slot}: run {} done, {} changed",
-                            run.run_id,
-                            run.changed.len()
-                        ),
-                        Ok(None) => eprintln!("batch {id}, slot {slot}: taken by another server"),
-                        Err(e) => eprintln!("batch {id}, slot {slot}: {e}"),
+        match queue_due(&*store, OffsetDateTime::now_utc()).await {
+            Ok(queued) => {
+                for (id, slot, run) in queued {
+                    match run {
+                        Some(run) => eprintln!("batch {id}, slot {slot}: run {run} queued"),
+                        None => eprintln!("batch {id}, slot {slot}: queued by another server"),
                     }
                 }
             }
             Err(e) => eprintln!("{e}"),
         }
-        tokio::time::sleep(until_next(&store)).await;
+        let wait = until_next(&*store, Duration::from_secs(a.tick.max(1))).await;
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
     }
+    if let Some(w) = working {
+        match w.await {
+            Ok(Ok(r)) => eprintln!(
+                "worker stopped: {} job(s) done, {} given back",
+                r.completed, r.released
+            ),
+            Ok(Err(e)) => eprintln!("worker: {e}"),
+            Err(e) => eprintln!("worker: {e}"),
+        }
+    }
+    ExitCode::SUCCESS
 }
