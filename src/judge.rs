@@ -42,13 +42,9 @@ pub(crate) struct JudgeContext<'a> {
     pub(crate) now: SystemTime,
 }
 
-pub(crate) fn dns_finding(f: &crate::dns::Finding) -> Finding {
-    let severity = match f.severity {
-        crate::dns::Severity::Error => Severity::Error,
-        crate::dns::Severity::Warning => Severity::Warning,
-        _ => Severity::Info,
-    };
-    Finding::new(f.code, severity, f.message.clone())
+/// A DNS finding in the report: the same type, without its position in the record.
+pub(crate) fn dns_finding(f: &Finding) -> Finding {
+    Finding::new(f.code.clone(), f.severity, f.message.clone())
 }
 
 /// What the pure judgements of a host's chain say, before any fetch.
@@ -350,7 +346,7 @@ pub(crate) fn host_report(
     let mut validated_tls = false;
     let unanswered = |stages: &mut Vec<StageView>, evidence: &mut HostEvidence| {
         stages.push(StageView {
-            stage: "answer",
+            stage: Stage::Answer,
             ok: false,
             ms: 0,
         });
@@ -491,16 +487,11 @@ pub(crate) fn host_report(
                     s.ok
                 };
                 stages.push(StageView {
-                    stage: s.stage.as_str(),
+                    stage: s.stage,
                     ok,
                     ms: s.ms,
                 });
-                if let Some(st) = crate::score::Stage::ALL
-                    .into_iter()
-                    .find(|x| x.name() == s.stage.as_str())
-                {
-                    evidence.stages.set(st, ok);
-                }
+                evidence.stages.set(s.stage, ok);
             }
             validated_tls = r.passed(Stage::Secure) && cert_ok == Some(true);
             if let Outcome::Failed { stage, reason } = &r.outcome {

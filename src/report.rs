@@ -25,39 +25,7 @@ use crate::dns::discovery::Discovery;
 use crate::score::{Assuredness, ConfidenceFactor, HostScore};
 use crate::target::Target;
 
-/// How serious a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// A weakness: mail still travels encrypted, or the check could not be completed.
-    Warning,
-    /// Mail would not travel securely, or a policy is broken.
-    Error,
-}
-
-/// Something noticed, as data: a stable code, a severity and a sentence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// A stable, dotted code, e.g. `smtp.no_starttls`.
-    pub code: String,
-    /// How serious it is.
-    pub severity: Severity,
-    /// A sentence for people.
-    pub message: String,
-}
-
-impl Finding {
-    /// A finding.
-    pub fn new(code: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            severity,
-            message: message.into(),
-        }
-    }
-}
+pub use checktls_types::{Finding, Severity};
 
 /// The receiver test's report of one target.
 #[derive(Clone, Debug, Serialize)]
@@ -95,8 +63,9 @@ impl ReceiverReport {
 /// One stage of one host: passed or failed, and how long it took.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StageView {
-    /// answer, connect, ehlo, tls_offered, cert, secure, mail_from, rcpt_to, data, email.
-    pub stage: &'static str,
+    /// The stage: `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`, `mail_from`,
+    /// `rcpt_to`, `data`, `email`.
+    pub stage: crate::smtp::Stage,
     /// Whether it passed.
     pub ok: bool,
     /// How long it took, in milliseconds.
@@ -277,6 +246,6 @@ impl HostReport {
     pub fn answered(&self) -> bool {
         self.stages
             .first()
-            .is_some_and(|s| s.stage == "answer" && s.ok)
+            .is_some_and(|s| s.stage == crate::smtp::Stage::Answer && s.ok)
     }
 }
