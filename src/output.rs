@@ -357,7 +357,10 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
                 if level.includes(Level::CertDetail) {
                     let _ = writeln!(out, "    SAN: {}", v(&s.san.join(", ")));
                     let _ = writeln!(out, "    valid: {} to {}", s.not_before, s.not_after);
-                    let _ = writeln!(out, "    key: {}; signature: {}", s.key, s.signature);
+                    let key = s
+                        .key
+                        .map_or_else(|| "unknown".to_owned(), |k| k.to_string());
+                    let _ = writeln!(out, "    key: {key}; signature: {}", s.signature);
                     let _ = writeln!(out, "    sha256: {}", s.sha256);
                     for line in s.pem.lines() {
                         let _ = writeln!(out, "    {line}");

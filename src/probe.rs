@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::fetch::unix;
+use crate::clock::unix;
 use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
 use crate::plan::HostPlan;
 use crate::smtp::{self, PeerCheck, PeerIdentity, ProbeOptions, SmtpRecord, Stage, Timeouts};

@@ -27,6 +27,12 @@ use crate::target::Target;
 
 pub use checktls_types::{Finding, Severity};
 
+/// A finding of a lower layer as the report shows it: without its position in the checked
+/// record (the record is in the report's DNS section).
+pub(crate) fn reported(f: &Finding) -> Finding {
+    Finding::new(f.code.clone(), f.severity, f.message.clone())
+}
+
 /// The receiver test's report of one target.
 #[derive(Clone, Debug, Serialize)]
 pub struct ReceiverReport {
@@ -90,30 +96,8 @@ pub struct TlsView {
     pub handshake_ms: u64,
 }
 
-/// One certificate of the presented chain, summarised.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CertSummaryView {
-    /// Position (0 = leaf).
-    pub depth: usize,
-    /// Subject, as a distinguished name.
-    pub subject: String,
-    /// Issuer, as a distinguished name.
-    pub issuer: String,
-    /// Subject alternative names (DNS).
-    pub san: Vec<String>,
-    /// Not before, RFC 3339.
-    pub not_before: String,
-    /// Not after, RFC 3339.
-    pub not_after: String,
-    /// Public key algorithm and size, e.g. "RSA 2048", "EC 256".
-    pub key: String,
-    /// Signature algorithm, e.g. "sha256WithRSAEncryption".
-    pub signature: String,
-    /// SHA-256 fingerprint, hex.
-    pub sha256: String,
-    /// The certificate in PEM.
-    pub pem: String,
-}
+/// One certificate of the presented chain, summarised (checktls-tls makes it).
+pub use crate::tls::cert::CertSummary as CertSummaryView;
 
 /// The judgement of a host's certificate chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

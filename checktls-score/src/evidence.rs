@@ -251,44 +251,9 @@ impl CertEvidence {
     }
 }
 
-/// A certificate's public key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct KeyEvidence {
-    /// The key's algorithm.
-    pub algorithm: KeyAlgorithm,
-    /// Its size in bits (the modulus for RSA and DSA, the curve's field for ECDSA; ignored for
-    /// Ed25519 and Ed448).
-    pub bits: u32,
-}
-
-/// A public-key algorithm.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyAlgorithm {
-    /// RSA.
-    Rsa,
-    /// DSA (judged by the same sizes as RSA).
-    Dsa,
-    /// ECDSA on a named curve (P-256 is 256 bits).
-    Ec,
-    /// Ed25519.
-    Ed25519,
-    /// Ed448.
-    Ed448,
-}
-
-impl fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Rsa => "RSA",
-            Self::Dsa => "DSA",
-            Self::Ec => "EC",
-            Self::Ed25519 => "Ed25519",
-            Self::Ed448 => "Ed448",
-        })
-    }
-}
+pub use checktls_types::KeyAlgorithm;
+/// A certificate's public key (the workspace's [`PublicKeyInfo`](checktls_types::PublicKeyInfo)).
+pub type KeyEvidence = checktls_types::PublicKeyInfo;
 
 /// The hash of a certificate signature, weakest first.
 #[non_exhaustive]

@@ -20,11 +20,13 @@
 //! No features.
 
 mod finding;
+mod key;
 mod secret;
 mod stage;
 mod version;
 
 pub use finding::{Finding, Severity};
+pub use key::{KeyAlgorithm, PublicKeyInfo};
 pub use secret::Secret;
 pub use stage::{Stage, StopAfter};
 pub use version::TlsVersion;
