@@ -12,7 +12,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cf = &report.confidence_factor;
     println!("{}: Confidence Factor {cf}", report.target);
     for mx in &report.mx {
-        let tls = mx.tls.as_ref().map_or("no TLS", |t| t.version.as_str());
+        let tls = mx.tls.as_ref().map_or("no TLS", |t| t.version.name());
         println!("  {} ({:?}) {tls}: {}", mx.name, mx.address, mx.score);
     }
     if report.tested && report.score() >= 90 {

@@ -26,7 +26,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -107,7 +107,7 @@ pub struct ProbeOptions {
 }
 
 /// Why TLS failed, with what was seen before it did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TlsFailure {
     /// The TLS error.
     pub error: String,
@@ -116,7 +116,7 @@ pub struct TlsFailure {
 }
 
 /// Everything one probe recorded.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SmtpRecord {
     /// The address probed.
     pub address: SocketAddr,
