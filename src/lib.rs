@@ -18,6 +18,7 @@ pub mod options;
 pub mod output;
 mod plan;
 mod probe;
+pub mod progress;
 pub mod report;
 pub mod target;
 
