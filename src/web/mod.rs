@@ -217,8 +217,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// An unguessable token: 128 random bits from the system's generator, as hex.
-pub(crate) fn random_token() -> String {
+/// An unguessable token: 128 random bits from the system's generator, as 32 hex digits
+/// (session ids, CSRF tokens, test ids, results links).
+pub fn random_token() -> String {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 16];
     if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
