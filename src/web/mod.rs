@@ -19,7 +19,7 @@
 //!                             results links; SVG charts of the history
 //!       /dashboard            every batch with the monitor's verdict and why
 //!   every answer: a strict Content-Security-Policy (scripts and styles from this origin only),
-//!   nosniff, no framing, no referrer; peer text HTML-escaped and control characters made
+//!   nosniff, no framing, no referrer to other sites; peer text HTML-escaped and control characters made
 //!   visible (output::visible)
 //! ```
 //!
@@ -299,7 +299,9 @@ async fn headers(req: Request, next: Next) -> Response {
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not "no-referrer": with it, browsers send `Origin: null` on this site's own form
+        // posts, and the origin check could not tell them from another site's.
+        HeaderValue::from_static("same-origin"),
     );
     if method != Method::GET || !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
