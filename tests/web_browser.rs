@@ -422,7 +422,7 @@ async fn walk() {
     wait_for(&b, "figure#chart-grade svg", long).await;
     for target in ["tls13.test", "expired.test"] {
         let points = b
-            .find_all(By::Css(&format!(
+            .find_all(By::Css(format!(
                 "figure#chart-grade circle.point[data-series='{target}']"
             )))
             .await

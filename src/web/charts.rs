@@ -26,7 +26,7 @@ const COLOURS: [&str; 8] = [
 const W: f64 = 640.0;
 const H: f64 = 260.0;
 const LEFT: f64 = 52.0;
-const RIGHT: f64 = 12.0;
+const RIGHT: f64 = 30.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 40.0;
 

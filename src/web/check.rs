@@ -989,9 +989,9 @@ pub(crate) fn report_html(r: &ReceiverReport, level: Level) -> String {
         if level >= Level::Smtp && level <= Level::SslDetail && !h.transcript.is_empty() {
             b.push_str("<pre class=\"transcript\">");
             for line in &h.transcript {
-                let _ = write!(
+                let _ = writeln!(
                     b,
-                    "<span class=\"{}\">{}</span>\n",
+                    "<span class=\"{}\">{}</span>",
                     line_class(line),
                     esc(line)
                 );
