@@ -94,7 +94,7 @@ pub(crate) enum Via {
     Bearer,
 }
 
-/// The user of a request (put in the request's extensions by [`require`]).
+/// The user of a request: who the session cookie or the bearer token belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct User {
     /// The user's name.
