@@ -7,6 +7,7 @@
 
 mod batch;
 mod service;
+mod web;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -47,8 +48,9 @@ enum Command {
     /// A worker of a fleet: claims the tests of queued runs from the shared history
     /// (--db postgres://...) until SIGTERM/SIGINT, then gives back what it holds.
     Worker(Box<service::WorkerArgs>),
-    /// The scheduler and the monitor (the same as `batch serve`): queues due batches, serves
-    /// /monitor and /metrics, and works too unless --no-worker.
+    /// The scheduler, the web page and the monitor (the same as `batch serve`): queues due
+    /// batches, serves the page, /monitor and /metrics, and works too unless --no-worker.
+    /// `serve --demo` tests the embedded lab: no network needed.
     Serve(Box<service::ServeArgs>),
     /// Start the embedded lab (DNS, SMTP receivers of several postures, MTA-STS) and test each
     /// of its domains. Needs no network.
