@@ -51,7 +51,7 @@ use crate::dns::{DomainName, MxKind, MxLimit, TrustAnchors};
 use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::judge::{self, JudgeContext};
-use crate::options::ReceiverOptions;
+use crate::options::{ReceiverOptions, StopAfter};
 use crate::plan::{HostPlan, Planner};
 use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
 use crate::progress::{HostKey, HostObserver, Progress, ProgressSink};
@@ -382,7 +382,12 @@ impl Run {
             crls: &self.observed.crls,
             budget: &budget,
         };
-        let rcpt = target.address();
+        // The recipient matters only to a dialog that reaches RCPT TO. One that stops before
+        // it is the same for every address at the domain, so such checks of many addresses
+        // share one dialog per MX address within a run (examples/check_many.rs).
+        let rcpt = target
+            .address()
+            .filter(|_| opts.stop_after >= StopAfter::RcptTo || opts.send_email);
         let policy = async {
             match (&target.domain, &discovery) {
                 (Some(d), Some(found)) => {

@@ -65,6 +65,22 @@ impl ReceiverReport {
     pub fn score(&self) -> u16 {
         self.confidence_factor.score
     }
+
+    /// Whether the receiver passed: something was tested and the grade reaches the options'
+    /// [`min_score`](crate::ReceiverOptions::min_score) (the command's exit code 0). A target
+    /// that could not be tested (`tested == false`) never passes.
+    ///
+    /// ```
+    /// # fn send(_: &checktls::ReceiverReport, o: &checktls::ReceiverOptions) {}
+    /// # fn f(report: &checktls::ReceiverReport, options: &checktls::ReceiverOptions) {
+    /// if report.passes(options) {
+    ///     send(report, options);
+    /// }
+    /// # }
+    /// ```
+    pub fn passes(&self, options: &crate::ReceiverOptions) -> bool {
+        self.tested && self.score() >= options.min_score
+    }
 }
 
 /// One stage of one host: passed or failed, and how long it took.

@@ -427,3 +427,52 @@ async fn dane_tlsa_through_a_cname() {
     assert_eq!(d.status.name(), "matched", "{d:?}");
     assert!(d.matched.as_deref().unwrap().contains("at depth 0"));
 }
+
+/// Many addresses at one domain: a test that stops before RCPT TO holds one dialog per MX
+/// address for all of them (examples/check_many.rs); one that reaches RCPT TO asks the server
+/// about each recipient, so it holds one dialog per address and MX address, and the RCPT TO
+/// stage appears in each report.
+#[tokio::test]
+async fn addresses_of_one_domain_share_dialogs_only_before_rcpt_to() {
+    use checktls::options::StopAfter;
+    let lab = Scenario::start().await.unwrap();
+    let addresses: Vec<Target> = (0..40)
+        .map(|i| format!("user{i}@twomx.test").parse().unwrap())
+        .collect();
+
+    let c = checker(&lab, |o| o.stop_after = StopAfter::MailFrom).await;
+    let run = c.run();
+    let mut grades = Vec::new();
+    for t in &addresses {
+        let r = run.check(t).await.unwrap();
+        assert_eq!(r.mx.len(), 2);
+        assert!(
+            r.mx.iter()
+                .all(|h| h.stages.iter().all(|s| s.stage.name() != "rcpt_to"))
+        );
+        grades.push(r.score());
+    }
+    assert_eq!(
+        run.probes_run(),
+        2,
+        "one dialog per MX address for 40 addresses"
+    );
+    assert!(grades.windows(2).all(|w| w[0] == w[1]), "{grades:?}");
+
+    let c = checker(&lab, |o| o.stop_after = StopAfter::RcptTo).await;
+    let run = c.run();
+    for t in &addresses[..5] {
+        let r = run.check(t).await.unwrap();
+        assert!(
+            r.mx.iter()
+                .any(|h| h.stages.iter().any(|s| s.stage.name() == "rcpt_to")),
+            "{}",
+            render(&r, Level::Matrix, Format::Text)
+        );
+    }
+    assert_eq!(
+        run.probes_run(),
+        10,
+        "one dialog per address and MX address"
+    );
+}

@@ -325,10 +325,10 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     Ok((o, trust))
 }
 
-fn exit_for(report: &ReceiverReport, min_score: u16) -> ExitCode {
+fn exit_for(report: &ReceiverReport, opts: &ReceiverOptions) -> ExitCode {
     if !report.tested {
         ExitCode::from(3)
-    } else if report.score() >= min_score {
+    } else if report.passes(opts) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -344,8 +344,7 @@ async fn receiver(a: ReceiverArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return usage(e),
     };
-    let min = opts.min_score;
-    let checker = match Checker::builder(opts).trust(trust).build().await {
+    let checker = match Checker::builder(opts.clone()).trust(trust).build().await {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
@@ -362,7 +361,7 @@ async fn receiver(a: ReceiverArgs) -> ExitCode {
         eprint!("\r\x1b[K");
     }
     print!("{}", render(&report, a.level, a.format));
-    exit_for(&report, min)
+    exit_for(&report, &opts)
 }
 
 async fn demo(level: Level) -> ExitCode {
