@@ -22,8 +22,6 @@ mod probe;
 pub mod progress;
 pub mod report;
 pub mod target;
-#[cfg(feature = "web")]
-pub mod web;
 
 pub use checker::{CacheSizes, Checker, CheckerBuilder, Run};
 pub use error::Error;
