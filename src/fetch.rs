@@ -13,8 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use rustls_pki_types::{CertificateDer, UnixTime};
 
-use crate::dns::discovery::Discovery;
-use crate::dns::{DomainName, Outcome as DnsOutcome};
+use crate::dns::discovery::TxtCheck;
+use crate::dns::records::mta_sts::MtaStsTxt;
+use crate::dns::{DomainName, Error as DnsError, Outcome as DnsOutcome};
 use crate::judge::dns_finding;
 use crate::options::ReceiverOptions;
 use crate::report::{Finding, MtaStsReport, Severity};
@@ -52,9 +53,9 @@ pub(crate) fn unix(t: SystemTime) -> UnixTime {
 pub(crate) async fn mta_sts_policy(
     cx: &FetchContext<'_>,
     domain: &DomainName,
-    found: &Discovery,
+    txt: Option<&Result<TxtCheck<MtaStsTxt>, DnsError>>,
 ) -> Option<(MtaStsReport, Option<Policy>)> {
-    let check = match found.mta_sts.as_ref()? {
+    let check = match txt? {
         Err(e) => {
             return Some((
                 MtaStsReport {

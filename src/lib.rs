@@ -19,6 +19,7 @@ pub mod output;
 mod plan;
 mod probe;
 pub mod report;
+mod stages;
 pub mod target;
 
 pub use checker::{CacheSizes, Checker, CheckerBuilder, Run};

@@ -22,8 +22,8 @@ use hickory_resolver::proto::rr::{Name, RData, Record, RecordType as HType};
 use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 use tokio::time::Instant;
 
-use super::options::{Dnssec, Nameservers, ResolverOptions};
 use super::keys::{Key, KeyCache};
+use super::options::{Dnssec, Nameservers, ResolverOptions};
 use super::{anchored, diagnose};
 use crate::answer::{Answer, CnameHop, Outcome, Query, RecordType};
 use crate::{DomainName, Error, Proof, TrustAnchors};

@@ -42,9 +42,9 @@ mod anchored;
 mod diagnose;
 mod discover;
 mod engine;
-mod keys;
 #[doc(hidden)]
 pub(crate) mod fuzz;
+mod keys;
 mod options;
 mod staged;
 

@@ -8,7 +8,7 @@
 //!     ├─ _mta-sts TXT
 //!     └─ TLS-RPT, SPF (+ walk), DMARC (+ fallback), BIMI (+ fallback), DKIM
 //!
-//!   discovering.mx_hosts().await     the selected hosts, once the MX answer is in
+//!   discovering.mx_plan().await      MX kind and the selected hosts, once the MX answer is in
 //!   discovering.host(i).await        host i with its addresses, once they are in
 //!   discovering.tlsa(i).await        host i's TLSA (and reverse DNS)
 //!   discovering.mta_sts().await      the _mta-sts TXT record
@@ -139,14 +139,19 @@ impl Discovering {
         true
     }
 
-    /// The MX hosts selected for testing, in delivery order, once the MX answer is in; empty
-    /// when the lookup failed or the domain accepts no mail.
-    pub async fn mx_hosts(&mut self) -> Vec<MxRecord> {
+    /// The MX plan (kind of MX set, hosts selected for testing in delivery order), once the
+    /// MX answer is in.
+    pub async fn mx_plan(&mut self) -> Result<MxPlan, Error> {
         while self.mx.is_none() && self.setup.is_none() && self.step().await {}
-        match &self.mx {
-            Some(Ok((_, plan))) => plan.selected.clone(),
-            _ => Vec::new(),
+        match (&self.mx, &self.setup) {
+            (_, Some(e)) | (Some(Err(e)), _) => Err(e.clone()),
+            (Some(Ok((_, plan))), _) => Ok(plan.clone()),
+            (None, None) => Err(unfinished()),
         }
+    }
+
+    async fn mx_hosts(&mut self) -> Vec<MxRecord> {
+        self.mx_plan().await.map(|p| p.selected).unwrap_or_default()
     }
 
     /// The selected host at `index` (delivery order) with its addresses and findings, once its
@@ -204,15 +209,14 @@ impl Discovering {
                     .selected
                     .iter()
                     .zip(self.addresses)
-                    .map(|(r, a)| a.unwrap_or_else(|| HostAddresses::new(r.exchange.clone(), None, None)))
+                    .map(|(r, a)| {
+                        a.unwrap_or_else(|| HostAddresses::new(r.exchange.clone(), None, None))
+                    })
                     .collect();
                 Ok(mx_set(&domain, answer, plan, addresses, self.options.ip))
             }
             Some(Err(e)) => Err(e),
-            None => Err(Error::InvalidOption {
-                option: "discovery",
-                reason: "the MX lookup did not finish",
-            }),
+            None => Err(unfinished()),
         };
         let hosts = if mx.is_ok() {
             self.hosts.into_iter().flatten().collect()
@@ -241,6 +245,13 @@ impl Discovering {
     }
 }
 
+fn unfinished() -> Error {
+    Error::InvalidOption {
+        option: "discovery",
+        reason: "the MX lookup did not finish",
+    }
+}
+
 /// Everything the discovery asks, sending each part as it is known.
 async fn run(
     resolver: Resolver,
@@ -261,14 +272,24 @@ async fn run(
     };
     let mut tasks = JoinSet::new();
     {
-        let (r, d, o, tx) = (resolver.clone(), domain.clone(), options.clone(), tx.clone());
+        let (r, d, o, tx) = (
+            resolver.clone(),
+            domain.clone(),
+            options.clone(),
+            tx.clone(),
+        );
         tasks.spawn(async move {
             let found = maybe(o.mta_sts, r.mta_sts(&d)).await;
             let _ = tx.send(Event::MtaSts(found));
         });
     }
     {
-        let (r, d, o, tx) = (resolver.clone(), domain.clone(), options.clone(), tx.clone());
+        let (r, d, o, tx) = (
+            resolver.clone(),
+            domain.clone(),
+            options.clone(),
+            tx.clone(),
+        );
         tasks.spawn(async move {
             let selector = o.bimi_selector.clone().unwrap_or_default();
             let (tls_rpt, spf, dmarc, bimi, dkim) = tokio::join!(
