@@ -272,16 +272,30 @@ ct_batch() { "${CT_BATCH[@]}"; }
 ct_version() { "$CHECKTLS" --version; }
 pf_version() { posttls-finger -h; }
 
+# ONLY="one batch stalls startup" (any of them) runs those sections alone.
+want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }
+if want one; then
 echo
 echo "one receiver test of a TLS 1.3 host (whole process; $RUNS pairs, A B A B ...)"
 pair "checktls receiver" "posttls-finger -l secure" ct_one pf_one
 pair "checktls receiver" "openssl s_client" ct_one os_one
+fi
+if want batch; then
 echo
 echo "50-target batch on 50 Postfix listeners"
 pair "checktls batch run (50)" "posttls-finger x8 (50)" ct_batch pf_batch
 pair "checktls batch run (50)" "openssl s_client x8 (50)" ct_batch os_batch
+fi
+if want stalls; then
 echo
 echo "stalls: 50 receiver tests of 127.0.0.10 (TLS 1.3, no DNS), the slowest stage of each"
+# PCAP=file keeps the packets of these runs (tcpdump), to see where a stall comes from.
+TCPDUMP_PID=
+if [ -n "${PCAP:-}" ]; then
+    tcpdump -i lo -s 200 -w "$PCAP" 'tcp port 25 and host 127.0.0.10' 2>/dev/null &
+    TCPDUMP_PID=$!
+    sleep 1
+fi
 slow=0; worst=0
 for _ in $(seq 50); do
     ms=$("$CHECKTLS" receiver 127.0.0.10 --sni mx.one.test --ca-file "$DIR/root.pem" \
@@ -291,7 +305,10 @@ for _ in $(seq 50); do
     [ "$ms" -gt "$worst" ] && worst=$ms
 done
 printf '  %-34s %s of 50 (slowest stage seen: %s ms)\n' "runs with a stage of 30 ms or more" "$slow" "$worst"
+if [ -n "$TCPDUMP_PID" ]; then sleep 1; kill "$TCPDUMP_PID"; wait "$TCPDUMP_PID" 2>/dev/null || true; fi
+fi
 
+want startup || exit 0
 echo
 echo "start-up"
 pair "checktls --version" "posttls-finger -h" ct_version pf_version
