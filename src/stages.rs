@@ -25,7 +25,6 @@ use crate::dns::resolver::{Discovering, DiscoveryOptions, Resolver};
 use crate::dns::{DomainName, MxKind, MxLimit};
 use crate::error::Error;
 use crate::fetch::{self, FetchContext};
-use crate::judge;
 use crate::plan::{HostPlan, Planner};
 use crate::report::{Finding, MtaStsReport, Severity};
 use crate::target::{HostSpec, Target};
@@ -152,7 +151,7 @@ impl Run {
                                     host.record.preference,
                                     &host.addresses,
                                     tlsa,
-                                    host.findings.iter().map(judge::dns_finding).collect(),
+                                    host.findings.iter().map(crate::report::reported).collect(),
                                 );
                                 for (j, plan) in planner.planned().iter().enumerate().skip(before) {
                                     host_of.push(i);
