@@ -50,9 +50,10 @@ use crate::dns::resolver::{Dnssec, Nameservers, Resolver, ResolverOptions};
 use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::judge::{self, JudgeContext};
-use crate::options::ReceiverOptions;
+use crate::options::{ReceiverOptions, StopAfter};
 use crate::plan::HostPlan;
 use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
+use crate::progress::{HostKey, HostObserver, Progress, ProgressSink};
 use crate::report::{Finding, HostReport, MtaStsReport, ReceiverReport, Severity};
 use crate::score::{self, TargetOptions};
 use crate::target::Target;
@@ -349,6 +350,25 @@ impl Run {
 
     /// Runs the receiver test on one target within the run. See [`Checker::check`].
     pub async fn check(&self, target: &Target) -> Result<ReceiverReport, Error> {
+        self.check_observed(target, None).await
+    }
+
+    /// As [`Run::check`], telling `progress` what happens as it happens: the hosts planned,
+    /// then each stage and transcript line of each host (see [`progress`](crate::progress)).
+    /// Probes this run already made for another target are not told again.
+    pub async fn check_with_progress(
+        &self,
+        target: &Target,
+        progress: &ProgressSink,
+    ) -> Result<ReceiverReport, Error> {
+        self.check_observed(target, Some(progress)).await
+    }
+
+    async fn check_observed(
+        &self,
+        target: &Target,
+        progress: Option<&ProgressSink>,
+    ) -> Result<ReceiverReport, Error> {
         let inner = &self.checker.inner;
         let opts = &inner.options;
         let started = Instant::now();
@@ -369,8 +389,14 @@ impl Run {
             crls: &self.observed.crls,
             budget: &budget,
         };
+        // The recipient matters only to a dialog that reaches RCPT TO. One that stops before
+        // it is the same for every address at the domain, so such checks of many addresses
+        // share one dialog per MX address within a run (examples/check_many.rs).
+        let rcpt = target
+            .address()
+            .filter(|_| opts.stop_after >= StopAfter::RcptTo || opts.send_email);
         let staged = self
-            .plan_and_probe(target, deadline, &fetch_cx, &mut findings)
+            .plan_and_probe(target, rcpt, deadline, &fetch_cx, progress, &mut findings)
             .await?;
         let (discovery, plans, probes, mta_sts) = (
             staged.discovery,
@@ -512,6 +538,7 @@ impl Run {
         plans: &[HostPlan],
         rcpt: Option<&str>,
         deadline: Deadline,
+        progress: Option<&ProgressSink>,
     ) -> Vec<Probed> {
         if self.checker.inner.options.first_answering_host_only {
             let mut out = Vec::with_capacity(plans.len());
@@ -521,7 +548,7 @@ impl Run {
                     out.push(Probed::Not);
                     continue;
                 }
-                let p = self.probe_once(plan, rcpt, deadline).await;
+                let p = self.probe_once(plan, rcpt, deadline, progress).await;
                 answered = p.probe().is_some_and(HostProbe::answered);
                 out.push(p);
             }
@@ -535,7 +562,13 @@ impl Run {
             let me = self.clone();
             let plan = plan.clone();
             let rcpt = rcpt.map(str::to_owned);
-            set.spawn(async move { (i, me.probe_once(&plan, rcpt.as_deref(), deadline).await) });
+            let progress = progress.cloned();
+            set.spawn(async move {
+                let p = me
+                    .probe_once(&plan, rcpt.as_deref(), deadline, progress.as_ref())
+                    .await;
+                (i, p)
+            });
         }
         let mut out: Vec<Probed> = plans.iter().map(|_| Probed::Not).collect();
         while let Some(joined) = set.join_next().await {
@@ -553,6 +586,7 @@ impl Run {
         plan: &HostPlan,
         rcpt: Option<&str>,
         deadline: Deadline,
+        progress: Option<&ProgressSink>,
     ) -> Probed {
         let Some(address) = plan.address else {
             return Probed::Not;
@@ -568,14 +602,20 @@ impl Run {
         };
         let work = cell.get_or_init(|| async {
             let sem = self.checker.semaphore(address);
-            let probe = self.probe_politely(&sem, plan, &key).await;
+            let probe = self.probe_politely(&sem, plan, &key, progress).await;
             self.checker.release(address, sem);
             Arc::new(probe)
         });
-        match tokio::time::timeout_at(deadline, work).await {
+        let probed = match tokio::time::timeout_at(deadline, work).await {
             Ok(p) => Probed::Done(Arc::clone(p)),
             Err(_) => Probed::CutOff,
+        };
+        if let Some(p) = progress {
+            p.send(Progress::HostDone {
+                host: host_key(plan),
+            });
         }
+        probed
     }
 
     /// Probes within the limits; a 421 (or another temporary refusal before the dialog got
@@ -585,6 +625,7 @@ impl Run {
         per_address: &Semaphore,
         plan: &HostPlan,
         key: &ProbeKey,
+        progress: Option<&ProgressSink>,
     ) -> HostProbe {
         let inner = &self.checker.inner;
         let auth_gate = inner.options.auth.as_ref().map(|_| {
@@ -607,7 +648,13 @@ impl Run {
                     ),
                     _ => None,
                 };
-                probe::probe_host(&inner.options, plan, key, auth_gate.clone()).await
+                let observer = progress.map(|sink| {
+                    Arc::new(HostObserver {
+                        host: host_key(plan),
+                        sink: sink.clone(),
+                    }) as Arc<dyn crate::smtp::ProbeObserver>
+                });
+                probe::probe_host(&inner.options, plan, key, auth_gate.clone(), observer).await
             };
             if !probe.busy || attempt >= 2 {
                 return probe;
@@ -627,6 +674,16 @@ impl Probed {
             Probed::Done(p) => Some(p),
             _ => None,
         }
+    }
+}
+
+/// The key progress events name a host by.
+pub(crate) fn host_key(plan: &HostPlan) -> HostKey {
+    HostKey {
+        name: plan.name.clone(),
+        preference: plan.preference,
+        address: plan.address,
+        port: plan.port,
     }
 }
 

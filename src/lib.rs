@@ -19,9 +19,12 @@ pub mod options;
 pub mod output;
 mod plan;
 mod probe;
+pub mod progress;
 pub mod report;
 mod stages;
 pub mod target;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use checker::{CacheSizes, Checker, CheckerBuilder, Run};
 pub use error::Error;

@@ -12,20 +12,23 @@
 //! ```
 //!
 //! Quick mode probes in preference order and stops at the first host that answers, so it
-//! probes once every host's addresses are known (not waiting for the records either).
+//! probes once every host's addresses are known (not waiting for the records either). So does
+//! a check with a progress sink, which is told the whole plan (`Progress::Planned`) before any
+//! host's first line.
 
 use std::sync::Arc;
 
 use tokio::task::JoinSet;
 use tokio::time::Instant as Deadline;
 
-use crate::checker::{Probed, Run, deadline_finding, lock};
+use crate::checker::{Probed, Run, deadline_finding, host_key, lock};
 use crate::dns::discovery::{Discovery, TlsaLookup};
 use crate::dns::resolver::{Discovering, DiscoveryOptions, Resolver};
 use crate::dns::{DomainName, MxKind, MxLimit};
 use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::plan::{HostPlan, Planner};
+use crate::progress::{Progress, ProgressSink};
 use crate::report::{Finding, MtaStsReport, Severity};
 use crate::target::{HostSpec, Target};
 use crate::tls::mta_sts::Policy;
@@ -43,6 +46,7 @@ struct Prober {
     tasks: JoinSet<(usize, Probed)>,
     rcpt: Option<String>,
     deadline: Deadline,
+    progress: Option<ProgressSink>,
 }
 
 impl Prober {
@@ -50,13 +54,18 @@ impl Prober {
         if !plan.probed() {
             return;
         }
-        let (run, plan, rcpt, deadline) =
-            (run.clone(), plan.clone(), self.rcpt.clone(), self.deadline);
+        let (run, plan, rcpt, deadline, progress) = (
+            run.clone(),
+            plan.clone(),
+            self.rcpt.clone(),
+            self.deadline,
+            self.progress.clone(),
+        );
         self.tasks.spawn(async move {
-            (
-                index,
-                run.probe_once(&plan, rcpt.as_deref(), deadline).await,
-            )
+            let probed = run
+                .probe_once(&plan, rcpt.as_deref(), deadline, progress.as_ref())
+                .await;
+            (index, probed)
         });
     }
 
@@ -75,20 +84,27 @@ impl Prober {
 
 impl Run {
     /// Discovery, plans, probes and the MTA-STS policy, overlapped (see the module docs).
+    /// `rcpt` is the recipient of the dialogs (`None` when they stop before RCPT TO).
     pub(crate) async fn plan_and_probe(
         &self,
         target: &Target,
+        rcpt: Option<String>,
         deadline: Deadline,
         fetch_cx: &FetchContext<'_>,
+        progress: Option<&ProgressSink>,
         findings: &mut Vec<Finding>,
     ) -> Result<Staged, Error> {
         let opts = self.checker().options();
         let port_of = |given: Option<u16>| given.unwrap_or_else(|| opts.effective_port());
         let quick = opts.first_answering_host_only;
+        // Probes start while planning, unless they go one by one (quick) or the progress sink
+        // is to hear the whole plan first.
+        let eager = !quick && progress.is_none();
         let mut prober = Prober {
             tasks: JoinSet::new(),
-            rcpt: target.address(),
+            rcpt,
             deadline,
+            progress: progress.cloned(),
         };
         let (port, mx) = match (&target.host, &target.domain) {
             (Some(given), _) => (port_of(given.port), false),
@@ -111,7 +127,7 @@ impl Run {
                 (Some(given), _) => match &given.host {
                     HostSpec::Ip(ip) => {
                         let plan = HostPlan::given(*ip, port);
-                        if !quick {
+                        if eager {
                             prober.start(self, 0, &plan);
                         }
                         return (vec![plan], target_findings);
@@ -120,7 +136,7 @@ impl Run {
                         let addrs = resolver.host_addresses(name, opts.ip).await;
                         let tlsa = resolver.tlsa(&addrs, port).await.ok();
                         planner.host(name, 0, &addrs, tlsa, Vec::new());
-                        if !quick {
+                        if eager {
                             for (j, plan) in planner.planned().iter().enumerate() {
                                 prober.start(self, j, plan);
                             }
@@ -155,7 +171,7 @@ impl Run {
                                 );
                                 for (j, plan) in planner.planned().iter().enumerate().skip(before) {
                                     host_of.push(i);
-                                    if !quick {
+                                    if eager {
                                         prober.start(self, j, plan);
                                     }
                                 }
@@ -174,6 +190,9 @@ impl Run {
             Ok(p) => p,
             Err(_) => {
                 findings.push(deadline_finding(opts.deadline, "DNS discovery"));
+                if let Some(p) = progress {
+                    p.send(Progress::Planned { hosts: Vec::new() });
+                }
                 return Ok(Staged {
                     discovery: None,
                     plans: Vec::new(),
@@ -183,6 +202,16 @@ impl Run {
             }
         };
         findings.extend(target_findings);
+        if let Some(p) = progress {
+            p.send(Progress::Planned {
+                hosts: plans.iter().map(|h| (host_key(h), h.probed())).collect(),
+            });
+            if !quick {
+                for (j, plan) in plans.iter().enumerate() {
+                    prober.start(self, j, plan);
+                }
+            }
+        }
 
         // 2. The MTA-STS policy (once per domain and run) while the probes run.
         let policy = async {
@@ -202,7 +231,7 @@ impl Run {
         };
         let probing = async {
             if quick {
-                self.probe_all(&plans, prober.rcpt.as_deref(), deadline)
+                self.probe_all(&plans, prober.rcpt.as_deref(), deadline, progress)
                     .await
             } else {
                 prober.finish(plans.len()).await

@@ -247,8 +247,8 @@ impl Discovering {
 
 fn unfinished() -> Error {
     Error::InvalidOption {
-        option: "discovery",
-        reason: "the MX lookup did not finish",
+        option: "discovery".into(),
+        reason: "the MX lookup did not finish".into(),
     }
 }
 
