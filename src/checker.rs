@@ -62,6 +62,8 @@ use crate::tls::mta_sts::Policy;
 use crate::tls::net::{Connector, TcpConnector};
 use crate::tls::revocation::{FetchBudget, Revocation, RevocationCache, RevocationStatus};
 
+mod stages;
+
 type ProbeCell = Arc<OnceCell<Arc<HostProbe>>>;
 type PolicyCell = Arc<OnceCell<Option<(MtaStsReport, Option<Policy>)>>>;
 

@@ -196,6 +196,7 @@ pub enum Preference {
 
 /// What the key exchange of one accepted suite used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SuiteKeyExchange {
     /// The suite's code point.
     pub suite: u16,
@@ -209,6 +210,7 @@ pub struct SuiteKeyExchange {
 
 /// What one version gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VersionResult {
     /// The version offered.
     pub version: TlsVersion,
@@ -277,6 +279,7 @@ impl VersionResult {
 
 /// The key-exchange groups a server accepts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupsResult {
     /// TLS 1.3 groups (found by HelloRetryRequest), in the order found.
     pub tls13: Vec<NamedGroup>,
@@ -293,6 +296,7 @@ pub struct GroupsResult {
 
 /// A certificate chain the server serves, and for which suites.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServedChain {
     /// The authentication of the suites it was served with (RSA, ECDSA, DSS).
     pub auth: Authentication,
@@ -330,6 +334,7 @@ pub enum Verdict {
 
 /// A check's verdict and what it rests on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Check {
     /// The verdict.
     pub verdict: Verdict,
@@ -379,6 +384,7 @@ pub struct Checks {
 
 /// A weakness found, with its severity and where it was seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProbeFinding {
     /// What.
     pub weakness: Weakness,

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 use tokio::time::Instant as Deadline;
 
-use crate::checker::{Probed, Run, deadline_finding, host_key, lock};
+use super::{Probed, Run, deadline_finding, host_key, lock};
 use crate::dns::discovery::{Discovery, TlsaLookup};
 use crate::dns::resolver::{Discovering, DiscoveryOptions, Resolver};
 use crate::dns::{DomainName, MxKind, MxLimit};

@@ -1,5 +1,5 @@
 //! Link options for the `checktls` command in release builds on Linux with GNU tools
-//! (measured in benches/README.md, "Start-up and size"):
+//! (measured in the repository's benches/README.md, "Start-up and size"):
 //!
 //! - compressed debug sections: the line tables stay in the binary for backtraces (the
 //!   standard library's symbolizer reads compressed sections) at about a quarter of the size;
