@@ -104,6 +104,32 @@ fn thousand_targets(c: &mut Criterion) {
     g.finish();
     let (rss, peak) = support::memory_kib();
     println!("VmRSS {rss} kB, VmHWM {peak} kB");
+    // DNS questions and CPU per receiver test, over one more round of the 1,000 (the lab's
+    // DNS and receivers run in this process, so the CPU figure includes their side).
+    let questions = farm.dns.queries();
+    let cpu = support::cpu_ms();
+    let start = Instant::now();
+    rt.block_on(async {
+        let checker = Checker::builder(opts.clone())
+            .trust(farm.trust.clone())
+            .build()
+            .await
+            .expect("checker");
+        let mut set = tokio::task::JoinSet::new();
+        for t in &targets {
+            let (c, t) = (checker.clone(), t.clone());
+            set.spawn(async move { c.check(&t).await.map(|r| r.score()) });
+        }
+        while set.join_next().await.is_some() {}
+    });
+    let wall = start.elapsed();
+    println!(
+        "{TARGETS} targets: {:.0} targets/s, {:.2} DNS questions per target, {:.2} ms CPU per \
+         target (client and in-process lab)",
+        TARGETS as f64 / wall.as_secs_f64(),
+        (farm.dns.queries() - questions) as f64 / TARGETS as f64,
+        (support::cpu_ms() - cpu) as f64 / TARGETS as f64
+    );
 }
 
 criterion_group!(benches, one_target, thousand_targets);

@@ -45,23 +45,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::{OnceCell, Semaphore};
 use tokio::time::Instant as Deadline;
 
-use crate::dns::discovery::Discovery;
-use crate::dns::resolver::{DiscoveryOptions, Dnssec, Nameservers, Resolver, ResolverOptions};
-use crate::dns::{DomainName, MxKind, MxLimit, TrustAnchors};
+use crate::dns::TrustAnchors;
+use crate::dns::resolver::{Dnssec, Nameservers, Resolver, ResolverOptions};
 use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::judge::{self, JudgeContext};
 use crate::options::{ReceiverOptions, StopAfter};
-use crate::plan::{HostPlan, Planner};
+use crate::plan::HostPlan;
 use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
 use crate::progress::{HostKey, HostObserver, Progress, ProgressSink};
 use crate::report::{Finding, HostReport, MtaStsReport, ReceiverReport, Severity};
 use crate::score::{self, TargetOptions};
-use crate::target::{HostSpec, Target};
+use crate::target::Target;
 use crate::tls::TrustStore;
 use crate::tls::mta_sts::Policy;
 use crate::tls::net::{Connector, TcpConnector};
 use crate::tls::revocation::{FetchBudget, Revocation, RevocationCache, RevocationStatus};
+
+mod stages;
 
 type ProbeCell = Arc<OnceCell<Arc<HostProbe>>>;
 type PolicyCell = Arc<OnceCell<Option<(MtaStsReport, Option<Policy>)>>>;
@@ -175,13 +176,15 @@ impl CheckerBuilder {
 
 /// What one run observed: shared by the checks of the run, dropped with it.
 #[derive(Default)]
-struct Observed {
+pub(crate) struct Observed {
     probes: Mutex<HashMap<ProbeKey, ProbeCell>>,
     /// Revocation verdicts per leaf (SHA-256 of its DER).
     verdicts: Mutex<HashMap<Vec<u8>, Revocation>>,
     crls: RevocationCache,
     /// MTA-STS policies per domain.
-    policies: Mutex<HashMap<String, PolicyCell>>,
+    pub(crate) policies: Mutex<HashMap<String, PolicyCell>>,
+    /// With the DNS cache off: the run's resolver, whose DNSKEY/DS cache lives with the run.
+    resolver: OnceCell<Resolver>,
 }
 
 /// One run of receiver tests: the checks made through it share what they observe (an
@@ -288,7 +291,7 @@ impl Checker {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
@@ -296,7 +299,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// What became of one plan.
-enum Probed {
+pub(crate) enum Probed {
     /// Not probed (no address, skipped, quick mode).
     Not,
     /// The deadline passed first.
@@ -306,6 +309,28 @@ enum Probed {
 }
 
 impl Run {
+    pub(crate) fn checker(&self) -> &Checker {
+        &self.checker
+    }
+
+    pub(crate) fn observed(&self) -> &Observed {
+        &self.observed
+    }
+
+    /// The resolver of this run: the checker's, or with the DNS cache off one whose DNSSEC
+    /// keys cache lives as long as the run (each zone's keys asked once per run).
+    pub(crate) async fn resolver(&self) -> Resolver {
+        let shared = &self.checker.inner.resolver;
+        if !self.checker.inner.options.resolver.no_cache {
+            return shared.clone();
+        }
+        self.observed
+            .resolver
+            .get_or_init(|| async { shared.scoped().await.unwrap_or_else(|_| shared.clone()) })
+            .await
+            .clone()
+    }
+
     /// How many distinct addresses (address, port, name, recipient) this run probed so far.
     pub fn probes_run(&self) -> usize {
         lock(&self.observed.probes)
@@ -357,23 +382,7 @@ impl Run {
             .map_or(0, |d| d.as_secs());
         let mut findings = Vec::new();
 
-        // 1. Plan.
-        let (discovery, plans) =
-            match tokio::time::timeout_at(deadline, self.plan(target, &mut findings)).await {
-                Ok(planned) => planned?,
-                Err(_) => {
-                    findings.push(deadline_finding(opts.deadline, "DNS discovery"));
-                    (None, Vec::new())
-                }
-            };
-
-        if let Some(p) = progress {
-            p.send(Progress::Planned {
-                hosts: plans.iter().map(|h| (host_key(h), h.probed())).collect(),
-            });
-        }
-
-        // 2. MTA-STS policy (once per domain and run) and the probes, at the same time.
+        // 1. Discovery, plans, probes and the MTA-STS policy, overlapped (stages.rs).
         let budget = FetchBudget::default();
         let fetch_cx = FetchContext {
             options: opts,
@@ -388,29 +397,15 @@ impl Run {
         let rcpt = target
             .address()
             .filter(|_| opts.stop_after >= StopAfter::RcptTo || opts.send_email);
-        let policy = async {
-            match (&target.domain, &discovery) {
-                (Some(d), Some(found)) => {
-                    let cell = {
-                        let mut m = lock(&self.observed.policies);
-                        Arc::clone(m.entry(d.to_string()).or_default())
-                    };
-                    let fetched = cell
-                        .get_or_init(|| fetch::mta_sts_policy(&fetch_cx, d, found))
-                        .await;
-                    fetched.clone()
-                }
-                _ => None,
-            }
-        };
-        let (mta_sts, probes) = tokio::join!(
-            tokio::time::timeout_at(deadline, policy),
-            self.probe_all(&plans, rcpt.as_deref(), deadline, progress)
+        let staged = self
+            .plan_and_probe(target, rcpt, deadline, &fetch_cx, progress, &mut findings)
+            .await?;
+        let (discovery, plans, probes, mta_sts) = (
+            staged.discovery,
+            staged.plans,
+            staged.probes,
+            staged.mta_sts,
         );
-        let mta_sts = mta_sts.unwrap_or_else(|_| {
-            findings.push(deadline_finding(opts.deadline, "the MTA-STS policy fetch"));
-            None
-        });
         let sts_tested = discovery.as_ref().is_some_and(|d| d.mta_sts.is_some());
 
         // 3. Judge (pure), then revocation of the chains that validated, all at once.
@@ -492,108 +487,6 @@ impl Run {
         })
     }
 
-    /// Discovery and the plans: one per address to probe (or to report).
-    async fn plan(
-        &self,
-        target: &Target,
-        findings: &mut Vec<Finding>,
-    ) -> Result<(Option<Discovery>, Vec<HostPlan>), Error> {
-        let inner = &self.checker.inner;
-        let opts = &inner.options;
-        let port_of = |given: Option<u16>| given.unwrap_or_else(|| opts.effective_port());
-        let mut discovery: Option<Discovery> = None;
-        let plans = match (&target.host, &target.domain) {
-            (Some(given), domain) => {
-                let port = port_of(given.port);
-                if let Some(d) = domain {
-                    discovery = Some(self.discover(d, port, false).await);
-                }
-                match &given.host {
-                    HostSpec::Ip(ip) => vec![HostPlan::given(*ip, port)],
-                    HostSpec::Name(name) => {
-                        let addrs = inner.resolver.host_addresses(name, opts.ip).await;
-                        let tlsa = inner.resolver.tlsa(&addrs, port).await.ok();
-                        let mut planner = Planner::new(opts, port);
-                        planner.host(name, 0, &addrs, tlsa, Vec::new());
-                        let (plans, capped) = planner.finish();
-                        findings.extend(capped);
-                        plans
-                    }
-                }
-            }
-            (None, Some(domain)) => {
-                let port = port_of(None);
-                let found = self.discover(domain, port, true).await;
-                let mut planner = Planner::new(opts, port);
-                match &found.mx {
-                    Err(e) => findings.push(Finding::new(
-                        "dns.mx_failed",
-                        Severity::Error,
-                        format!("the MX lookup failed: {e}"),
-                    )),
-                    Ok(set) => {
-                        match set.kind {
-                            MxKind::Null => findings.push(Finding::new(
-                                "dns.null_mx",
-                                Severity::Error,
-                                "the domain publishes a null MX (RFC 7505): it accepts no mail",
-                            )),
-                            MxKind::NoDomain => findings.push(Finding::new(
-                                "dns.no_domain",
-                                Severity::Error,
-                                "the domain does not exist (NXDOMAIN)",
-                            )),
-                            MxKind::Implicit => findings.push(Finding::new(
-                                "dns.implicit_mx",
-                                Severity::Warning,
-                                "no MX records: the domain's own address is the implicit MX",
-                            )),
-                            _ => {}
-                        }
-                        let records: Vec<_> = set.hosts.iter().map(|h| h.record.clone()).collect();
-                        let limit_n = opts.host_limit.select(&records);
-                        for (i, host) in set.hosts.iter().enumerate().take(limit_n) {
-                            let tlsa = found
-                                .hosts
-                                .get(i)
-                                .and_then(|h| h.tlsa.first())
-                                .and_then(|r| r.as_ref().ok())
-                                .cloned();
-                            let host_findings =
-                                host.findings.iter().map(crate::report::reported).collect();
-                            planner.host(
-                                &host.record.exchange,
-                                host.record.preference,
-                                &host.addresses,
-                                tlsa,
-                                host_findings,
-                            );
-                        }
-                    }
-                }
-                let (plans, capped) = planner.finish();
-                findings.extend(capped);
-                discovery = Some(found);
-                plans
-            }
-            (None, None) => {
-                return Err(Error::BadTarget("a target needs a domain or a host".into()));
-            }
-        };
-        Ok((discovery, plans))
-    }
-
-    async fn discover(&self, domain: &DomainName, port: u16, mx: bool) -> Discovery {
-        let opts = &self.checker.inner.options;
-        let mut d = DiscoveryOptions::default();
-        d.mx_limit = if mx { opts.mx_limit } else { MxLimit::All };
-        d.ip = opts.ip;
-        d.tlsa_ports = vec![port];
-        d.reverse_dns = false;
-        d.authoritative = opts.resolver.authoritative;
-        self.checker.inner.resolver.discover(domain, &d).await
-    }
-
     /// The revocation verdict of a host, when its chain validated and checking is on; once
     /// per leaf and run.
     async fn revocation(
@@ -642,7 +535,7 @@ impl Run {
     /// Probes each plan, sharing probes across the run's targets and keeping to the
     /// politeness limits and the deadline. Quick mode probes in preference order and stops
     /// at the first host that answers.
-    async fn probe_all(
+    pub(crate) async fn probe_all(
         &self,
         plans: &[HostPlan],
         rcpt: Option<&str>,
@@ -690,7 +583,7 @@ impl Run {
         out
     }
 
-    async fn probe_once(
+    pub(crate) async fn probe_once(
         &self,
         plan: &HostPlan,
         rcpt: Option<&str>,
@@ -787,7 +680,7 @@ impl Probed {
 }
 
 /// The key progress events name a host by.
-fn host_key(plan: &HostPlan) -> HostKey {
+pub(crate) fn host_key(plan: &HostPlan) -> HostKey {
     HostKey {
         name: plan.name.clone(),
         preference: plan.preference,
@@ -796,7 +689,7 @@ fn host_key(plan: &HostPlan) -> HostKey {
     }
 }
 
-fn deadline_finding(deadline: Duration, what: &str) -> Finding {
+pub(crate) fn deadline_finding(deadline: Duration, what: &str) -> Finding {
     Finding::new(
         "check.deadline",
         Severity::Error,

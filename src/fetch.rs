@@ -14,8 +14,9 @@ use std::time::{Duration, SystemTime};
 use rustls_pki_types::CertificateDer;
 
 use crate::clock::unix;
-use crate::dns::discovery::Discovery;
-use crate::dns::{DomainName, Outcome as DnsOutcome};
+use crate::dns::discovery::TxtCheck;
+use crate::dns::records::mta_sts::MtaStsTxt;
+use crate::dns::{DomainName, Error as DnsError, Outcome as DnsOutcome};
 use crate::options::ReceiverOptions;
 use crate::report::{Finding, MtaStsReport, Severity, reported};
 use crate::tls::TrustStore;
@@ -48,9 +49,9 @@ impl FetchContext<'_> {
 pub(crate) async fn mta_sts_policy(
     cx: &FetchContext<'_>,
     domain: &DomainName,
-    found: &Discovery,
+    txt: Option<&Result<TxtCheck<MtaStsTxt>, DnsError>>,
 ) -> Option<(MtaStsReport, Option<Policy>)> {
-    let check = match found.mta_sts.as_ref()? {
+    let check = match txt? {
         Err(e) => {
             return Some((
                 MtaStsReport {

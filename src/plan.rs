@@ -157,6 +157,11 @@ impl<'a> Planner<'a> {
         }
     }
 
+    /// The plans made so far.
+    pub(crate) fn planned(&self) -> &[HostPlan] {
+        &self.plans
+    }
+
     fn with_address(&self) -> usize {
         self.plans.iter().filter(|p| p.address.is_some()).count()
     }

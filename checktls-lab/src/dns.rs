@@ -396,6 +396,7 @@ pub struct DnsLabBuilder {
     now: Option<SystemTime>,
     reverse: bool,
     servfail: Vec<(String, RecordType)>,
+    delays: Vec<(String, RecordType, Duration)>,
 }
 
 /// The running lab DNS server; it stops when dropped.
@@ -403,6 +404,7 @@ pub struct DnsLab {
     addr: SocketAddr,
     zones: LabZones,
     queries: Arc<AtomicUsize>,
+    delayed: Arc<Delayed>,
     _server: Server<LabHandler>,
 }
 
@@ -428,6 +430,14 @@ pub struct LabZones {
     anchor: String,
     anchor_ds: String,
     servfail: HashSet<(LowerName, RecordType)>,
+    delays: HashMap<(LowerName, RecordType), Duration>,
+}
+
+/// Questions for delayed names: how many came in, how many were answered.
+#[derive(Debug, Default)]
+struct Delayed {
+    asked: AtomicUsize,
+    answered: AtomicUsize,
 }
 
 impl std::fmt::Debug for LabZones {
@@ -483,6 +493,7 @@ impl DnsLab {
             now: None,
             reverse: true,
             servfail: Vec::new(),
+            delays: Vec::new(),
         }
     }
 
@@ -557,6 +568,15 @@ impl DnsLab {
     pub fn queries(&self) -> usize {
         self.queries.load(Ordering::Relaxed)
     }
+
+    /// How many questions for delayed names ([`DnsLabBuilder::delay`]) came in, and how many of
+    /// them have been answered.
+    pub fn delayed(&self) -> (usize, usize) {
+        (
+            self.delayed.asked.load(Ordering::Relaxed),
+            self.delayed.answered.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl DnsLabBuilder {
@@ -597,6 +617,15 @@ impl DnsLabBuilder {
         self
     }
 
+    /// Answers the question (name absolute, with or without the trailing dot; type `ANY`
+    /// for every type) only after `wait`: a slow server, or a slow zone behind a resolver.
+    /// Other questions are answered at once meanwhile.
+    pub fn delay(mut self, name: &str, record_type: &str, wait: Duration) -> Self {
+        let rtype = record_type.parse::<RecordType>().unwrap_or(RecordType::ANY);
+        self.delays.push((name.to_owned(), rtype, wait));
+        self
+    }
+
     /// Signs the zones without serving them.
     pub fn build(self) -> Result<LabZones, Error> {
         build(self)
@@ -609,7 +638,9 @@ impl DnsLabBuilder {
         let addr = udp.local_addr()?;
         let tcp = TcpListener::bind(addr).await?;
         let queries = Arc::new(AtomicUsize::new(0));
-        let handler = LabHandler::new(&zones, Arc::clone(&queries));
+        let delayed = Arc::new(Delayed::default());
+        let mut handler = LabHandler::new(&zones, Arc::clone(&queries));
+        handler.delayed = Arc::clone(&delayed);
         let mut server = Server::new(handler);
         server.register_socket(udp);
         server.register_listener(tcp, Duration::from_secs(10), 64 * 1024);
@@ -617,6 +648,7 @@ impl DnsLabBuilder {
             addr,
             zones,
             queries,
+            delayed,
             _server: server,
         })
     }
@@ -922,12 +954,17 @@ fn build(spec: DnsLabBuilder) -> Result<LabZones, Error> {
     for (n, t) in &spec.servfail {
         servfail.insert((LowerName::from(&name(n)?), *t));
     }
+    let mut delays = HashMap::new();
+    for (n, t, wait) in &spec.delays {
+        delays.insert((LowerName::from(&name(n)?), *t), *wait);
+    }
     Ok(LabZones {
         handlers: built.into_iter().map(|(n, h)| (n, Arc::new(h))).collect(),
         files,
         anchor,
         anchor_ds,
         servfail,
+        delays,
     })
 }
 
@@ -1102,6 +1139,8 @@ struct LabHandler {
     main: Catalog,
     parents: HashMap<LowerName, Catalog>,
     servfail: HashSet<(LowerName, RecordType)>,
+    delays: HashMap<(LowerName, RecordType), Duration>,
+    delayed: Arc<Delayed>,
     queries: Arc<AtomicUsize>,
 }
 
@@ -1126,6 +1165,8 @@ impl LabHandler {
             main: catalog(None),
             parents,
             servfail: zones.servfail.clone(),
+            delays: zones.delays.clone(),
+            delayed: Arc::default(),
             queries,
         }
     }
@@ -1142,6 +1183,15 @@ impl RequestHandler for LabHandler {
         if let Ok(info) = request.request_info() {
             let qname = info.query.name().clone();
             let qtype = info.query.query_type();
+            if let Some(wait) = self
+                .delays
+                .get(&(qname.clone(), qtype))
+                .or_else(|| self.delays.get(&(qname.clone(), RecordType::ANY)))
+            {
+                self.delayed.asked.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(*wait).await;
+                self.delayed.answered.fetch_add(1, Ordering::Relaxed);
+            }
             if self.servfail.contains(&(qname.clone(), qtype))
                 || self.servfail.contains(&(qname.clone(), RecordType::ANY))
             {

@@ -44,6 +44,7 @@ pub struct PostfixConfig {
     sasl_users: Vec<(String, String)>,
     require_tls_for_auth: bool,
     extra: Vec<String>,
+    also: Vec<IpAddr>,
 }
 
 impl PostfixConfig {
@@ -61,7 +62,15 @@ impl PostfixConfig {
             sasl_users: Vec::new(),
             require_tls_for_auth: true,
             extra: Vec::new(),
+            also: Vec::new(),
         }
+    }
+
+    /// Listens on these addresses too, same port and configuration (one smtpd service
+    /// each): many receivers from one instance, for throughput tests.
+    pub fn also_listen(mut self, ips: impl IntoIterator<Item = IpAddr>) -> Self {
+        self.also.extend(ips);
+        self
     }
 
     /// Any other main.cf line (`name = value`), appended last.
@@ -338,10 +347,15 @@ impl Postfix {
             main.push('\n');
         }
         std::fs::write(dir.join("main.cf"), main)?;
-        std::fs::write(
-            dir.join("master.cf"),
-            format!("{bind}:{port} inet n - n - - smtpd\n{MASTER_CF}"),
-        )?;
+        let mut services = format!("{bind}:{port} inet n - n - - smtpd\n");
+        for ip in &config.also {
+            let bind = match ip {
+                IpAddr::V6(a) => format!("[{a}]"),
+                IpAddr::V4(a) => a.to_string(),
+            };
+            services.push_str(&format!("{bind}:{port} inet n - n - - smtpd\n"));
+        }
+        std::fs::write(dir.join("master.cf"), format!("{services}{MASTER_CF}"))?;
         run(Command::new(POSTFIX).arg("-c").arg(&dir).arg("check"))?;
         run(Command::new(POSTFIX).arg("-c").arg(&dir).arg("start"))?;
         let addr = SocketAddr::new(config.ip, port);

@@ -27,7 +27,7 @@ use crate::records::tls_rpt::{self, TlsRptRecord};
 use crate::{DomainName, Error, Finding, Proof, TlsaUsage, organizational_domain};
 
 /// Runs futures on tasks, at most `limit` at once, and gives their outputs in order.
-async fn join_all<T, F>(limit: usize, futures: Vec<F>) -> Vec<T>
+pub(super) async fn join_all<T, F>(limit: usize, futures: Vec<F>) -> Vec<T>
 where
     F: Future<Output = T> + Send + 'static,
     T: Send + 'static,
@@ -57,7 +57,7 @@ where
     out.into_iter().flatten().collect()
 }
 
-async fn maybe<T>(on: bool, f: impl Future<Output = T>) -> Option<T> {
+pub(super) async fn maybe<T>(on: bool, f: impl Future<Output = T>) -> Option<T> {
     if on { Some(f.await) } else { None }
 }
 
@@ -95,34 +95,7 @@ impl Resolver {
             })
             .collect();
         let addresses = join_all(self.options().concurrency, futures).await;
-        let mut findings = plan.findings;
-        if answer.proof.is_bogus() {
-            findings.push(Finding::error(
-                "mx.bogus",
-                format!("the MX answer is DNSSEC-bogus: {}", answer.proof),
-            ));
-        }
-        let hosts = plan
-            .selected
-            .into_iter()
-            .zip(addresses)
-            .map(|(record, addresses)| {
-                let findings = host_findings(&addresses, plan.kind, ip);
-                MxHost {
-                    record,
-                    addresses,
-                    findings,
-                }
-            })
-            .collect();
-        Ok(MxSet {
-            domain: domain.clone(),
-            answer,
-            kind: plan.kind,
-            hosts,
-            skipped: plan.skipped,
-            findings,
-        })
+        Ok(mx_set(domain, answer, plan, addresses, ip))
     }
 
     /// The TLSA records for a host's port, by RFC 7672 §2.2.2: when the host's addresses are
@@ -416,79 +389,13 @@ impl Resolver {
 
     /// Everything about a domain: the MX set with addresses, TLSA and reverse DNS per host, and
     /// the mail records, looked up concurrently. Each part that fails is an `Err` in its place;
-    /// the rest is kept.
+    /// the rest is kept. [`start_discovery`](Self::start_discovery) gives the parts as they
+    /// come.
     pub async fn discover(&self, domain: &DomainName, options: &DiscoveryOptions) -> Discovery {
-        let (resolver, authoritative) = if options.authoritative {
-            match self.authoritative_for(domain).await {
-                Ok(r) => (r, true),
-                Err(e) => {
-                    return Discovery {
-                        domain: domain.clone(),
-                        authoritative: true,
-                        mx: Err(e),
-                        hosts: Vec::new(),
-                        mta_sts: None,
-                        tls_rpt: None,
-                        spf: None,
-                        dmarc: None,
-                        bimi: None,
-                        dkim: Vec::new(),
-                    };
-                }
-            }
-        } else {
-            (self.clone(), false)
-        };
-        let r = &resolver;
-        let bimi_selector = options.bimi_selector.clone().unwrap_or_default();
-        let (mx, mta_sts, tls_rpt, spf, dmarc, bimi, dkim) = tokio::join!(
-            r.mx(domain, options.mx_limit, options.ip),
-            maybe(options.mta_sts, r.mta_sts(domain)),
-            maybe(options.tls_rpt, r.tls_rpt(domain)),
-            maybe(options.spf, r.spf(domain)),
-            maybe(options.dmarc, r.dmarc(domain)),
-            maybe(
-                options.bimi_selector.is_some(),
-                r.bimi(domain, &bimi_selector)
-            ),
-            r.dkim_selectors(
-                domain,
-                &options.dkim_selectors,
-                options.common_dkim_selectors
-            ),
-        );
-        let hosts = match &mx {
-            Ok(set) => {
-                let futures: Vec<_> = set
-                    .hosts
-                    .iter()
-                    .map(|h| {
-                        let me = resolver.clone();
-                        let addresses = h.addresses.clone();
-                        let ports = options.tlsa_ports.clone();
-                        let reverse = options.reverse_dns;
-                        async move { me.host_discovery(addresses, ports, reverse).await }
-                    })
-                    .collect();
-                join_all(resolver.options().concurrency, futures).await
-            }
-            Err(_) => Vec::new(),
-        };
-        Discovery {
-            domain: domain.clone(),
-            authoritative,
-            mx,
-            hosts,
-            mta_sts,
-            tls_rpt,
-            spf,
-            dmarc,
-            bimi,
-            dkim,
-        }
+        self.start_discovery(domain, options).finish().await
     }
 
-    async fn host_discovery(
+    pub(super) async fn host_discovery(
         &self,
         addresses: HostAddresses,
         ports: Vec<u16>,
@@ -541,7 +448,45 @@ fn count_reply<T>(r: Result<Answer<T>, Error>) -> SpfReply {
     }
 }
 
-fn host_findings(addresses: &HostAddresses, kind: MxKind, ip: IpChoice) -> Vec<Finding> {
+/// The MX set from its answer, its plan and the selected hosts' addresses (in plan order).
+pub(super) fn mx_set(
+    domain: &DomainName,
+    answer: Answer<crate::MxRecord>,
+    plan: MxPlan,
+    addresses: Vec<HostAddresses>,
+    ip: IpChoice,
+) -> MxSet {
+    let mut findings = plan.findings;
+    if answer.proof.is_bogus() {
+        findings.push(Finding::error(
+            "mx.bogus",
+            format!("the MX answer is DNSSEC-bogus: {}", answer.proof),
+        ));
+    }
+    let hosts = plan
+        .selected
+        .into_iter()
+        .zip(addresses)
+        .map(|(record, addresses)| {
+            let findings = host_findings(&addresses, plan.kind, ip);
+            MxHost {
+                record,
+                addresses,
+                findings,
+            }
+        })
+        .collect();
+    MxSet {
+        domain: domain.clone(),
+        answer,
+        kind: plan.kind,
+        hosts,
+        skipped: plan.skipped,
+        findings,
+    }
+}
+
+pub(super) fn host_findings(addresses: &HostAddresses, kind: MxKind, ip: IpChoice) -> Vec<Finding> {
     let mut findings = Vec::new();
     let host = &addresses.host;
     if let Some(last) = addresses.cnames().last()

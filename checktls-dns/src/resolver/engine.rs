@@ -22,6 +22,7 @@ use hickory_resolver::proto::rr::{Name, RData, Record, RecordType as HType};
 use hickory_resolver::{NameServerPool, PoolContext, TlsConfig};
 use tokio::time::Instant;
 
+use super::keys::{Key, KeyCache};
 use super::options::{Dnssec, Nameservers, ResolverOptions};
 use super::{anchored, diagnose};
 use crate::answer::{Answer, CnameHop, Outcome, Query, RecordType};
@@ -35,13 +36,21 @@ pub(crate) type Pool = RetryDnsHandle<NameServerPool<TokioRuntimeProvider>>;
 pub(crate) struct Upstream {
     default: Pool,
     direct: Option<(Name, Pool)>,
+    /// The validator's own questions, asked once (see `keys`); `None`: every one is asked.
+    keys: Option<Arc<KeyCache>>,
 }
 
-impl DnsHandle for Upstream {
-    type Response = <Pool as DnsHandle>::Response;
-    type Runtime = TokioRuntimeProvider;
+impl Upstream {
+    /// The same servers with `keys` as the cache of the validator's questions.
+    fn with_keys(&self, keys: Option<Arc<KeyCache>>) -> Self {
+        Self {
+            default: self.default.clone(),
+            direct: self.direct.clone(),
+            keys,
+        }
+    }
 
-    fn send(&self, mut request: DnsRequest) -> Self::Response {
+    fn route(&self, mut request: DnsRequest) -> <Pool as DnsHandle>::Response {
         if let Some((zone, direct)) = &self.direct {
             let in_zone = request.queries.first().is_some_and(|q| {
                 zone.zone_of(q.name())
@@ -55,6 +64,26 @@ impl DnsHandle for Upstream {
             }
         }
         self.default.send(request)
+    }
+}
+
+impl DnsHandle for Upstream {
+    type Response = <Pool as DnsHandle>::Response;
+    type Runtime = TokioRuntimeProvider;
+
+    fn send(&self, request: DnsRequest) -> Self::Response {
+        if let Some(keys) = &self.keys
+            && let Some(key) = Key::of(&request)
+        {
+            let keys = Arc::clone(keys);
+            let me = self.clone();
+            // The question is sent only when no kept or in-flight answer serves it.
+            let fetch = async move { me.route(request).first_answer().await };
+            return Box::pin(futures_util::stream::once(Box::pin(async move {
+                keys.get(key, fetch).await
+            })));
+        }
+        self.route(request)
     }
 }
 
@@ -186,8 +215,17 @@ impl Engine {
         let upstream = Upstream {
             default: pool(&servers, &options)?,
             direct: None,
+            keys: (options.cache || options.keep_keys).then(Arc::default),
         };
         Self::with_upstream(options, upstream).await
+    }
+
+    /// The same servers and options with caches of its own: the validator's questions are
+    /// asked once for as long as the new engine lives (even with the answer cache off), and
+    /// answers (with it on) are kept apart from this engine's.
+    pub(crate) async fn with_fresh_caches(&self) -> Result<Self, Error> {
+        let upstream = self.plain.with_keys(Some(Arc::default()));
+        Self::with_upstream(self.options.clone(), upstream).await
     }
 
     async fn with_upstream(options: ResolverOptions, upstream: Upstream) -> Result<Self, Error> {
@@ -234,6 +272,7 @@ impl Engine {
         let upstream = Upstream {
             default: self.plain.default.clone(),
             direct: Some((to_name(zone)?, pool(servers, &self.options)?)),
+            keys: (self.options.cache || self.options.keep_keys).then(Arc::default),
         };
         Self::with_upstream(self.options.clone(), upstream).await
     }

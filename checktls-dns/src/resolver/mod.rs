@@ -44,9 +44,12 @@ mod discover;
 mod engine;
 #[doc(hidden)]
 pub(crate) mod fuzz;
+mod keys;
 mod options;
+mod staged;
 
 pub use options::{DiscoveryOptions, Dnssec, Nameservers, ResolverOptions};
+pub use staged::Discovering;
 
 use crate::answer::{Answer, RecordType, TxtRecord};
 use crate::{DomainName, Error, MxRecord, TlsaRecord};
@@ -72,6 +75,19 @@ impl Resolver {
     pub async fn new(options: ResolverOptions) -> Result<Self, Error> {
         Ok(Self {
             engine: Arc::new(Engine::new(options).await?),
+        })
+    }
+
+    /// A resolver with the same servers and options and caches of its own, for one receiver
+    /// test or one batch run: each zone's DNSKEY and DS (and the NS questions that find zone
+    /// cuts) are asked once for as long as it lives, even with
+    /// [`cache`](ResolverOptions::cache) off; with the cache on, its answers are kept apart
+    /// from this resolver's. (This resolver itself keeps the validator's questions for their
+    /// TTL when `cache` or [`keep_keys`](ResolverOptions::keep_keys) is on, and asks them
+    /// every time otherwise.) May ask for the keys of DS trust anchors, as [`Resolver::new`].
+    pub async fn scoped(&self) -> Result<Self, Error> {
+        Ok(Self {
+            engine: Arc::new(self.engine.with_fresh_caches().await?),
         })
     }
 

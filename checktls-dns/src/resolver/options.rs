@@ -53,11 +53,15 @@ pub struct ResolverOptions {
     /// Ask over TCP only. Default: `false` (UDP, then TCP when an answer is truncated).
     pub tcp: bool,
     /// Keep answers for their TTL. Default: `true`. With `false` every lookup is asked again
-    /// (CheckTLS's "Turn off DNS cache").
+    /// (CheckTLS's "Turn off DNS cache"). With `true` the DNSSEC validator's own questions
+    /// (each zone's DNSKEY and DS) are also kept for their TTL and asked once however many
+    /// answers they prove; see [`Resolver::scoped`](super::Resolver::scoped) for a cache
+    /// that lives for one test.
     pub cache: bool,
     /// Keep the validator's proofs (of keys, delegations and RRsets) between lookups even when
     /// [`cache`](Self::cache) is off: every question is still asked, but a chain of trust
-    /// already walked is not walked again. Default: `false` (with `cache` off, nothing is kept).
+    /// already walked is not walked again, and each zone's DNSKEY and DS are asked once for
+    /// their TTL. Default: `false` (with `cache` off, nothing is kept).
     pub keep_keys: bool,
     /// How long one attempt waits for the servers. Default: 5 seconds.
     pub timeout: Duration,
