@@ -17,6 +17,7 @@ pub mod mailer;
 pub mod options;
 pub mod output;
 mod plan;
+mod politeness;
 mod probe;
 pub mod report;
 pub mod target;
