@@ -291,7 +291,8 @@ impl Gauge {
         self.quits.load(Ordering::SeqCst)
     }
 
-    /// Connections refused with 421 by the session limits (not counted as opened).
+    /// Connections refused with 421 by the session limits (counted in
+    /// [`connections`](Self::connections) and [`most_open`](Self::most_open) too).
     pub fn refused(&self) -> usize {
         self.refused.load(Ordering::SeqCst)
     }
@@ -392,7 +393,9 @@ impl SmtpReceiver {
                         g.refused.fetch_add(1, Ordering::SeqCst);
                     }
                     let b = posture.banner.clone();
+                    let counted = Counted::new(&posture.gauges);
                     tokio::spawn(async move {
+                        let _counted = counted;
                         let mut s: BoxStream = Box::new(tcp);
                         let _ = write(
                             &mut s,
