@@ -34,6 +34,7 @@ pub mod http;
 pub mod legacy;
 pub mod mta_sts;
 pub mod ocsp;
+pub mod opensmtpd;
 pub mod pki;
 pub mod postfix;
 pub mod postgres;

@@ -1,0 +1,560 @@
+//! Every kind of receiver (issue 13): real mail servers from Debian packages, each started by
+//! this test with its own configuration inside a network namespace it creates (`unshare
+//! --net --mount`: only its own loopback, its own mounts), each posture first proven with an
+//! independent client (openssl s_client, posttls-finger, raw SMTP), then graded by the
+//! receiver test. Run by .ci/run (`cargo test -- --ignored`), as root.
+//!
+//! ```text
+//!   host ──unshare --net --mount──► namespace: lo up, fd13::25 on lo
+//!     lab DNS (signed zones, in process) ─ MX names below
+//!     OpenSMTPD 6.8   127.0.0.70:25  aborts every handshake after ServerHello+Certificate
+//!     Postfix (anvil) 127.0.0.71:25  1 session at a time, 2 per 10 s per client, 421 beyond
+//!     Postfix+postscreen 127.0.0.72:25  pregreet (multi-line 220), pipelining, non-SMTP
+//!                                       command and bare newline tests, all enforced
+//!     Postfix+postgrey   127.0.0.73:25  greylisting: 450 at RCPT TO
+//!     Postfix SNI maps   127.0.0.74:25  mx2.sni.test gets its own certificate
+//!     Postfix RSA+ECDSA  127.0.0.75:25 │ leaf only 127.0.0.76:25 │ wrong order 127.0.0.77:25
+//!     aiosmtpd           127.0.0.78:25  STARTTLS, TLS 1.3 (Python's ssl)
+//!     Postfix IPv6 only  [fd13::25]:25  AAAA only
+//! ```
+//!
+//! | domain | posture | independent proof | expected band and facts |
+//! |---|---|---|---|
+//! | smtpd.test | OpenSMTPD 6.8 (OpenSSL 3), RSA key | `openssl s_client -starttls smtp`, TLS 1.3 and 1.2: alert 80 after the certificate, no session | no encryption (< 50) 20 runs in a row; `secure` not ok; `tls.handshake_aborted` names TLSv1.3 and InternalError; no prober |
+//! | rate.test | three MX names on one Postfix with anvil limits | posttls-finger: TLS 1.3; two connections at once: the second gets 421; a third in 10 s: 421 | TLS 1.3 band (114) 20 runs in a row; anvil's log: max connection count 1, no concurrency limit exceeded |
+//! | b01..b20.test | a batch of twenty domains on the same Postfix | (as rate.test) | every target 114; no limit exceeded during the batch; two sessions in all |
+//! | ps.test | postscreen, deep protocol tests | raw clients from 127.0.0.2 that pregreet, pipeline, send a non-SMTP command, send a bare LF: postscreen logs each | TLS 1.3 band; the first run's RCPT TO deferred (450, postscreen's "come back later"), no effect on the grade; no violation logged for our client, PASS NEW |
+//! | grey.test | postgrey | (450 from postgrey shown by our first RCPT) | TLS 1.3 band; `smtp.rcpt_deferred` |
+//! | sni.test | Postfix tls_server_sni_maps | openssl s_client -servername: two certificates | both names probed (no reuse), each its own certificate, both TLS 1.3 band |
+//! | dual.test | RSA and ECDSA certificates | openssl s_client -sigalgs: both | TLS 1.3 band (114) |
+//! | leafonly.test | leaf without its intermediate | openssl s_client -showcerts: one certificate | TLS 1.3 band, chain not valid (below 114) |
+//! | wrongorder.test | leaf, root, intermediate | openssl s_client -showcerts: three, out of order | TLS 1.3 band, 114 (the path is built regardless of order) |
+//! | aiosmtpd.test | aiosmtpd | openssl s_client: TLS 1.3 | TLS 1.3 band (114) |
+//! | v6.test | IPv6 only | openssl s_client -6 | TLS 1.3 band (114) |
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use checktls::options::ReceiverOptions;
+use checktls::output::{Format, Level, render};
+use checktls::tls::TrustStore;
+use checktls::{Checker, ReceiverReport, Target};
+use checktls_lab::dns::{DnsLab, MailDomain};
+use checktls_lab::opensmtpd::{OpenSmtpd, OpenSmtpdConfig};
+use checktls_lab::pki::{LeafSpec, Pki};
+use checktls_lab::postfix::{Postfix, PostfixConfig};
+
+const MARK: &str = "CHECKTLS_RECEIVERS_IN_NETNS";
+const RUNS: usize = 20;
+
+fn v4(last: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(127, 0, 0, last))
+}
+
+fn v6() -> IpAddr {
+    IpAddr::V6(Ipv6Addr::new(0xfd13, 0, 0, 0, 0, 0, 0, 0x25))
+}
+
+fn sh(cmd: &str, args: &[&str]) -> String {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `openssl s_client -starttls smtp` against `addr` with `extra` arguments: everything it
+/// printed (the session, or why there was none).
+fn s_client(addr: SocketAddr, extra: &[&str]) -> String {
+    let mut child = Command::new("openssl")
+        .arg("s_client")
+        .args(["-starttls", "smtp", "-connect", &addr.to_string()])
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl (Debian package openssl)");
+    if let Some(mut i) = child.stdin.take() {
+        let _ = i.write_all(b"QUIT\r\n");
+    }
+    let out = child.wait_with_output().expect("openssl");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// posttls-finger (Debian's postfix package) against `[ip]:port`, TLS opportunistic.
+fn posttls_finger(addr: SocketAddr) -> String {
+    let out = Command::new("posttls-finger")
+        .args(["-c", "-l", "may", "-L", "summary"])
+        .arg(format!("[{}]:{}", addr.ip(), addr.port()))
+        .output()
+        .expect("posttls-finger (Debian package postfix)");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A raw SMTP client from `source` (so postscreen's verdicts on it do not touch our client's
+/// address): reads the greeting's first line, sends `bytes` (after the whole greeting unless
+/// `early`), returns what came back within two seconds.
+async fn raw_client(addr: SocketAddr, source: IpAddr, bytes: &[u8], early: bool) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+    let sock = match addr {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
+    }
+    .unwrap();
+    sock.bind(SocketAddr::new(source, 0)).unwrap();
+    let s = sock.connect(addr).await.unwrap();
+    let (r, mut w) = s.into_split();
+    let mut reader = tokio::io::BufReader::new(r);
+    let mut seen = String::new();
+    let mut line = String::new();
+    let wait = Duration::from_secs(8);
+    let _ = tokio::time::timeout(wait, reader.read_line(&mut line)).await;
+    seen.push_str(&line);
+    if !early {
+        while line.starts_with("220-") {
+            line.clear();
+            match tokio::time::timeout(wait, reader.read_line(&mut line)).await {
+                Ok(Ok(n)) if n > 0 => seen.push_str(&line),
+                _ => break,
+            }
+        }
+    }
+    let _ = w.write_all(bytes).await;
+    let mut rest = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), reader.read_to_end(&mut rest)).await;
+    seen + &String::from_utf8_lossy(&rest)
+}
+
+struct Env {
+    pki: Pki,
+    dns: DnsLab,
+}
+
+impl Env {
+    async fn checker(&self, tweak: impl FnOnce(&mut ReceiverOptions)) -> Checker {
+        let mut opts = ReceiverOptions::default();
+        opts.timeout = Duration::from_secs(10);
+        opts.deadline = Duration::from_secs(120);
+        opts.revocation = false;
+        opts.resolver.nameservers = vec![self.dns.addr()];
+        opts.resolver.dnssec_anchors = Some(self.dns.trust_anchor().to_owned());
+        opts.allow_non_global = true; // loopback and fd13::/16 in the namespace
+        tweak(&mut opts);
+        let mut trust = TrustStore::empty();
+        trust.add_der(self.pki.root().der().clone()).unwrap();
+        Checker::builder(opts).trust(trust).build().await.unwrap()
+    }
+
+    async fn check(&self, target: &str) -> ReceiverReport {
+        let c = self.checker(|_| {}).await;
+        c.check(&target.parse::<Target>().unwrap()).await.unwrap()
+    }
+}
+
+fn stage(h: &checktls::report::HostReport, name: &str) -> Option<bool> {
+    h.stages.iter().find(|s| s.stage == name).map(|s| s.ok)
+}
+
+fn has(h: &checktls::report::HostReport, code: &str) -> bool {
+    h.findings.iter().any(|f| f.code == code)
+}
+
+/// The lines of `log` after byte `from`.
+fn since(log: &str, from: usize) -> &str {
+    log.get(from..).unwrap_or_default()
+}
+
+fn inside_namespace() {
+    sh("ip", &["link", "set", "lo", "up"]);
+    sh("ip", &["-6", "addr", "add", "fd13::25/128", "dev", "lo"]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(scenarios());
+}
+
+async fn scenarios() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let a = |ip: IpAddr| [ip];
+    let mut zones = DnsLab::builder()
+        .mail_domain(MailDomain::new("smtpd.test").mx(10, "mx", a(v4(70))))
+        .mail_domain(
+            MailDomain::new("rate.test")
+                .mx(10, "mx1", a(v4(71)))
+                .mx(20, "mx2", a(v4(71)))
+                .mx(30, "mx3", a(v4(71))),
+        )
+        .mail_domain(MailDomain::new("ps.test").mx(10, "mx", a(v4(72))));
+    for i in 1..=20 {
+        zones = zones.mail_domain(MailDomain::new(&format!("b{i:02}.test")).mx(
+            10,
+            "mx",
+            a(v4(71)),
+        ));
+    }
+    let dns = zones.start().await.unwrap();
+    let env = Env { pki, dns };
+
+    aborting_opensmtpd(&env).await;
+    rate_limited_postfix(&env).await;
+    postscreen_manners(&env).await;
+}
+
+/// OpenSMTPD 6.8 on OpenSSL 3: ServerHello, Certificate, then a fatal alert, every time.
+async fn aborting_opensmtpd(env: &Env) {
+    let leaf = env.pki.valid("mx.smtpd.test").unwrap();
+    let addr = SocketAddr::new(v4(70), 25);
+    let server = OpenSmtpd::start(OpenSmtpdConfig::new(addr, &leaf).hostname("mx.smtpd.test"))
+        .unwrap_or_else(|e| panic!("OpenSMTPD: {e}"));
+    // The posture, shown by OpenSSL's own client: the certificate comes, then alert 80
+    // (internal_error), and no session, for TLS 1.3 and for TLS 1.2.
+    for version in ["-tls1_3", "-tls1_2"] {
+        let o = s_client(addr, &[version]);
+        assert!(
+            o.contains("alert internal error") && o.contains("CN = mx.smtpd.test"),
+            "OpenSMTPD {version}: {o}"
+        );
+        assert!(
+            !o.contains("Cipher is TLS") && !o.contains("Verification: OK"),
+            "no session {version}: {o}"
+        );
+    }
+    let started = Instant::now();
+    for run in 0..RUNS {
+        let r = env.check("smtpd.test").await;
+        let text = render(&r, Level::Detail, Format::Text);
+        let mx = &r.mx[0];
+        assert!(r.score() < 50, "run {run}: no-encryption band\n{text}");
+        assert!(mx.tls.is_none(), "run {run}: no session\n{text}");
+        assert_eq!(stage(mx, "secure"), Some(false), "run {run}\n{text}");
+        assert_eq!(stage(mx, "tls_offered"), Some(true), "run {run}\n{text}");
+        let aborted = mx
+            .findings
+            .iter()
+            .find(|f| f.code == "tls.handshake_aborted")
+            .unwrap_or_else(|| panic!("run {run}: the abort is named\n{text}"));
+        assert!(
+            aborted.message.contains("TLSv1.3") && aborted.message.contains("InternalError"),
+            "run {run}: {}",
+            aborted.message
+        );
+        assert!(mx.sslprobe.is_none() && !has(mx, "tls.legacy_only"), "{text}");
+    }
+    println!(
+        "OpenSMTPD: {RUNS} runs in {:?}, every one in the no-encryption band",
+        started.elapsed()
+    );
+    let log = server.log();
+    assert!(
+        log.matches("smtp connected").count() >= RUNS,
+        "OpenSMTPD saw the runs: {log}"
+    );
+}
+
+/// Anvil's statistics in a Postfix log: (max connection count, max connection rate).
+fn anvil_max(log: &str) -> (Option<u32>, Option<u32>) {
+    let find = |what: &str| {
+        log.lines()
+            .filter_map(|l| l.split(what).nth(1))
+            .filter_map(|rest| {
+                rest.trim()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()
+                    .and_then(|n| n.parse::<u32>().ok())
+            })
+            .max()
+    };
+    (find("max connection count "), find("max connection rate "))
+}
+
+/// Three MX names on one Postfix that allows one session at a time and two per ten seconds
+/// per client; then a batch of twenty domains on it.
+async fn rate_limited_postfix(env: &Env) {
+    let leaf = env
+        .pki
+        .leaf(&LeafSpec::new(
+            &[
+                "mx1.rate.test",
+                "mx2.rate.test",
+                "mx3.rate.test",
+                "mx.b01.test",
+                "*.b02.test",
+            ],
+            SystemTime::now(),
+        ))
+        .unwrap();
+    let pf = Postfix::start(
+        PostfixConfig::new(v4(71))
+            .port(25)
+            .hostname("mx1.rate.test")
+            .tls(&leaf)
+            .main_cf("smtpd_client_connection_count_limit = 1")
+            .main_cf("smtpd_client_connection_rate_limit = 2")
+            .main_cf("anvil_rate_time_unit = 10s")
+            .main_cf("anvil_status_update_time = 10s")
+            .main_cf("smtpd_client_event_limit_exceptions ="),
+    )
+    .unwrap_or_else(|e| panic!("postfix: {e}"));
+    let addr = pf.addr();
+    // The posture, shown by independent clients: TLS 1.3 (posttls-finger), one session at a
+    // time (a second connection while one is open gets 421), two per ten seconds (a third
+    // gets 421).
+    let f = posttls_finger(addr);
+    assert!(f.contains("TLSv1.3"), "posttls-finger: {f}");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut first = TcpStream::connect(addr).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut b = [0u8; 512];
+    let n = first.read(&mut b).unwrap();
+    assert!(b[..n].starts_with(b"220"), "{}", String::from_utf8_lossy(&b));
+    let second = raw_client(addr, v4(1), b"QUIT\r\n", true).await;
+    assert!(
+        second.starts_with("421") && second.contains("too many connections"),
+        "one at a time: {second}"
+    );
+    drop(first);
+    let log = pf.log();
+    assert!(
+        log.contains("Connection concurrency limit exceeded")
+            || log.contains("Connection rate limit exceeded"),
+        "Postfix logged the refusal: {log}"
+    );
+    // Wait out the window the proof spent.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+
+    let mark = pf.log().len();
+    let started = Instant::now();
+    for run in 0..RUNS {
+        let r = env.check("rate.test").await;
+        let text = render(&r, Level::Detail, Format::Text);
+        assert!(
+            (104..=121).contains(&r.score()),
+            "run {run}: the TLS 1.3 band ({})\n{text}",
+            r.score()
+        );
+        assert_eq!(r.mx.len(), 3);
+        for h in &r.mx {
+            assert_eq!(
+                h.tls.as_ref().map(|t| t.version.as_str()),
+                Some("TLSv1.3"),
+                "run {run}\n{text}"
+            );
+        }
+        assert!(has(&r.mx[2], "smtp.facts_reused"), "{text}");
+        println!(
+            "rate.test run {run}: {} after {:?}",
+            r.score(),
+            started.elapsed()
+        );
+    }
+    let runs_took = started.elapsed();
+    let log = pf.log();
+    let during = since(&log, mark);
+    assert!(
+        !during.contains("Connection concurrency limit exceeded"),
+        "never two sessions at once: {during}"
+    );
+    println!(
+        "rate.test: {RUNS} runs in {runs_took:?}; Postfix refused {} connections by the rate \
+         limit (each run after the first waits for the window)",
+        during.matches("Connection rate limit exceeded").count()
+    );
+
+    // The batch: twenty domains, all on this server, in one batch run.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let mark = pf.log().len();
+    let targets: String = (1..=20)
+        .map(|i| format!("<Target>b{i:02}.test</Target>"))
+        .collect();
+    let xml = format!(
+        r#"<BatchTest TestType="receiver">{targets}<Total Function="average"/></BatchTest>"#
+    );
+    let batch = checktls::batch::parse(&xml).expect("batch parses");
+    let mut opts = ReceiverOptions::default();
+    opts.timeout = Duration::from_secs(10);
+    opts.revocation = false;
+    opts.resolver.nameservers = vec![env.dns.addr()];
+    opts.resolver.dnssec_anchors = Some(env.dns.trust_anchor().to_owned());
+    opts.allow_non_global = true;
+    let mut trust = TrustStore::empty();
+    trust.add_der(env.pki.root().der().clone()).unwrap();
+    let executor = checktls::executor::ReceiverExecutor::new(opts).trust(trust);
+    let started = Instant::now();
+    let result = checktls::batch::run::run(
+        &batch,
+        &executor,
+        &checktls::batch::run::RunOptions::default(),
+        |_| {},
+    )
+    .await;
+    let batch_took = started.elapsed();
+    assert_eq!(result.targets.len(), 20);
+    for t in &result.targets {
+        let score = t.runs[0].score().expect("tested");
+        assert!(
+            (104..=121).contains(&score),
+            "{:?}: {score}",
+            t.runs[0]
+        );
+    }
+    let log = pf.log();
+    let during = since(&log, mark);
+    assert!(
+        !during.contains("limit exceeded"),
+        "the batch kept to the server's limits: {during}"
+    );
+    let sessions = during.matches(" connect from ").count();
+    println!(
+        "batch of 20 on one rate-limited server: {batch_took:?}, {sessions} sessions, no limit \
+         exceeded"
+    );
+    assert!(sessions <= 2, "two sessions serve the twenty names: {during}");
+    let full = pf.stop();
+    let (count, rate) = anvil_max(&full);
+    println!("anvil: max connection count {count:?}, max connection rate {rate:?} per 10 s");
+    assert_eq!(count, Some(1), "anvil saw at most one session at a time: {full}");
+}
+
+/// postscreen with every deep protocol test enforced: our client must trip none.
+async fn postscreen_manners(env: &Env) {
+    let leaf = env.pki.valid("mx.ps.test").unwrap();
+    let pf = Postfix::start(
+        PostfixConfig::new(v4(72))
+            .port(25)
+            .hostname("mx.ps.test")
+            .tls(&leaf)
+            .postscreen()
+            .main_cf("postscreen_greet_action = enforce")
+            .main_cf("postscreen_greet_wait = 3s")
+            .main_cf("postscreen_greet_banner = $smtpd_banner, pregreet test")
+            .main_cf("postscreen_pipelining_enable = yes")
+            .main_cf("postscreen_pipelining_action = enforce")
+            .main_cf("postscreen_non_smtp_command_enable = yes")
+            .main_cf("postscreen_non_smtp_command_action = enforce")
+            .main_cf("postscreen_bare_newline_enable = yes")
+            .main_cf("postscreen_bare_newline_action = enforce")
+            .main_cf("postscreen_dnsbl_sites =")
+            .main_cf("postscreen_tls_security_level = may"),
+    )
+    .unwrap_or_else(|e| panic!("postfix with postscreen: {e}"));
+    let addr = pf.addr();
+    // Each test, shown to catch a client that breaks the manner (from other addresses, so
+    // postscreen's verdicts on them leave our client's address alone).
+    let cases: [(&str, u8, &[u8], bool, &str); 4] = [
+        ("pregreet", 2, b"EHLO early.test\r\n", true, "PREGREET"),
+        (
+            "pipelining",
+            3,
+            b"EHLO pipe.test\r\nMAIL FROM:<a@pipe.test>\r\nRCPT TO:<b@ps.test>\r\n",
+            false,
+            "COMMAND PIPELINING",
+        ),
+        (
+            "non-SMTP command",
+            4,
+            b"CONNECT mx.ps.test:25 HTTP/1.0\r\n\r\n",
+            false,
+            "NON-SMTP COMMAND",
+        ),
+        ("bare newline", 5, b"EHLO lf.test\n", false, "BARE NEWLINE"),
+    ];
+    for (what, source, bytes, early, logged) in cases {
+        let answer = raw_client(addr, v4(source), bytes, early).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !pf.log().contains(logged) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        assert!(
+            pf.log().contains(logged),
+            "postscreen catches {what} ({answer}): {}",
+            pf.log()
+        );
+    }
+    // Our client, twice: the first session passes postscreen's tests and is told to come back
+    // (450 at RCPT TO), the second goes through to smtpd.
+    for run in 0..2 {
+        let r = env.check("ps.test").await;
+        let text = render(&r, Level::Detail, Format::Text);
+        assert!((104..=121).contains(&r.score()), "run {run}\n{text}");
+        let mx = &r.mx[0];
+        assert_eq!(
+            mx.tls.as_ref().map(|t| t.version.as_str()),
+            Some("TLSv1.3"),
+            "{text}"
+        );
+        if run == 0 {
+            assert!(has(mx, "smtp.rcpt_deferred"), "come back later: {text}");
+        } else {
+            assert_eq!(stage(mx, "rcpt_to"), Some(true), "{text}");
+        }
+    }
+    let log = pf.log();
+    let ours: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("[127.0.0.1]"))
+        .filter(|l| l.contains("postscreen"))
+        .collect();
+    for violation in [
+        "PREGREET",
+        "COMMAND PIPELINING",
+        "NON-SMTP COMMAND",
+        "BARE NEWLINE",
+        "HANGUP",
+        "COMMAND TIME LIMIT",
+    ] {
+        assert!(
+            !ours.iter().any(|l| l.contains(violation)),
+            "our client tripped {violation}: {ours:#?}"
+        );
+    }
+    assert!(
+        ours.iter().any(|l| l.contains("PASS NEW")),
+        "our client passed every test: {ours:#?}"
+    );
+}
+
+#[test]
+#[ignore = "interop: needs root, util-linux unshare, iproute2, Debian's postfix and openssl, and the opensmtpd package unpacked by .ci/run; run by .ci/run"]
+fn every_kind_of_receiver_in_a_network_namespace() {
+    if std::env::var_os(MARK).is_some() {
+        inside_namespace();
+        return;
+    }
+    let status = Command::new("unshare")
+        .args(["--net", "--mount", "--"])
+        .arg(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "every_kind_of_receiver_in_a_network_namespace",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(MARK, "1")
+        .status()
+        .expect("unshare (util-linux)");
+    assert!(
+        status.success(),
+        "the test failed inside the namespace (output above)"
+    );
+}
