@@ -719,7 +719,7 @@ impl Run {
     }
 
     /// Probes within the limits. A busy answer (a 4xx greeting, a 421 anywhere) backs off
-    /// and tries again: the wait grows (1 s, 2 s, 4 s, ... at most 60 s), or is what the
+    /// and tries again: the wait grows (1 s, 2 s, 3 s, 5 s, ... at most 60 s), or is what the
     /// reply's text names; tries go on while one more fits before the test's deadline.
     async fn probe_politely(
         &self,

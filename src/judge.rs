@@ -579,6 +579,28 @@ pub(crate) fn host_report(
                     evidence.stages.set(st, ok);
                 }
             }
+            // A handshake that completed and a session that broke before the EHLO over TLS
+            // was answered (an alert, a close, silence): no sender can deliver over it.
+            if r.tls.is_some()
+                && let Outcome::Failed {
+                    stage: Stage::Secure,
+                    reason:
+                        reason @ (crate::smtp::FailReason::Closed
+                        | crate::smtp::FailReason::Io { .. }
+                        | crate::smtp::FailReason::Timeout { .. }
+                        | crate::smtp::FailReason::Protocol(_)),
+                } = &r.outcome
+            {
+                evidence.tls = None;
+                findings.push(Finding::new(
+                    "tls.session_broken",
+                    Severity::Error,
+                    format!(
+                        "the TLS handshake completed, then the session broke before the EHLO \
+                         over TLS was answered ({reason}): no sender can deliver over it"
+                    ),
+                ));
+            }
             validated_tls = r.passed(Stage::Secure) && cert_ok == Some(true);
             if let Outcome::Failed { stage, reason } = &r.outcome {
                 error = Some(format!("{stage}: {reason}"));

@@ -9,7 +9,8 @@
 //!     mx1: its turn ─► probe (SNI mx1) ─────────────────────────┐
 //!     mx2: its turn ─► probe (SNI mx2) ─► same chain as mx1? ───┤ yes: SNI changes nothing
 //!     mx3: its turn ─► reuse mx1's facts (no session) ◄─────────┘ no: every name is probed
-//!   421 / 4xx greeting ─► wait 1 s, 2 s, 4 s, ... (or the seconds the reply names), again
+//!   421 / 4xx greeting ─► wait 1 s, 2 s, 3 s, 5 s, 8 s, ... (or the seconds the reply
+//!                          names), then try again while a try fits before the deadline
 //! ```
 //!
 //! The check of SNI costs one session more than the first (two per address, whatever the
@@ -132,11 +133,18 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// The wait before try `attempt + 1` after a busy answer: what the reply named, else 1 s
-/// doubled per try, at most 60 s.
+/// The wait before try `attempt + 1` after a busy answer: what the reply named, else a window
+/// that grows as the Fibonacci numbers do (1, 2, 3, 5, 8, 13, ... s, at most 60 s). It grows
+/// more slowly than doubling, so the try that succeeds lands soon after the server's limit
+/// lifts (a 10 s rate window: tries at 1, 3, 6 and 11 s, not 1, 3, 7 and 15 s), and every
+/// try is still further apart than the one before.
 pub(crate) fn back_off(attempt: u32, named: Option<Duration>) -> Duration {
+    let (mut a, mut b) = (1u64, 2u64);
+    for _ in 1..attempt.min(12) {
+        (a, b) = (b, a + b);
+    }
     named
-        .unwrap_or_else(|| Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)))
+        .unwrap_or(Duration::from_secs(a))
         .min(Duration::from_secs(60))
         .max(Duration::from_millis(500))
 }
@@ -147,8 +155,8 @@ mod tests {
 
     #[test]
     fn the_wait_grows_and_honours_the_reply() {
-        let secs: Vec<u64> = (1..=8).map(|a| back_off(a, None).as_secs()).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60]);
+        let secs: Vec<u64> = (1..=11).map(|a| back_off(a, None).as_secs()).collect();
+        assert_eq!(secs, [1, 2, 3, 5, 8, 13, 21, 34, 55, 60, 60]);
         assert_eq!(back_off(1, Some(Duration::from_secs(30))).as_secs(), 30);
         assert_eq!(back_off(1, Some(Duration::from_secs(3600))).as_secs(), 60);
     }

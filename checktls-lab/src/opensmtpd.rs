@@ -12,8 +12,8 @@
 //!
 //! OpenSMTPD 6.8 on OpenSSL 3 (Debian 12) aborts every TLS handshake with an RSA key: it sends
 //! ServerHello and its Certificate, then a fatal internal_error alert, because its
-//! privilege-separated signing fails. That is the posture the receiver test must grade as
-//! "no encryption".
+//! privilege-separated signing fails. With an ECDSA key the handshake completes and the same
+//! alert follows at once. Both are postures the receiver test must grade as "no encryption".
 //!
 //! The binary is `$CHECKTLS_OPENSMTPD`, else [`DEFAULT_SMTPD`] (where `.ci/run` unpacks the
 //! package); it needs the system users `opensmtpd` and `opensmtpq` (`.ci/run` adds them, as
@@ -40,7 +40,8 @@ pub const DEFAULT_SMTPD: &str = "/opt/checktls-interop/opensmtpd/usr/sbin/smtpd"
 
 /// The smtpd binary: `$CHECKTLS_OPENSMTPD`, else [`DEFAULT_SMTPD`].
 pub fn binary() -> PathBuf {
-    std::env::var_os("CHECKTLS_OPENSMTPD").map_or_else(|| PathBuf::from(DEFAULT_SMTPD), PathBuf::from)
+    std::env::var_os("CHECKTLS_OPENSMTPD")
+        .map_or_else(|| PathBuf::from(DEFAULT_SMTPD), PathBuf::from)
 }
 
 /// How to configure the instance.
@@ -62,6 +63,18 @@ impl OpenSmtpdConfig {
             hostname: "opensmtpd.lab.test".into(),
             chain_pem: leaf.chain_pem(),
             key_pem: leaf.key_pem(),
+            local_domain: "accept.test".into(),
+        }
+    }
+
+    /// Listens on `addr` presenting this chain and key (PEM): for a key the lab's PKI does
+    /// not make (RSA, made with `openssl req`).
+    pub fn with_pem(addr: SocketAddr, chain_pem: &str, key_pem: &str) -> Self {
+        Self {
+            addr,
+            hostname: "opensmtpd.lab.test".into(),
+            chain_pem: chain_pem.to_owned(),
+            key_pem: key_pem.to_owned(),
             local_domain: "accept.test".into(),
         }
     }
