@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod aiosmtpd;
 pub mod crl;
 pub mod dns;
 pub mod http;

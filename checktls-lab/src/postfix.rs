@@ -344,11 +344,6 @@ impl Postfix {
                 table.push_str(&format!("{name} {}\n", f.display()));
             }
             std::fs::write(dir.join("sni"), table)?;
-            run(Command::new("postmap")
-                .arg("-F")
-                .arg("-c")
-                .arg(&dir)
-                .arg(format!("hash:{}", dir.join("sni").display())))?;
             main.push_str(&format!(
                 "tls_server_sni_maps = hash:{}\n",
                 dir.join("sni").display()
@@ -437,6 +432,14 @@ impl Postfix {
         }
         std::fs::write(dir.join("main.cf"), main)?;
         std::fs::write(dir.join("master.cf"), master)?;
+        if !config.sni.is_empty() {
+            // -F: the values are files whose keys and chains go into the table itself.
+            run(Command::new("postmap")
+                .arg("-F")
+                .arg("-c")
+                .arg(&dir)
+                .arg(format!("hash:{}", dir.join("sni").display())))?;
+        }
         run(Command::new(POSTFIX).arg("-c").arg(&dir).arg("check"))?;
         run(Command::new(POSTFIX).arg("-c").arg(&dir).arg("start"))?;
         let addr = SocketAddr::new(config.ip, port);
