@@ -15,6 +15,7 @@
 //!     Postfix SNI maps   127.0.0.74:25  mx2.sni.test gets its own certificate
 //!     Postfix RSA+ECDSA  127.0.0.75:25 │ leaf only 127.0.0.76:25 │ wrong order 127.0.0.77:25
 //!     aiosmtpd           127.0.0.78:25  STARTTLS, TLS 1.3 (Python's ssl)
+//!     Exim 4 (GnuTLS)    127.0.0.79:25  STARTTLS, TLS 1.3
 //!     Postfix IPv6 only  [fd13::25]:25  AAAA only
 //! ```
 //!
@@ -30,6 +31,7 @@
 //! | leafonly.test | leaf without its intermediate | openssl s_client -showcerts: one certificate | TLS 1.3 band, chain not valid (below 114) |
 //! | wrongorder.test | leaf, root, intermediate | openssl s_client -showcerts: three, out of order | TLS 1.3 band, 114 (the path is built regardless of order) |
 //! | aiosmtpd.test | aiosmtpd | openssl s_client: TLS 1.3 | TLS 1.3 band (114) |
+//! | exim.test | Exim 4.96 with GnuTLS | openssl s_client: TLS 1.3 | TLS 1.3 band (114), RCPT TO accepted; Exim's log: the RCPT came over TLS1.3 |
 //! | v6.test | IPv6 only | openssl s_client -6 | TLS 1.3 band (114) |
 
 use std::io::{Read, Write};
@@ -43,6 +45,7 @@ use checktls::tls::TrustStore;
 use checktls::{Checker, ReceiverReport, Target};
 use checktls_lab::aiosmtpd::{Aiosmtpd, Postgrey};
 use checktls_lab::dns::{DnsLab, MailDomain};
+use checktls_lab::exim::{Exim, EximConfig};
 use checktls_lab::opensmtpd::{OpenSmtpd, OpenSmtpdConfig};
 use checktls_lab::pki::{LeafSpec, Pki, pem_encode};
 use checktls_lab::postfix::{Postfix, PostfixConfig};
@@ -264,6 +267,7 @@ async fn env() -> Env {
         .mail_domain(MailDomain::new("leafonly.test").mx(10, "mx", a(v4(76))))
         .mail_domain(MailDomain::new("wrongorder.test").mx(10, "mx", a(v4(77))))
         .mail_domain(MailDomain::new("aiosmtpd.test").mx(10, "mx", a(v4(78))))
+        .mail_domain(MailDomain::new("exim.test").mx(10, "mx", a(v4(79))))
         .mail_domain(MailDomain::new("v6.test").mx(10, "mx", a(v6())));
     for i in 1..=20 {
         zones =
@@ -930,7 +934,36 @@ async fn postures(env: Env) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-const NEEDS: &str = "interop: needs root, util-linux unshare, iproute2, Debian's postfix and openssl, and the opensmtpd package unpacked by .ci/run; run by .ci/run";
+/// Exim 4 with GnuTLS, Debian's package unpacked beside Postfix.
+async fn exim(env: Env) {
+    let env = &env;
+    let server = Exim::start(
+        EximConfig::new(
+            SocketAddr::new(v4(79), 25),
+            &env.pki.valid("mx.exim.test").unwrap(),
+        )
+        .hostname("mx.exim.test")
+        .local_domain("exim.test"),
+    )
+    .unwrap_or_else(|e| panic!("Exim: {e}"));
+    let o = s_client(server.addr(), &[]);
+    assert!(o.contains("New, TLSv1.3"), "Exim: {o}");
+    let r = env.check("postmaster@exim.test").await;
+    let text = render(&r, Level::Detail, Format::Text);
+    assert_eq!(r.score(), 114, "{text}\n{}", server.log());
+    assert_eq!(stage(&r.mx[0], "rcpt_to"), Some(true), "{text}");
+    // Exim's own account: the recipient was given over TLS 1.3.
+    let log = server.log();
+    let rcpt = log
+        .lines()
+        .find(|l| l.contains("RCPT TO:<postmaster@exim.test>"))
+        .unwrap_or_else(|| panic!("Exim logged our RCPT TO: {log}"));
+    assert!(rcpt.contains("over TLS1.3"), "{rcpt}");
+    println!("Exim: {rcpt}");
+    drop(server);
+}
+
+const NEEDS: &str = "interop: needs root, util-linux unshare, iproute2, Debian's postfix and openssl, and the opensmtpd and exim4-daemon-light packages unpacked by .ci/run; run by .ci/run";
 
 #[test]
 #[ignore = "interop: run by .ci/run (see NEEDS)"]
@@ -966,4 +999,10 @@ fn greylisting_sni_maps_two_certificates_odd_chains_aiosmtpd_ipv6() {
         "greylisting_sni_maps_two_certificates_odd_chains_aiosmtpd_ipv6",
         |e| Box::pin(postures(e)),
     );
+}
+
+#[test]
+#[ignore = "interop: run by .ci/run (see NEEDS)"]
+fn exim_with_gnutls_is_tls13() {
+    in_namespace("exim_with_gnutls_is_tls13", |e| Box::pin(exim(e)));
 }

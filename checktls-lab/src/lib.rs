@@ -31,6 +31,7 @@
 pub mod aiosmtpd;
 pub mod crl;
 pub mod dns;
+pub mod exim;
 pub mod http;
 pub mod legacy;
 pub mod mta_sts;
