@@ -132,7 +132,7 @@ async fn main() -> ExitCode {
     println!("{addr}");
     for s in &record.stages {
         let verdict = if s.ok { "OK" } else { "FAIL" };
-        println!("  {:<12} {verdict:<4} {:>6} ms", s.stage.as_str(), s.ms);
+        println!("  {:<12} {verdict:<4} {:>6} ms", s.stage.name(), s.ms);
     }
     if let Some(tls) = &record.tls {
         println!(

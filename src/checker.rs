@@ -405,13 +405,13 @@ impl Run {
         )
         .await;
 
-        // 4. Host reports and the score.
-        let mut hosts: Vec<HostReport> = Vec::with_capacity(plans.len());
+        // 4. The score, then the host reports.
         let mut evidence = Vec::with_capacity(plans.len());
+        let mut makers = Vec::with_capacity(plans.len());
         for (((plan, probe), assessment), revocation) in
             plans.iter().zip(&probes).zip(&assessments).zip(revocations)
         {
-            let (h, e) = judge::host_report(
+            let (e, make) = judge::host_report(
                 &judge_cx,
                 plan,
                 probe.probe(),
@@ -421,17 +421,18 @@ impl Run {
                 sts_tested,
                 matches!(probe, Probed::CutOff),
             );
-            hosts.push(h);
             evidence.push(e);
+            makers.push(make);
         }
         let mut target_options = TargetOptions::default();
         target_options.ignore_no_connect = opts.ignore_no_connect;
         target_options.quick = opts.first_answering_host_only;
         let cf = score::score_target(&evidence, &target_options);
-        for (h, s) in hosts.iter_mut().zip(&cf.hosts) {
-            h.score = s.score;
-            h.score_detail = Some(s.clone());
-        }
+        let hosts: Vec<HostReport> = makers
+            .into_iter()
+            .zip(&cf.hosts)
+            .map(|(make, s)| make(s))
+            .collect();
         let assuredness = opts
             .assure_tls
             .then(|| score::assuredness(&evidence, &target_options));
@@ -532,7 +533,7 @@ impl Run {
                                 .and_then(|r| r.as_ref().ok())
                                 .cloned();
                             let host_findings =
-                                host.findings.iter().map(judge::dns_finding).collect();
+                                host.findings.iter().map(crate::report::reported).collect();
                             planner.host(
                                 &host.record.exchange,
                                 host.record.preference,

@@ -11,13 +11,13 @@
 
 use std::time::{Duration, SystemTime};
 
-use rustls_pki_types::{CertificateDer, UnixTime};
+use rustls_pki_types::CertificateDer;
 
+use crate::clock::unix;
 use crate::dns::discovery::Discovery;
 use crate::dns::{DomainName, Outcome as DnsOutcome};
-use crate::judge::dns_finding;
 use crate::options::ReceiverOptions;
-use crate::report::{Finding, MtaStsReport, Severity};
+use crate::report::{Finding, MtaStsReport, Severity, reported};
 use crate::tls::TrustStore;
 use crate::tls::http::HttpOptions;
 use crate::tls::mta_sts::{self, Policy};
@@ -42,10 +42,6 @@ impl FetchContext<'_> {
         options.timeout = self.options.timeout.min(Duration::from_secs(10));
         options
     }
-}
-
-pub(crate) fn unix(t: SystemTime) -> UnixTime {
-    UnixTime::since_unix_epoch(t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default())
 }
 
 /// The domain's MTA-STS policy: `None` when the domain publishes no `_mta-sts` record.
@@ -81,13 +77,13 @@ pub(crate) async fn mta_sts_policy(
     {
         return None;
     }
-    let mut findings: Vec<Finding> = check.parsed.findings.iter().map(dns_finding).collect();
+    let mut findings: Vec<Finding> = check.parsed.findings.iter().map(reported).collect();
     let id = check.parsed.value.as_ref().map(|t| t.id.clone());
     let fetched = mta_sts::fetch_policy(&domain.to_string(), cx.https, &cx.http()).await;
-    findings.extend(fetched.findings.iter().map(dns_finding));
+    findings.extend(fetched.findings.iter().map(reported));
     let policy = fetched.parsed.as_ref().and_then(|p| p.policy.clone());
     if let Some(p) = &fetched.parsed {
-        findings.extend(p.findings.iter().map(dns_finding));
+        findings.extend(p.findings.iter().map(reported));
     }
     if id.is_none() {
         findings.push(Finding::new(

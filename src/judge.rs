@@ -8,29 +8,25 @@
 //!               ─► host_report(): stages, TLS, certificate, DANE, MTA-STS, revocation, evidence
 //! ```
 
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
-use base64ct::{Base64, Encoding};
 use rustls_pki_types::CertificateDer;
-use x509_parser::prelude::{FromDer, X509Certificate};
-use x509_parser::public_key::PublicKey;
 
-use crate::fetch::unix;
+use crate::clock::unix;
 use crate::options::ReceiverOptions;
 use crate::plan::{HostPlan, Skip};
 use crate::probe::HostProbe;
 use crate::report::{
-    CertSummaryView, CertificateView, DaneView, Finding, HostMtaSts, HostReport, MtaStsReport,
-    RevocationView, Severity, StageView, TlsView,
+    CertificateView, DaneView, Finding, HostMtaSts, HostReport, MtaStsReport, RevocationView,
+    Severity, StageView, TlsView,
 };
 use crate::score::{
-    CertEvidence, CipherEvidence, DaneEvidence, HostEvidence, KeyAlgorithm, KeyEvidence,
-    MtaStsEvidence, SignatureHash, StsMode, TlsEvidence,
+    CertEvidence, CipherEvidence, DaneEvidence, HostEvidence, HostScore, MtaStsEvidence,
+    SignatureHash, StsMode, TlsEvidence,
 };
 use crate::smtp::{Finding as SmtpFinding, Outcome, Stage};
 use crate::tls::TrustStore;
-use crate::tls::cert::{CertPolicy, CertReport, evaluate};
+use crate::tls::cert::{CertPolicy, CertReport, evaluate, summarize};
 use crate::tls::dane::{self, DaneReport, DaneStatus};
 use crate::tls::mta_sts::{Mode, Policy};
 use crate::tls::revocation::Revocation;
@@ -40,15 +36,6 @@ pub(crate) struct JudgeContext<'a> {
     pub(crate) options: &'a ReceiverOptions,
     pub(crate) trust: &'a TrustStore,
     pub(crate) now: SystemTime,
-}
-
-pub(crate) fn dns_finding(f: &crate::dns::Finding) -> Finding {
-    let severity = match f.severity {
-        crate::dns::Severity::Error => Severity::Error,
-        crate::dns::Severity::Warning => Severity::Warning,
-        _ => Severity::Info,
-    };
-    Finding::new(f.code, severity, f.message.clone())
 }
 
 /// What the pure judgements of a host's chain say, before any fetch.
@@ -143,108 +130,6 @@ pub(crate) fn assess(
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
-}
-
-fn pem(der: &[u8]) -> String {
-    let b64 = Base64::encode_string(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(chunk));
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-fn key_of(cert: &X509Certificate<'_>) -> Option<KeyEvidence> {
-    match cert.public_key().parsed().ok()? {
-        PublicKey::RSA(rsa) => Some(KeyEvidence {
-            algorithm: KeyAlgorithm::Rsa,
-            bits: u32::try_from(rsa.key_size()).unwrap_or(0),
-        }),
-        PublicKey::EC(ec) => Some(KeyEvidence {
-            algorithm: KeyAlgorithm::Ec,
-            bits: u32::try_from(ec.key_size()).unwrap_or(0),
-        }),
-        PublicKey::DSA(_) => Some(KeyEvidence {
-            algorithm: KeyAlgorithm::Dsa,
-            bits: 1024,
-        }),
-        _ => {
-            let oid = cert.public_key().algorithm.algorithm.to_id_string();
-            match oid.as_str() {
-                "1.3.101.112" => Some(KeyEvidence {
-                    algorithm: KeyAlgorithm::Ed25519,
-                    bits: 256,
-                }),
-                "1.3.101.113" => Some(KeyEvidence {
-                    algorithm: KeyAlgorithm::Ed448,
-                    bits: 456,
-                }),
-                _ => None,
-            }
-        }
-    }
-}
-
-fn signature_name(cert: &X509Certificate<'_>) -> String {
-    let oid = &cert.signature_algorithm.algorithm;
-    x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
-        .map(str::to_owned)
-        .unwrap_or_else(|_| oid.to_id_string())
-}
-
-fn summary(
-    depth: usize,
-    der: &CertificateDer<'_>,
-) -> Option<(CertSummaryView, Option<KeyEvidence>, String)> {
-    let (_, c) = X509Certificate::from_der(der.as_ref()).ok()?;
-    let time = |t: x509_parser::time::ASN1Time| {
-        t.to_datetime()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
-    };
-    let san = match c.subject_alternative_name() {
-        Ok(Some(ext)) => ext
-            .value
-            .general_names
-            .iter()
-            .filter_map(|n| match n {
-                x509_parser::extensions::GeneralName::DNSName(d) => Some((*d).to_owned()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let key = key_of(&c);
-    let sig = signature_name(&c);
-    Some((
-        CertSummaryView {
-            depth,
-            subject: c.subject().to_string(),
-            issuer: c.issuer().to_string(),
-            san,
-            not_before: time(c.validity().not_before),
-            not_after: time(c.validity().not_after),
-            key: key.map_or_else(
-                || "unknown".to_owned(),
-                |k| format!("{} {}", k.algorithm, k.bits),
-            ),
-            signature: sig.clone(),
-            sha256: hex(ring::digest::digest(&ring::digest::SHA256, der.as_ref()).as_ref()),
-            pem: pem(der.as_ref()),
-        },
-        key,
-        sig,
-    ))
-}
-
 /// The certificate view and its score evidence, from the judgement made in [`assess`].
 fn judge_certificate(
     report: &CertReport,
@@ -254,13 +139,13 @@ fn judge_certificate(
     let mut leaf_key = None;
     let mut weakest: Option<SignatureHash> = None;
     for (depth, der) in chain.iter().enumerate() {
-        if let Some((s, key, sig)) = summary(depth, der) {
+        if let Some(s) = summarize(depth, der) {
             if depth == 0 {
-                leaf_key = key;
+                leaf_key = s.key;
             }
             // The root's self-signature does not matter; every other signature does.
             let is_root = s.subject == s.issuer && depth > 0;
-            if !is_root && let Some(h) = SignatureHash::from_name(&sig) {
+            if !is_root && let Some(h) = SignatureHash::from_name(&s.signature) {
                 weakest = Some(weakest.map_or(h, |w| w.min(h)));
             }
             summaries.push(s);
@@ -317,7 +202,8 @@ fn smtp_finding(f: &SmtpFinding) -> Finding {
     Finding::new(f.code(), severity, f.to_string())
 }
 
-/// What the report says of one host, and the evidence the score needs.
+/// The evidence the score needs of one host, and what makes the host's report once its score
+/// is known (the score comes first, then the report: nothing is patched afterwards).
 ///
 /// `probe` is `None` when the plan was not probed: it has no address, it is skipped, quick
 /// mode stopped before it, or `cut_off` (the test's deadline passed first).
@@ -331,7 +217,7 @@ pub(crate) fn host_report(
     mta_sts: Option<&(MtaStsReport, Option<Policy>)>,
     dns_mta_sts_tested: bool,
     cut_off: bool,
-) -> (HostReport, HostEvidence) {
+) -> (HostEvidence, impl FnOnce(&HostScore) -> HostReport + use<>) {
     let opts: &ReceiverOptions = cx.options;
     let mut findings = plan.findings.clone();
     let mut stages: Vec<StageView> = Vec::new();
@@ -350,7 +236,7 @@ pub(crate) fn host_report(
     let mut validated_tls = false;
     let unanswered = |stages: &mut Vec<StageView>, evidence: &mut HostEvidence| {
         stages.push(StageView {
-            stage: "answer",
+            stage: Stage::Answer,
             ok: false,
             ms: 0,
         });
@@ -564,7 +450,7 @@ pub(crate) fn host_report(
                     s.ok
                 };
                 stages.push(StageView {
-                    stage: s.stage.as_str(),
+                    stage: s.stage,
                     ok,
                     ms: s.ms,
                 });
@@ -572,12 +458,7 @@ pub(crate) fn host_report(
                 if s.stage == Stage::RcptTo && deferred.is_some() {
                     continue;
                 }
-                if let Some(st) = crate::score::Stage::ALL
-                    .into_iter()
-                    .find(|x| x.name() == s.stage.as_str())
-                {
-                    evidence.stages.set(st, ok);
-                }
+                evidence.stages.set(s.stage, ok);
             }
             // A handshake that completed and a session that broke before the EHLO over TLS
             // was answered (an alert, a close, silence): no sender can deliver over it.
@@ -766,28 +647,28 @@ pub(crate) fn host_report(
         },
     };
 
-    (
-        HostReport {
-            name: plan.name.clone(),
-            preference: plan.preference,
-            address: plan.address,
-            port: plan.port,
-            score: 0,
-            stages,
-            tls: tls_view,
-            certificate: cert_view,
-            dane,
-            mta_sts: host_sts,
-            revocation,
-            score_detail: None,
-            findings,
-            error,
-            transcript,
-            raw,
-            sslprobe,
-        },
-        evidence,
-    )
+    let (name, preference, address, port) =
+        (plan.name.clone(), plan.preference, plan.address, plan.port);
+    let report = move |score: &HostScore| HostReport {
+        name,
+        preference,
+        address,
+        port,
+        score: score.score,
+        stages,
+        tls: tls_view,
+        certificate: cert_view,
+        dane,
+        mta_sts: host_sts,
+        revocation,
+        score_detail: Some(score.clone()),
+        findings,
+        error,
+        transcript,
+        raw,
+        sslprobe,
+    };
+    (evidence, report)
 }
 
 /// The full probe's weaknesses as findings (`sslprobe.<weakness>`), and into the score: a

@@ -8,6 +8,7 @@ pub use checktls_smtp as smtp;
 pub use checktls_tls as tls;
 
 mod checker;
+mod clock;
 mod error;
 pub mod executor;
 mod fetch;

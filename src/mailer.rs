@@ -156,7 +156,7 @@ fn mail_error(stage: Stage, reason: &FailReason) -> Error {
     Error::Mail {
         temporary,
         code,
-        reason: format!("at {}: {reason}", stage.as_str()),
+        reason: format!("at {}: {reason}", stage.name()),
     }
 }
 

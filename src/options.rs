@@ -25,56 +25,7 @@ use std::time::Duration;
 use crate::dns::MxLimit;
 use crate::dns::discovery::IpChoice;
 
-/// The stage after which the SMTP dialog stops (CheckTLS's "stop after").
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum StopAfter {
-    /// TCP connected.
-    Answer,
-    /// Greeting accepted.
-    Connect,
-    /// First EHLO.
-    Ehlo1,
-    /// STARTTLS answered (and the TLS handshake done).
-    Starttls,
-    /// EHLO after TLS.
-    Ehlo2,
-    /// MAIL FROM.
-    MailFrom,
-    /// RCPT TO (the default: no message is sent).
-    #[default]
-    RcptTo,
-    /// DATA (a message is sent).
-    Data,
-}
-
-impl StopAfter {
-    /// Every stop, in order, with the command-line names.
-    pub const ALL: [(StopAfter, &'static str); 8] = [
-        (StopAfter::Answer, "answer"),
-        (StopAfter::Connect, "connect"),
-        (StopAfter::Ehlo1, "ehlo1"),
-        (StopAfter::Starttls, "starttls"),
-        (StopAfter::Ehlo2, "ehlo2"),
-        (StopAfter::MailFrom, "mailfrom"),
-        (StopAfter::RcptTo, "rcptto"),
-        (StopAfter::Data, "data"),
-    ];
-}
-
-impl std::str::FromStr for StopAfter {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let want = s.to_ascii_lowercase().replace(['_', '-', ' '], "");
-        StopAfter::ALL
-            .iter()
-            .find(|(_, n)| *n == want)
-            .map(|(v, _)| *v)
-            .ok_or_else(|| {
-                let names: Vec<_> = StopAfter::ALL.iter().map(|(_, n)| *n).collect();
-                format!("unknown stage {s:?}: expected one of {}", names.join(", "))
-            })
-    }
-}
+pub use checktls_types::StopAfter;
 
 /// Credentials for AUTH on a private system. The password never appears in Debug output,
 /// transcripts or reports.

@@ -23,6 +23,7 @@ use quick_xml::Writer;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 
 use crate::report::{HostReport, ReceiverReport};
+use crate::smtp::Stage;
 
 /// How much to show (CheckTLS's output levels).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -125,17 +126,17 @@ pub fn render(report: &ReceiverReport, level: Level, format: Format) -> String {
 }
 
 /// Stage columns of the matrix: (JSON stage name, column heading).
-const COLUMNS: [(&str, &str); 10] = [
-    ("answer", "Answer"),
-    ("connect", "Connect"),
-    ("ehlo", "HELO"),
-    ("tls_offered", "TLS"),
-    ("cert", "Cert"),
-    ("secure", "Secure"),
-    ("mail_from", "From"),
-    ("rcpt_to", "To"),
-    ("data", "Data"),
-    ("email", "Email"),
+const COLUMNS: [(Stage, &str); 10] = [
+    (Stage::Answer, "Answer"),
+    (Stage::Connect, "Connect"),
+    (Stage::Ehlo, "HELO"),
+    (Stage::TlsOffered, "TLS"),
+    (Stage::Cert, "Cert"),
+    (Stage::Secure, "Secure"),
+    (Stage::MailFrom, "From"),
+    (Stage::RcptTo, "To"),
+    (Stage::Data, "Data"),
+    (Stage::Email, "Email"),
 ];
 
 /// `s` with every control character (C0, DEL, C1) and the non-characters U+FFFE and U+FFFF
@@ -241,7 +242,7 @@ pub fn text(report: &ReceiverReport, level: Level) -> String {
 /// The MX/steps matrix: a row per MX address, each stage OK/FAIL with its milliseconds, and an
 /// average row with the percentage of hosts that passed each stage.
 pub fn matrix(report: &ReceiverReport) -> String {
-    let used: Vec<(&str, &str)> = COLUMNS
+    let used: Vec<(Stage, &str)> = COLUMNS
         .iter()
         .copied()
         .filter(|(key, _)| {
@@ -249,10 +250,7 @@ pub fn matrix(report: &ReceiverReport) -> String {
                 .mx
                 .iter()
                 .any(|h| h.stages.iter().any(|s| s.stage == *key))
-                || matches!(
-                    *key,
-                    "answer" | "connect" | "ehlo" | "tls_offered" | "cert" | "secure"
-                )
+                || *key <= Stage::Secure
         })
         .collect();
     let name_w = report
@@ -359,7 +357,10 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
                 if level.includes(Level::CertDetail) {
                     let _ = writeln!(out, "    SAN: {}", v(&s.san.join(", ")));
                     let _ = writeln!(out, "    valid: {} to {}", s.not_before, s.not_after);
-                    let _ = writeln!(out, "    key: {}; signature: {}", s.key, s.signature);
+                    let key = s
+                        .key
+                        .map_or_else(|| "unknown".to_owned(), |k| k.to_string());
+                    let _ = writeln!(out, "    key: {key}; signature: {}", s.signature);
                     let _ = writeln!(out, "    sha256: {}", s.sha256);
                     for line in s.pem.lines() {
                         let _ = writeln!(out, "    {line}");
@@ -674,7 +675,7 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
     elem(&mut w, "Percent", &cf.percent.to_string());
     elem(&mut w, "BestInClass", &cf.best_in_class.to_string());
     let n = report.mx.len().max(1) as f64;
-    let share = |key: &str| {
+    let share = |key: Stage| {
         let passed = report
             .mx
             .iter()
@@ -682,9 +683,9 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
             .count() as f64;
         format!("{:.2}", 100.0 * passed / n)
     };
-    elem(&mut w, "TLS", &share("tls_offered"));
-    elem(&mut w, "Cert", &share("cert"));
-    elem(&mut w, "Secure", &share("secure"));
+    elem(&mut w, "TLS", &share(Stage::TlsOffered));
+    elem(&mut w, "Cert", &share(Stage::Cert));
+    elem(&mut w, "Secure", &share(Stage::Secure));
     for h in &report.mx {
         let mut mx = BytesStart::new("MX");
         let address = h
@@ -698,21 +699,21 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
         mx.push_attribute(("port", h.port.to_string().as_str()));
         let _ = w.write_event(Event::Start(mx));
         elem(&mut w, "Score", &h.score.to_string());
-        let stage_pct = |key: &str| {
+        let stage_pct = |key: Stage| {
             if h.stages.iter().any(|s| s.stage == key && s.ok) {
                 "100.00"
             } else {
                 "0.00"
             }
         };
-        elem(&mut w, "TLS", stage_pct("tls_offered"));
-        elem(&mut w, "Cert", stage_pct("cert"));
-        elem(&mut w, "Secure", stage_pct("secure"));
+        elem(&mut w, "TLS", stage_pct(Stage::TlsOffered));
+        elem(&mut w, "Cert", stage_pct(Stage::Cert));
+        elem(&mut w, "Secure", stage_pct(Stage::Secure));
         if level.includes(Level::Matrix) {
             let _ = w.write_event(Event::Start(BytesStart::new("Steps")));
             for s in &h.stages {
                 let mut step = BytesStart::new("Step");
-                step.push_attribute(("name", s.stage));
+                step.push_attribute(("name", s.stage.name()));
                 step.push_attribute(("ok", if s.ok { "1" } else { "0" }));
                 step.push_attribute(("ms", s.ms.to_string().as_str()));
                 let _ = w.write_event(Event::Empty(step));

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::fetch::unix;
+use crate::clock::unix;
 use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
 use crate::plan::HostPlan;
 use crate::smtp::{self, PeerCheck, PeerIdentity, ProbeOptions, SmtpRecord, Stage, Timeouts};
@@ -126,18 +126,9 @@ pub(crate) fn probe_options(
     s.ehlo_name = opts.ehlo_name.clone();
     s.mail_from = opts.mail_from.clone();
     s.rcpt_to = rcpt.map(str::to_owned);
-    s.stop_after = match opts.stop_after {
-        StopAfter::Answer => smtp::StopAfter::Answer,
-        StopAfter::Connect => smtp::StopAfter::Connect,
-        StopAfter::Ehlo1 => smtp::StopAfter::Ehlo1,
-        StopAfter::Starttls => smtp::StopAfter::Starttls,
-        StopAfter::Ehlo2 => smtp::StopAfter::Ehlo2,
-        StopAfter::MailFrom => smtp::StopAfter::MailFrom,
-        StopAfter::RcptTo => smtp::StopAfter::RcptTo,
-        StopAfter::Data => smtp::StopAfter::Data,
-    };
+    s.stop_after = opts.stop_after;
     if opts.send_email && rcpt.is_some() {
-        s.stop_after = smtp::StopAfter::Data;
+        s.stop_after = StopAfter::Data;
         s.message = Some(test_message(opts, rcpt));
     }
     s.timeouts = Timeouts::uniform(opts.timeout);

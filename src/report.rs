@@ -25,38 +25,12 @@ use crate::dns::discovery::Discovery;
 use crate::score::{Assuredness, ConfidenceFactor, HostScore};
 use crate::target::Target;
 
-/// How serious a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing.
-    Info,
-    /// A weakness: mail still travels encrypted, or the check could not be completed.
-    Warning,
-    /// Mail would not travel securely, or a policy is broken.
-    Error,
-}
+pub use checktls_types::{Finding, Severity};
 
-/// Something noticed, as data: a stable code, a severity and a sentence.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Finding {
-    /// A stable, dotted code, e.g. `smtp.no_starttls`.
-    pub code: String,
-    /// How serious it is.
-    pub severity: Severity,
-    /// A sentence for people.
-    pub message: String,
-}
-
-impl Finding {
-    /// A finding.
-    pub fn new(code: impl Into<String>, severity: Severity, message: impl Into<String>) -> Self {
-        Self {
-            code: code.into(),
-            severity,
-            message: message.into(),
-        }
-    }
+/// A finding of a lower layer as the report shows it: without its position in the checked
+/// record (the record is in the report's DNS section).
+pub(crate) fn reported(f: &Finding) -> Finding {
+    Finding::new(f.code.clone(), f.severity, f.message.clone())
 }
 
 /// The receiver test's report of one target.
@@ -95,8 +69,9 @@ impl ReceiverReport {
 /// One stage of one host: passed or failed, and how long it took.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StageView {
-    /// answer, connect, ehlo, tls_offered, cert, secure, mail_from, rcpt_to, data, email.
-    pub stage: &'static str,
+    /// The stage: `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`, `mail_from`,
+    /// `rcpt_to`, `data`, `email`.
+    pub stage: crate::smtp::Stage,
     /// Whether it passed.
     pub ok: bool,
     /// How long it took, in milliseconds.
@@ -121,30 +96,8 @@ pub struct TlsView {
     pub handshake_ms: u64,
 }
 
-/// One certificate of the presented chain, summarised.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CertSummaryView {
-    /// Position (0 = leaf).
-    pub depth: usize,
-    /// Subject, as a distinguished name.
-    pub subject: String,
-    /// Issuer, as a distinguished name.
-    pub issuer: String,
-    /// Subject alternative names (DNS).
-    pub san: Vec<String>,
-    /// Not before, RFC 3339.
-    pub not_before: String,
-    /// Not after, RFC 3339.
-    pub not_after: String,
-    /// Public key algorithm and size, e.g. "RSA 2048", "EC 256".
-    pub key: String,
-    /// Signature algorithm, e.g. "sha256WithRSAEncryption".
-    pub signature: String,
-    /// SHA-256 fingerprint, hex.
-    pub sha256: String,
-    /// The certificate in PEM.
-    pub pem: String,
-}
+/// One certificate of the presented chain, summarised (checktls-tls makes it).
+pub use crate::tls::cert::CertSummary as CertSummaryView;
 
 /// The judgement of a host's certificate chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -277,6 +230,6 @@ impl HostReport {
     pub fn answered(&self) -> bool {
         self.stages
             .first()
-            .is_some_and(|s| s.stage == "answer" && s.ok)
+            .is_some_and(|s| s.stage == crate::smtp::Stage::Answer && s.ok)
     }
 }

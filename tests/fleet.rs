@@ -350,7 +350,7 @@ fn hub() {
         .spawn()
         .expect("receivers");
     topo.children.push(("receivers".into(), child));
-    until("the receivers", Duration::from_secs(30), || {
+    until("the receivers", Duration::from_secs(120), || {
         (Counts::read(&counts).quits.len() == usize::from(ADDRESSES) * usize::from(PORTS))
             .then_some(())
     });
@@ -397,7 +397,7 @@ fn hub() {
             .expect("worker");
         topo.children.push((k.into(), child));
     }
-    until("three workers registered", Duration::from_secs(30), || {
+    until("three workers registered", Duration::from_secs(120), || {
         (rt.block_on(store.workers()).expect("workers").len() == 3).then_some(())
     });
 

@@ -82,7 +82,7 @@ async fn stages_and_tls_of_an_address_target() {
     let c = checker(&lab, |_| {}).await;
     let r = check(&c, "someone@tls13.test").await;
     let h = &r.mx[0];
-    let names: Vec<(&str, bool)> = h.stages.iter().map(|s| (s.stage, s.ok)).collect();
+    let names: Vec<(&str, bool)> = h.stages.iter().map(|s| (s.stage.name(), s.ok)).collect();
     assert_eq!(
         names,
         [
@@ -272,7 +272,10 @@ async fn given_host_quick_mode_and_shared_probes() {
         render(&r, Level::Matrix, Format::Text)
     );
     assert!(r.mx[1].stages.is_empty());
-    assert_eq!(r.mx[0].stages.last().map(|s| s.stage), Some("secure"));
+    assert_eq!(
+        r.mx[0].stages.last().map(|s| s.stage.name()),
+        Some("secure")
+    );
 }
 
 #[tokio::test]
@@ -360,7 +363,7 @@ async fn revocation_over_ocsp() {
         (h.revocation.status.as_str(), h.revocation.source.as_deref()),
         ("revoked", Some("ocsp"))
     );
-    assert!(h.stages.iter().any(|s| s.stage == "cert" && !s.ok));
+    assert!(h.stages.iter().any(|s| s.stage.name() == "cert" && !s.ok));
     assert!(h.findings.iter().any(|f| f.code == "cert.revoked"));
     assert!((104..=113).contains(&r.score()));
     let r = check(&c, "best.test").await;

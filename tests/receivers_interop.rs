@@ -193,7 +193,10 @@ impl Env {
 }
 
 fn stage(h: &checktls::report::HostReport, name: &str) -> Option<bool> {
-    h.stages.iter().find(|s| s.stage == name).map(|s| s.ok)
+    h.stages
+        .iter()
+        .find(|s| s.stage.name() == name)
+        .map(|s| s.ok)
 }
 
 fn has(h: &checktls::report::HostReport, code: &str) -> bool {

@@ -102,7 +102,7 @@ fn stage(r: &ReceiverReport, host: usize, name: &str) -> Option<bool> {
     r.mx[host]
         .stages
         .iter()
-        .find(|s| s.stage == name)
+        .find(|s| s.stage.name() == name)
         .map(|s| s.ok)
 }
 

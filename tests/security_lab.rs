@@ -58,7 +58,10 @@ fn host(r: &ReceiverReport) -> &HostReport {
 }
 
 fn stage_ok(h: &HostReport, name: &str) -> Option<bool> {
-    h.stages.iter().find(|s| s.stage == name).map(|s| s.ok)
+    h.stages
+        .iter()
+        .find(|s| s.stage.name() == name)
+        .map(|s| s.ok)
 }
 
 fn auth_lines(rx: &SmtpReceiver) -> Vec<String> {

@@ -264,7 +264,10 @@ impl FromStr for Field {
             if let Some(stage) = m.strip_suffix("_ms").and_then(|st| st.parse().ok()) {
                 return Ok(Field::Mx(MxField::StageMs(stage)));
             }
-            return m.parse().map(|st| Field::Mx(MxField::Stage(st)));
+            return m
+                .parse()
+                .map(|st| Field::Mx(MxField::Stage(st)))
+                .map_err(|_| ());
         }
         TARGET_FIELDS
             .iter()

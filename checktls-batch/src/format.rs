@@ -306,7 +306,7 @@ fn mx_node(row: &MxRow) -> Node {
         if let Some(v) = row.tls_version {
             ssl = ssl
                 .child(Node::leaf("SSLVersion", xml_version(v)))
-                .child(Node::leaf("SSLDeprecated", flag(v < TlsVersion::Tls1_2)));
+                .child(Node::leaf("SSLDeprecated", flag(v < TlsVersion::Tls12)));
         }
         if let Some(c) = &row.cipher {
             ssl = ssl.child(Node::leaf("Cipher", c));

@@ -313,7 +313,7 @@ pub fn summary(target: &TargetResult) -> String {
                 let mut codes: Vec<&str> = r
                     .findings
                     .iter()
-                    .map(|f| f.code.as_str())
+                    .map(|f| f.code.as_ref())
                     .chain(
                         r.mx.iter()
                             .filter_map(|m| m.cert.as_ref())

@@ -272,27 +272,7 @@ fn is_domain(s: &str) -> bool {
     labels >= 2 && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
 }
 
-/// A secret (AUTH password): never shown in Debug output, errors, logs or reports.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret itself, for the code that must send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use checktls_types::Secret;
 
 /// An AUTH mechanism (`AuthType`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -315,61 +295,7 @@ pub struct Auth {
     pub password: Secret,
 }
 
-/// Where the SMTP dialog stops (`ct:StopAfter`; CheckTLS's STOPAFTER).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StopAfter {
-    /// TCP connected.
-    Answer,
-    /// Greeting accepted.
-    Connect,
-    /// First EHLO.
-    Ehlo1,
-    /// STARTTLS and the handshake.
-    Starttls,
-    /// EHLO after TLS.
-    Ehlo2,
-    /// MAIL FROM.
-    MailFrom,
-    /// RCPT TO.
-    RcptTo,
-    /// DATA (a message is sent).
-    Data,
-}
-
-impl StopAfter {
-    /// Every stop with its name, in order.
-    pub const ALL: [(StopAfter, &'static str); 8] = [
-        (Self::Answer, "answer"),
-        (Self::Connect, "connect"),
-        (Self::Ehlo1, "ehlo1"),
-        (Self::Starttls, "starttls"),
-        (Self::Ehlo2, "ehlo2"),
-        (Self::MailFrom, "mailfrom"),
-        (Self::RcptTo, "rcptto"),
-        (Self::Data, "data"),
-    ];
-
-    /// The name (`ehlo2`).
-    pub fn name(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(s, _)| *s == self)
-            .map_or("", |(_, n)| n)
-    }
-}
-
-impl FromStr for StopAfter {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        let want = s.to_ascii_lowercase().replace(['_', '-'], "");
-        Self::ALL
-            .iter()
-            .find(|(_, n)| *n == want)
-            .map(|(v, _)| *v)
-            .ok_or(())
-    }
-}
+pub use checktls_types::StopAfter;
 
 /// How many MX preference levels or hosts to test (`ct:MXLimit`, `ct:HostLimit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

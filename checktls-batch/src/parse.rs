@@ -891,7 +891,7 @@ impl<'i> Parser<'i, '_> {
                 Name::Ext("CheckOCSP") => o.check_ocsp = Some(self.boolean(&a, "ct:CheckOCSP")?),
                 Name::Ext("SendEmail") => o.send_email = Some(self.boolean(&a, "ct:SendEmail")?),
                 Name::Ext("StopAfter") => {
-                    o.stop_after = Some(a.value.parse::<StopAfter>().map_err(|()| {
+                    o.stop_after = Some(a.value.parse::<StopAfter>().map_err(|_| {
                         self.bad(&a, "Target", "ct:StopAfter", "one of answer, connect, ehlo1, starttls, ehlo2, mailfrom, rcptto, data")
                     })?);
                 }

@@ -21,9 +21,7 @@
 //! assert_eq!(Outcome::Tested(report).score(), Some(114));
 //! ```
 
-use std::fmt;
 use std::net::IpAddr;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
@@ -115,32 +113,7 @@ impl TargetReport {
     }
 }
 
-/// How serious a finding is.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// Worth knowing.
-    #[default]
-    Info,
-    /// A weakness.
-    Warning,
-    /// Mail would not travel securely.
-    Error,
-}
-
-/// Something noticed: a stable code, a severity and a sentence.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Finding {
-    /// A dotted code, e.g. `cert.expired`.
-    pub code: String,
-    /// How serious.
-    pub severity: Severity,
-    /// A sentence.
-    pub message: String,
-}
+pub use checktls_types::{Finding, Severity};
 
 /// One MX address tested.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -189,7 +162,7 @@ impl MxRow {
                     ms: 10,
                 })
                 .collect(),
-            tls_version: Some(TlsVersion::Tls1_3),
+            tls_version: Some(TlsVersion::Tls13),
             cipher: Some("TLS13_AES_256_GCM_SHA384".to_owned()),
             cert: Some(CertRow {
                 days_to_expiry: Some(90),
@@ -238,201 +211,6 @@ pub struct CertRow {
     pub name_match: Option<bool>,
 }
 
-/// The SMTP stages of CheckTLS's matrix, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// TCP connected.
-    Answer,
-    /// Greeting accepted.
-    Connect,
-    /// EHLO accepted.
-    Ehlo,
-    /// STARTTLS offered.
-    TlsOffered,
-    /// Certificate acceptable.
-    Cert,
-    /// TLS negotiated and the EHLO after it accepted.
-    Secure,
-    /// MAIL FROM accepted.
-    MailFrom,
-    /// RCPT TO accepted.
-    RcptTo,
-    /// DATA accepted.
-    Data,
-    /// The message accepted.
-    Email,
-}
+pub use checktls_types::Stage;
 
-impl Stage {
-    /// Every stage, in order.
-    pub const ALL: [Stage; 10] = [
-        Self::Answer,
-        Self::Connect,
-        Self::Ehlo,
-        Self::TlsOffered,
-        Self::Cert,
-        Self::Secure,
-        Self::MailFrom,
-        Self::RcptTo,
-        Self::Data,
-        Self::Email,
-    ];
-
-    /// The eight stages of a receiver test (no message sent).
-    pub const RECEIVER: [Stage; 8] = [
-        Self::Answer,
-        Self::Connect,
-        Self::Ehlo,
-        Self::TlsOffered,
-        Self::Cert,
-        Self::Secure,
-        Self::MailFrom,
-        Self::RcptTo,
-    ];
-
-    /// The name (`tls_offered`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Answer => "answer",
-            Self::Connect => "connect",
-            Self::Ehlo => "ehlo",
-            Self::TlsOffered => "tls_offered",
-            Self::Cert => "cert",
-            Self::Secure => "secure",
-            Self::MailFrom => "mail_from",
-            Self::RcptTo => "rcpt_to",
-            Self::Data => "data",
-            Self::Email => "email",
-        }
-    }
-
-    /// The column of the pager format (`Ans`), for the eight receiver stages.
-    pub fn pager_column(self) -> &'static str {
-        match self {
-            Self::Answer => "Ans",
-            Self::Connect => "Con",
-            Self::Ehlo => "HELO",
-            Self::TlsOffered => "TLS",
-            Self::Cert => "Cert",
-            Self::Secure => "Sec",
-            Self::MailFrom => "From",
-            Self::RcptTo => "To",
-            Self::Data => "Data",
-            Self::Email => "Email",
-        }
-    }
-
-    /// The element name of the xml-matrix format (`TLSAdv`).
-    pub fn xml_name(self) -> &'static str {
-        match self {
-            Self::Answer => "Answer",
-            Self::Connect => "Connect",
-            Self::Ehlo => "HELO",
-            Self::TlsOffered => "TLSAdv",
-            Self::Cert => "CertOK",
-            Self::Secure => "TLSNeg",
-            Self::MailFrom => "SndrOK",
-            Self::RcptTo => "RcvrOK",
-            Self::Data => "Data",
-            Self::Email => "Email",
-        }
-    }
-}
-
-impl FromStr for Stage {
-    type Err = ();
-    fn from_str(s: &str) -> Result<Self, ()> {
-        Self::ALL.into_iter().find(|st| st.name() == s).ok_or(())
-    }
-}
-
-/// A protocol version, ordered from worst to best.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TlsVersion {
-    /// SSL 2.
-    Ssl2,
-    /// SSL 3.
-    Ssl3,
-    /// TLS 1.0.
-    Tls1_0,
-    /// TLS 1.1.
-    Tls1_1,
-    /// TLS 1.2.
-    Tls1_2,
-    /// TLS 1.3.
-    Tls1_3,
-}
-
-impl TlsVersion {
-    /// Every version, worst first.
-    pub const ALL: [TlsVersion; 6] = [
-        Self::Ssl2,
-        Self::Ssl3,
-        Self::Tls1_0,
-        Self::Tls1_1,
-        Self::Tls1_2,
-        Self::Tls1_3,
-    ];
-
-    /// The name as the receiver report writes it (`TLSv1.3`, `TLSv1`, `SSLv3`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ssl2 => "SSLv2",
-            Self::Ssl3 => "SSLv3",
-            Self::Tls1_0 => "TLSv1",
-            Self::Tls1_1 => "TLSv1.1",
-            Self::Tls1_2 => "TLSv1.2",
-            Self::Tls1_3 => "TLSv1.3",
-        }
-    }
-}
-
-impl fmt::Display for TlsVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for TlsVersion {
-    type Err = ();
-    /// Reads `TLSv1.3`, CheckTLS's XML spelling `TLSv1_3`, `TLS1.3`, `1.3`, `TLSv1`, `SSLv3`
-    /// (any case).
-    fn from_str(s: &str) -> Result<Self, ()> {
-        let s = s.trim().to_ascii_lowercase().replace('_', ".");
-        let (ssl, rest) = if let Some(r) = s.strip_prefix("sslv").or_else(|| s.strip_prefix("ssl"))
-        {
-            (true, r)
-        } else {
-            (
-                false,
-                s.strip_prefix("tlsv")
-                    .or_else(|| s.strip_prefix("tls"))
-                    .unwrap_or(&s),
-            )
-        };
-        match (ssl, rest) {
-            (true, "2") => Ok(Self::Ssl2),
-            (true, "3") => Ok(Self::Ssl3),
-            (false, "1" | "1.0") => Ok(Self::Tls1_0),
-            (false, "1.1") => Ok(Self::Tls1_1),
-            (false, "1.2") => Ok(Self::Tls1_2),
-            (false, "1.3") => Ok(Self::Tls1_3),
-            _ => Err(()),
-        }
-    }
-}
-
-impl Serialize for TlsVersion {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.name())
-    }
-}
-
-impl<'de> Deserialize<'de> for TlsVersion {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse()
-            .map_err(|()| serde::de::Error::custom(format!("unknown TLS version {s:?}")))
-    }
-}
+pub use checktls_types::TlsVersion;

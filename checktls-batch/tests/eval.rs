@@ -51,8 +51,8 @@ fn conditions_on_host_fields() {
     let a = report(
         114,
         vec![
-            row(90, TlsVersion::Tls1_3, true),
-            row(40, TlsVersion::Tls1_2, true),
+            row(90, TlsVersion::Tls13, true),
+            row(40, TlsVersion::Tls12, true),
         ],
     );
     let scope = [&a];
@@ -67,9 +67,9 @@ fn conditions_on_host_fields() {
     assert!(days(Function::Maximum, Test::Eq, 90.0));
     assert!(days(Function::Average, Test::Eq, 65.0));
     let version = |f, t, v| holds(&cond(f, "mx.tls_version", t, Value::Version(v)), &scope);
-    assert!(version(Function::Minimum, Test::Ge, TlsVersion::Tls1_2));
-    assert!(!version(Function::Minimum, Test::Ge, TlsVersion::Tls1_3));
-    assert!(version(Function::Maximum, Test::Eq, TlsVersion::Tls1_3));
+    assert!(version(Function::Minimum, Test::Ge, TlsVersion::Tls12));
+    assert!(!version(Function::Minimum, Test::Ge, TlsVersion::Tls13));
+    assert!(version(Function::Maximum, Test::Eq, TlsVersion::Tls13));
     let answered = cond(
         Function::Minimum,
         "mx.answered",
@@ -92,8 +92,8 @@ fn a_missing_value_or_an_empty_scope_never_suppresses() {
     let a = report(
         114,
         vec![
-            row(90, TlsVersion::Tls1_3, true),
-            row(0, TlsVersion::Tls1_3, false),
+            row(90, TlsVersion::Tls13, true),
+            row(0, TlsVersion::Tls13, false),
         ],
     );
     for field in ["mx.cert_days_to_expiry", "mx.tls_version"] {
@@ -164,15 +164,15 @@ async fn several_target_conditions_must_all_hold() {
     let ex = ScriptedExecutor::new()
         .with(
             "good.example",
-            [report(114, vec![row(90, TlsVersion::Tls1_3, true)])],
+            [report(114, vec![row(90, TlsVersion::Tls13, true)])],
         )
         .with(
             "expiring.example",
-            [report(114, vec![row(10, TlsVersion::Tls1_3, true)])],
+            [report(114, vec![row(10, TlsVersion::Tls13, true)])],
         )
         .with(
             "weak.example",
-            [report(100, vec![row(90, TlsVersion::Tls1_2, true)])],
+            [report(100, vec![row(90, TlsVersion::Tls12, true)])],
         );
     let result = run(&batch, &ex, &RunOptions::default(), |_| {}).await;
     assert_eq!(

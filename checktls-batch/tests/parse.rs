@@ -200,7 +200,7 @@ fn fields_and_values_are_typed() {
     assert_eq!(s.len(), 3);
     assert_eq!(s[0].field, Field::Mx(MxField::CertDaysToExpiry));
     assert_eq!(s[1].value, Value::Number(1.0));
-    assert_eq!(s[2].value, Value::Version(TlsVersion::Tls1_2));
+    assert_eq!(s[2].value, Value::Version(TlsVersion::Tls12));
     assert!(b.targets.iter().all(|t| t.suppress.len() == 3));
     assert_eq!(b.deliveries[0].suppress[0].function, Function::Count);
 }

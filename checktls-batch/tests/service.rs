@@ -360,10 +360,11 @@ async fn against_a_baseline_only_the_targets_that_differ_are_reported(db: Db) {
     );
     // b's certificate expires: only b is reported.
     let mut expired = TargetReport::graded("b.example", 112);
-    expired.findings.push(checktls_batch::report::Finding {
-        code: "cert.expired".into(),
-        ..Default::default()
-    });
+    expired.findings.push(checktls_batch::report::Finding::new(
+        "cert.expired",
+        checktls_batch::report::Severity::Info,
+        "",
+    ));
     let later =
         run(exec(&[("a.example", 114)]).with("b.example", [Outcome::Tested(expired.clone())]))
             .await;

@@ -53,7 +53,7 @@ fn as_hex<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
 }
 
 fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02X}")).collect()
+    data_encoding::HEXUPPER.encode(b)
 }
 
 impl TrustAnchor {

@@ -22,7 +22,7 @@
 //! use checktls_dns::records::spf;
 //!
 //! let parsed = spf::parse("v=spf1 include:_spf.example.net ptr +all");
-//! let codes: Vec<&str> = parsed.findings.iter().map(|f| f.code).collect();
+//! let codes: Vec<&str> = parsed.findings.iter().map(|f| f.code.as_ref()).collect();
 //! assert_eq!(codes, ["spf.pass_all", "spf.ptr"]);
 //! assert_eq!(parsed.value.unwrap().local_lookups(), 2);
 //! ```

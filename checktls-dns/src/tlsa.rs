@@ -139,10 +139,7 @@ impl fmt::Display for TlsaRecord {
             u8::from(self.selector),
             u8::from(self.matching)
         )?;
-        for b in &self.data {
-            write!(f, "{b:02x}")?;
-        }
-        Ok(())
+        f.write_str(&data_encoding::HEXLOWER.encode(&self.data))
     }
 }
 
@@ -150,26 +147,14 @@ mod hex_bytes {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(super) fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        let mut out = String::with_capacity(bytes.len() * 2);
-        for b in bytes {
-            out.push_str(&format!("{b:02x}"));
-        }
-        s.serialize_str(&out)
+        s.serialize_str(&data_encoding::HEXLOWER.encode(bytes))
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
         let s = String::deserialize(d)?;
-        if s.len() % 2 != 0 {
-            return Err(serde::de::Error::custom("odd number of hex digits"));
-        }
-        (0..s.len())
-            .step_by(2)
-            .map(|i| {
-                s.get(i..i + 2)
-                    .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-                    .ok_or_else(|| serde::de::Error::custom("bad hex digit"))
-            })
-            .collect()
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(s.as_bytes())
+            .map_err(serde::de::Error::custom)
     }
 }
 

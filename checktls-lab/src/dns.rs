@@ -316,10 +316,7 @@ impl MailDomain {
             .map_err(|e| dns_err(format!("TLSA for {host}: certificate does not parse: {e}")))?;
         let digest =
             ring::digest::digest(&ring::digest::SHA256, cert.tbs_certificate.subject_pki.raw);
-        let mut hex = String::with_capacity(64);
-        for b in digest.as_ref() {
-            let _ = write!(hex, "{b:02x}");
-        }
+        let hex = data_encoding::HEXLOWER.encode(digest.as_ref());
         Ok(self.tlsa(host, port, &format!("3 1 1 {hex}")))
     }
 
@@ -914,10 +911,7 @@ fn build(spec: DnsLabBuilder) -> Result<LabZones, Error> {
         <base64ct::Base64 as base64ct::Encoding>::encode_string(dnskey.public_key().public_bytes()),
     );
     let ds = root_key.ds(&Name::root())?;
-    let mut digest = String::new();
-    for b in ds.digest() {
-        let _ = write!(digest, "{b:02X}");
-    }
+    let digest = data_encoding::HEXUPPER.encode(ds.digest());
     let anchor_ds = format!(
         ". 3600 IN DS {} {} {} {digest}",
         ds.key_tag(),

@@ -13,7 +13,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use base64ct::Encoding;
 use rcgen::{
     BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
@@ -409,12 +408,5 @@ fn push_len(out: &mut Vec<u8>, len: usize) {
 
 /// PEM-encodes `der` with the given label.
 pub fn pem_encode(label: &str, der: &[u8]) -> String {
-    let b64 = base64ct::Base64::encode_string(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
+    pem_rfc7468::encode_string(label, pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
 }

@@ -73,72 +73,7 @@ impl HostEvidence {
     }
 }
 
-/// One SMTP stage of a receiver test, in CheckTLS's order (the columns of its MX matrix).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// The server accepted the TCP connection.
-    Answer,
-    /// The server's greeting allowed us in (a 220 banner).
-    Connect,
-    /// EHLO (or HELO) was accepted.
-    Ehlo,
-    /// The server advertised STARTTLS.
-    TlsOffered,
-    /// The certificate passed CheckTLS's stringent check (valid chain, name, dates, not
-    /// self-signed).
-    Cert,
-    /// A TLS session was established.
-    Secure,
-    /// MAIL FROM was accepted.
-    MailFrom,
-    /// RCPT TO was accepted.
-    RcptTo,
-    /// DATA was accepted (only when sending a message).
-    Data,
-    /// The message was accepted (only when sending a message).
-    Email,
-}
-
-impl Stage {
-    /// Every stage, in order.
-    pub const ALL: [Self; 10] = [
-        Self::Answer,
-        Self::Connect,
-        Self::Ehlo,
-        Self::TlsOffered,
-        Self::Cert,
-        Self::Secure,
-        Self::MailFrom,
-        Self::RcptTo,
-        Self::Data,
-        Self::Email,
-    ];
-
-    /// The name reports use: `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`,
-    /// `mail_from`, `rcpt_to`, `data`, `email`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Answer => "answer",
-            Self::Connect => "connect",
-            Self::Ehlo => "ehlo",
-            Self::TlsOffered => "tls_offered",
-            Self::Cert => "cert",
-            Self::Secure => "secure",
-            Self::MailFrom => "mail_from",
-            Self::RcptTo => "rcpt_to",
-            Self::Data => "data",
-            Self::Email => "email",
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use checktls_types::Stage;
 
 /// The outcome of each stage: `Some(true)` OK, `Some(false)` FAIL, `None` not attempted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -233,72 +168,7 @@ pub struct TlsEvidence {
     pub certificate: Option<CertEvidence>,
 }
 
-/// An SSL/TLS protocol version (the same names as `checktls_tls::TlsVersion`).
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum TlsVersion {
-    /// SSL 2.0.
-    #[serde(rename = "SSLv2")]
-    Ssl2,
-    /// SSL 3.0.
-    #[serde(rename = "SSLv3")]
-    Ssl3,
-    /// TLS 1.0.
-    #[serde(rename = "TLSv1")]
-    Tls10,
-    /// TLS 1.1.
-    #[serde(rename = "TLSv1.1")]
-    Tls11,
-    /// TLS 1.2.
-    #[serde(rename = "TLSv1.2")]
-    Tls12,
-    /// TLS 1.3.
-    #[serde(rename = "TLSv1.3")]
-    Tls13,
-}
-
-impl TlsVersion {
-    /// Every version, oldest first.
-    pub const ALL: [Self; 6] = [
-        Self::Ssl2,
-        Self::Ssl3,
-        Self::Tls10,
-        Self::Tls11,
-        Self::Tls12,
-        Self::Tls13,
-    ];
-
-    /// The version from its wire code (0x0002 for SSLv2, 0x0300 … 0x0304).
-    pub fn from_wire(code: u16) -> Option<Self> {
-        Some(match code {
-            0x0002 => Self::Ssl2,
-            0x0300 => Self::Ssl3,
-            0x0301 => Self::Tls10,
-            0x0302 => Self::Tls11,
-            0x0303 => Self::Tls12,
-            0x0304 => Self::Tls13,
-            _ => return None,
-        })
-    }
-
-    /// The name reports use: `SSLv2`, `SSLv3`, `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ssl2 => "SSLv2",
-            Self::Ssl3 => "SSLv3",
-            Self::Tls10 => "TLSv1",
-            Self::Tls11 => "TLSv1.1",
-            Self::Tls12 => "TLSv1.2",
-            Self::Tls13 => "TLSv1.3",
-        }
-    }
-}
-
-impl fmt::Display for TlsVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use checktls_types::TlsVersion;
 
 /// The properties of a negotiated cipher suite that the score weighs.
 ///
@@ -388,44 +258,9 @@ impl CertEvidence {
     }
 }
 
-/// A certificate's public key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct KeyEvidence {
-    /// The key's algorithm.
-    pub algorithm: KeyAlgorithm,
-    /// Its size in bits (the modulus for RSA and DSA, the curve's field for ECDSA; ignored for
-    /// Ed25519 and Ed448).
-    pub bits: u32,
-}
-
-/// A public-key algorithm.
-#[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyAlgorithm {
-    /// RSA.
-    Rsa,
-    /// DSA (judged by the same sizes as RSA).
-    Dsa,
-    /// ECDSA on a named curve (P-256 is 256 bits).
-    Ec,
-    /// Ed25519.
-    Ed25519,
-    /// Ed448.
-    Ed448,
-}
-
-impl fmt::Display for KeyAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Rsa => "RSA",
-            Self::Dsa => "DSA",
-            Self::Ec => "EC",
-            Self::Ed25519 => "Ed25519",
-            Self::Ed448 => "Ed448",
-        })
-    }
-}
+pub use checktls_types::KeyAlgorithm;
+/// A certificate's public key (the workspace's [`PublicKeyInfo`](checktls_types::PublicKeyInfo)).
+pub type KeyEvidence = checktls_types::PublicKeyInfo;
 
 /// The hash of a certificate signature, weakest first.
 #[non_exhaustive]

@@ -199,7 +199,8 @@ impl ScoreTable {
             let (weak_below, broken_below) = match key.algorithm {
                 KeyAlgorithm::Rsa | KeyAlgorithm::Dsa => (p.rsa_weak_below, p.rsa_broken_below),
                 KeyAlgorithm::Ec => (p.ec_weak_below, p.ec_broken_below),
-                KeyAlgorithm::Ed25519 | KeyAlgorithm::Ed448 => (0, 0),
+                // Ed25519, Ed448 and any algorithm named later: no size to judge.
+                _ => (0, 0),
             };
             if key.bits < broken_below {
                 lines.push((

@@ -20,71 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::ehlo::Capabilities;
 use crate::reply::{Reply, ReplyError};
 
-/// A stage of the test, in CheckTLS's order (the columns of its MX matrix).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    /// The TCP connection was accepted.
-    Answer,
-    /// The greeting let us in (220).
-    Connect,
-    /// EHLO (or HELO) accepted.
-    Ehlo,
-    /// STARTTLS offered (or TLS on connect).
-    TlsOffered,
-    /// A certificate was presented. The driver only records that one came; the caller's
-    /// judgement (chain, name, dates) replaces it.
-    Cert,
-    /// TLS negotiated and the EHLO after it accepted.
-    Secure,
-    /// MAIL FROM accepted.
-    MailFrom,
-    /// RCPT TO accepted.
-    RcptTo,
-    /// DATA accepted (354).
-    Data,
-    /// The message accepted (250 after the final dot).
-    Email,
-}
-
-impl Stage {
-    /// Every stage, in order.
-    pub const ALL: [Stage; 10] = [
-        Stage::Answer,
-        Stage::Connect,
-        Stage::Ehlo,
-        Stage::TlsOffered,
-        Stage::Cert,
-        Stage::Secure,
-        Stage::MailFrom,
-        Stage::RcptTo,
-        Stage::Data,
-        Stage::Email,
-    ];
-
-    /// `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`, `mail_from`, `rcpt_to`,
-    /// `data`, `email`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Stage::Answer => "answer",
-            Stage::Connect => "connect",
-            Stage::Ehlo => "ehlo",
-            Stage::TlsOffered => "tls_offered",
-            Stage::Cert => "cert",
-            Stage::Secure => "secure",
-            Stage::MailFrom => "mail_from",
-            Stage::RcptTo => "rcpt_to",
-            Stage::Data => "data",
-            Stage::Email => "email",
-        }
-    }
-}
-
-impl fmt::Display for Stage {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use checktls_types::Stage;
 
 /// One stage's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

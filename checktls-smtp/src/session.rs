@@ -38,7 +38,6 @@
 //! assert!(record.passed(Stage::Ehlo) && record.passed(Stage::TlsOffered));
 //! ```
 
-use std::fmt;
 use std::time::Duration;
 
 use base64ct::{Base64, Encoding};
@@ -51,30 +50,7 @@ use crate::record::{
 };
 use crate::reply::{Limits, Reply};
 
-/// Where the dialog stops (CheckTLS's stop-after choices).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum StopAfter {
-    /// After the TCP connection.
-    Answer,
-    /// After the greeting.
-    Connect,
-    /// After the first EHLO.
-    Ehlo1,
-    /// After STARTTLS and the TLS handshake.
-    Starttls,
-    /// After the EHLO over TLS.
-    Ehlo2,
-    /// After MAIL FROM.
-    MailFrom,
-    /// After RCPT TO (the default; nothing is sent).
-    #[default]
-    RcptTo,
-    /// After DATA and the message (needs a message).
-    Data,
-}
+pub use checktls_types::StopAfter;
 
 /// How long each wait may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,32 +100,7 @@ pub enum AuthMechanism {
     Login,
 }
 
-/// A secret that never prints: Debug and Display show `<redacted>`.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret.
-    pub fn new(secret: impl Into<String>) -> Self {
-        Self(secret.into())
-    }
-    /// The secret itself, to put on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use checktls_types::Secret;
 
 /// AUTH credentials for a private system.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -34,7 +34,7 @@ fn options() -> ProbeOptions {
 }
 
 fn stages(r: &SmtpRecord) -> Vec<(&'static str, bool)> {
-    r.stages.iter().map(|s| (s.stage.as_str(), s.ok)).collect()
+    r.stages.iter().map(|s| (s.stage.name(), s.ok)).collect()
 }
 
 async fn valid() -> SmtpReceiver {

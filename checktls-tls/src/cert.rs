@@ -605,3 +605,111 @@ mod tests {
         assert!(!san_matches("*.example.com", "example.com"));
     }
 }
+
+/// One certificate of a chain, summarised for reports: names, validity, key, signature,
+/// fingerprint and the certificate itself in PEM.
+#[non_exhaustive]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertSummary {
+    /// Position (0 = leaf).
+    pub depth: usize,
+    /// Subject, as a distinguished name.
+    pub subject: String,
+    /// Issuer, as a distinguished name.
+    pub issuer: String,
+    /// Subject alternative names (DNS).
+    pub san: Vec<String>,
+    /// Not before, RFC 3339.
+    pub not_before: String,
+    /// Not after, RFC 3339.
+    pub not_after: String,
+    /// The public key (`EC 256`, `RSA 2048`), or `unknown`.
+    #[serde(with = "key_text")]
+    pub key: Option<checktls_types::PublicKeyInfo>,
+    /// Signature algorithm, e.g. `sha256WithRSAEncryption` (OpenSSL's short name).
+    pub signature: String,
+    /// SHA-256 fingerprint, hex.
+    pub sha256: String,
+    /// The certificate in PEM.
+    pub pem: String,
+}
+
+/// The public key written as text (`EC 256`, `unknown`), as the reports have always shown it.
+mod key_text {
+    use checktls_types::PublicKeyInfo;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(
+        key: &Option<PublicKeyInfo>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match key {
+            Some(k) => s.collect_str(k),
+            None => s.serialize_str("unknown"),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<PublicKeyInfo>, D::Error> {
+        let text = String::deserialize(d)?;
+        if text == "unknown" {
+            return Ok(None);
+        }
+        text.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The public key of a certificate.
+pub fn public_key(cert: &X509Certificate<'_>) -> Option<checktls_types::PublicKeyInfo> {
+    use checktls_types::{KeyAlgorithm, PublicKeyInfo};
+    use x509_parser::public_key::PublicKey;
+    let info = |algorithm, bits: usize| PublicKeyInfo {
+        algorithm,
+        bits: u32::try_from(bits).unwrap_or(0),
+    };
+    match cert.public_key().parsed().ok()? {
+        PublicKey::RSA(rsa) => Some(info(KeyAlgorithm::Rsa, rsa.key_size())),
+        PublicKey::EC(ec) => Some(info(KeyAlgorithm::Ec, ec.key_size())),
+        PublicKey::DSA(_) => Some(info(KeyAlgorithm::Dsa, 1024)),
+        _ => match cert
+            .public_key()
+            .algorithm
+            .algorithm
+            .to_id_string()
+            .as_str()
+        {
+            "1.3.101.112" => Some(info(KeyAlgorithm::Ed25519, 256)),
+            "1.3.101.113" => Some(info(KeyAlgorithm::Ed448, 456)),
+            _ => None,
+        },
+    }
+}
+
+/// The certificate at `depth` of a chain, summarised; `None` when it does not parse.
+pub fn summarize(depth: usize, der: &CertificateDer<'_>) -> Option<CertSummary> {
+    let (_, c) = X509Certificate::from_der(der.as_ref()).ok()?;
+    let time = |t: x509_parser::time::ASN1Time| {
+        t.to_datetime()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    let oid = &c.signature_algorithm.algorithm;
+    let signature = x509_parser::objects::oid2sn(oid, x509_parser::objects::oid_registry())
+        .map(str::to_owned)
+        .unwrap_or_else(|_| oid.to_id_string());
+    Some(CertSummary {
+        depth,
+        subject: c.subject().to_string(),
+        issuer: c.issuer().to_string(),
+        san: dns_names(&c),
+        not_before: time(c.validity().not_before),
+        not_after: time(c.validity().not_after),
+        key: public_key(&c),
+        signature,
+        sha256: data_encoding::HEXLOWER
+            .encode(ring::digest::digest(&ring::digest::SHA256, der.as_ref()).as_ref()),
+        pem: pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der.as_ref())
+            .unwrap_or_default(),
+    })
+}

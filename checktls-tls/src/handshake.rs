@@ -26,7 +26,7 @@ use crate::Error;
 use crate::danger::RecordingVerifier;
 use crate::facts::{FailureKind, PartialFacts, TlsFacts};
 use crate::first_flight::FirstFlight;
-use crate::version::{CipherSuite, NamedGroup, TlsVersion};
+use crate::version::{CipherSuite, NamedGroup};
 
 /// Which protocol versions the client offers (rustls speaks only TLS 1.2 and 1.3; older
 /// versions are found by the raw ClientHello prober).
@@ -314,7 +314,7 @@ fn facts_of(
     sni: Option<String>,
     elapsed: Duration,
 ) -> Option<TlsFacts> {
-    let version = TlsVersion::from_rustls(conn.protocol_version()?)?;
+    let version = crate::version::from_rustls(conn.protocol_version()?)?;
     let suite = conn.negotiated_cipher_suite()?;
     let cipher_suite = CipherSuite::from_code(u16::from(suite.suite()));
     let key_exchange_group = conn

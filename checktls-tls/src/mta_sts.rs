@@ -716,7 +716,7 @@ mod tests {
         );
         let policy = p.policy.unwrap();
         assert_eq!((policy.mode, policy.max_age), (Mode::Testing, 5));
-        let codes: Vec<_> = p.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = p.findings.iter().map(|f| f.code.as_ref()).collect();
         assert!(codes.contains(&"mta_sts.duplicate_mode"), "{codes:?}");
         assert!(codes.contains(&"mta_sts.duplicate_max_age"), "{codes:?}");
         // Extension keys are ignored; a key that is no field name is a syntax error.
@@ -773,8 +773,8 @@ mod tests {
         parse_policy(text).policy.unwrap()
     }
 
-    fn codes(e: &Evaluation) -> Vec<&'static str> {
-        e.findings.iter().map(|f| f.code).collect()
+    fn codes(e: &Evaluation) -> Vec<&str> {
+        e.findings.iter().map(|f| f.code.as_ref()).collect()
     }
 
     #[test]

@@ -4,105 +4,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// An SSL/TLS protocol version.
-#[allow(clippy::exhaustive_enums)] // the versions are a closed historical set
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum TlsVersion {
-    /// SSL 2.0 (RFC 6176 prohibits it).
-    #[serde(rename = "SSLv2")]
-    Ssl2,
-    /// SSL 3.0 (RFC 7568 deprecates it).
-    #[serde(rename = "SSLv3")]
-    Ssl3,
-    /// TLS 1.0 (RFC 8996 deprecates it).
-    #[serde(rename = "TLSv1")]
-    Tls10,
-    /// TLS 1.1 (RFC 8996 deprecates it).
-    #[serde(rename = "TLSv1.1")]
-    Tls11,
-    /// TLS 1.2 (RFC 5246).
-    #[serde(rename = "TLSv1.2")]
-    Tls12,
-    /// TLS 1.3 (RFC 8446).
-    #[serde(rename = "TLSv1.3")]
-    Tls13,
-}
+pub use checktls_types::TlsVersion;
 
-impl TlsVersion {
-    /// Every version, oldest first.
-    pub const ALL: [Self; 6] = [
-        Self::Ssl2,
-        Self::Ssl3,
-        Self::Tls10,
-        Self::Tls11,
-        Self::Tls12,
-        Self::Tls13,
-    ];
-
-    /// The version from its wire code (0x0002 for SSLv2, 0x0300 … 0x0304).
-    pub fn from_wire(code: u16) -> Option<Self> {
-        Some(match code {
-            0x0002 => Self::Ssl2,
-            0x0300 => Self::Ssl3,
-            0x0301 => Self::Tls10,
-            0x0302 => Self::Tls11,
-            0x0303 => Self::Tls12,
-            0x0304 => Self::Tls13,
-            _ => return None,
-        })
-    }
-
-    /// The wire code.
-    pub fn wire(self) -> u16 {
-        match self {
-            Self::Ssl2 => 0x0002,
-            Self::Ssl3 => 0x0300,
-            Self::Tls10 => 0x0301,
-            Self::Tls11 => 0x0302,
-            Self::Tls12 => 0x0303,
-            Self::Tls13 => 0x0304,
-        }
-    }
-
-    /// The name reports use: `SSLv3`, `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3` (OpenSSL's).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ssl2 => "SSLv2",
-            Self::Ssl3 => "SSLv3",
-            Self::Tls10 => "TLSv1",
-            Self::Tls11 => "TLSv1.1",
-            Self::Tls12 => "TLSv1.2",
-            Self::Tls13 => "TLSv1.3",
-        }
-    }
-
-    /// The name CheckTLS's XML uses: `TLSv1_3`, `TLSv1_2`, `TLSv1`, `SSLv3`.
-    pub fn checktls_name(self) -> &'static str {
-        match self {
-            Self::Ssl2 => "SSLv2",
-            Self::Ssl3 => "SSLv3",
-            Self::Tls10 => "TLSv1",
-            Self::Tls11 => "TLSv1_1",
-            Self::Tls12 => "TLSv1_2",
-            Self::Tls13 => "TLSv1_3",
-        }
-    }
-
-    /// Whether the IETF has deprecated or prohibited this version (everything before TLS 1.2).
-    pub fn is_deprecated(self) -> bool {
-        self < Self::Tls12
-    }
-
-    #[cfg(feature = "tokio")]
-    pub(crate) fn from_rustls(v: rustls::ProtocolVersion) -> Option<Self> {
-        Self::from_wire(u16::from(v))
-    }
-}
-
-impl fmt::Display for TlsVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
+/// The version rustls negotiated.
+#[cfg(feature = "tokio")]
+pub(crate) fn from_rustls(v: rustls::ProtocolVersion) -> Option<TlsVersion> {
+    TlsVersion::from_wire(u16::from(v))
 }
 
 /// A cipher suite: its IANA code point and IANA name.

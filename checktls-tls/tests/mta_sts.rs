@@ -78,7 +78,7 @@ async fn valid_policy_and_its_effect() {
         effects,
         [HostEffect::Pass, HostEffect::Fail, HostEffect::Fail]
     );
-    let codes: Vec<_> = e.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<_> = e.findings.iter().map(|f| f.code.as_ref()).collect();
     assert_eq!(codes, ["mta_sts.host_fails", "mta_sts.mx_not_covered"]);
 }
 
@@ -128,7 +128,7 @@ async fn bad_syntax_arrives_parsed_without_a_policy() {
     assert!(f.failure.is_none());
     let parsed = f.parsed.unwrap();
     assert!(parsed.policy.is_none());
-    let codes: Vec<_> = parsed.findings.iter().map(|f| f.code).collect();
+    let codes: Vec<_> = parsed.findings.iter().map(|f| f.code.as_ref()).collect();
     assert!(codes.contains(&"mta_sts.no_version"), "{codes:?}");
     let e = evaluate(Some("1"), parsed.policy.as_ref(), &[]);
     assert!(!e.in_force);

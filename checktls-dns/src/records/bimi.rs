@@ -72,8 +72,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
         Some(f) if f.name == "v" && f.value == "BIMI1" => {}
         _ => {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "bimi.version",
+                Severity::Error,
                 0,
                 "the record must start with v=BIMI1",
             ));
@@ -81,8 +81,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
     }
     if let Some(d) = duplicate(&fields, true) {
         return Parsed::invalid(Finding::at(
-            Severity::Error,
             "bimi.duplicate",
+            Severity::Error,
             d.pos,
             format!("tag {} appears twice", d.name),
         ));
@@ -92,8 +92,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
         let name = f.name.to_ascii_lowercase();
         if f.value.contains(char::is_whitespace) {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "bimi.syntax",
+                Severity::Error,
                 f.value_pos,
                 format!("the value of {name} contains spaces"),
             ));
@@ -103,8 +103,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
                 let v = f.value.to_owned();
                 if !v.is_empty() && !super::is_https_uri(&v) {
                     findings.push(Finding::at(
-                        Severity::Error,
                         "bimi.not_https",
+                        Severity::Error,
                         f.value_pos,
                         format!("{name}={} must be an https: URL", cut(&v)),
                     ));
@@ -113,8 +113,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
                     let path = v.split(['?', '#']).next().unwrap_or("");
                     if !v.is_empty() && !path.to_ascii_lowercase().ends_with(".svg") {
                         findings.push(Finding::at(
-                            Severity::Warning,
                             "bimi.not_svg",
+                            Severity::Warning,
                             f.value_pos,
                             "the logo should be an SVG Tiny PS file (.svg)",
                         ));
@@ -127,8 +127,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
             "avp" => {
                 if !matches!(f.value, "brand" | "personal") {
                     findings.push(Finding::at(
-                        Severity::Warning,
                         "bimi.avp",
+                        Severity::Warning,
                         f.value_pos,
                         "avp= should be brand or personal",
                     ));
@@ -138,8 +138,8 @@ pub fn parse(text: &str) -> Parsed<BimiRecord> {
             "v" => {}
             _ => {
                 findings.push(Finding::at(
-                    Severity::Info,
                     "bimi.unknown_tag",
+                    Severity::Info,
                     f.pos,
                     format!("unknown tag {name} is ignored"),
                 ));
@@ -182,7 +182,7 @@ mod tests {
         let p = parse("v=BIMI1; l=; a=;");
         assert!(p.value.unwrap().is_declination());
         let p = parse("v=BIMI1; l=http://example.com/logo.png");
-        let codes: Vec<_> = p.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = p.findings.iter().map(|f| f.code.as_ref()).collect();
         assert_eq!(
             codes,
             ["bimi.not_https", "bimi.not_svg", "bimi.no_authority"]

@@ -147,8 +147,8 @@ pub fn parse(text: &str) -> Parsed<DkimKey> {
     };
     if let Some(d) = duplicate(&fields, false) {
         return Parsed::invalid(Finding::at(
-            Severity::Error,
             "dkim.duplicate",
+            Severity::Error,
             d.pos,
             format!(
                 "tag {} appears twice: the record is invalid (RFC 6376 §3.2)",
@@ -169,8 +169,8 @@ pub fn parse(text: &str) -> Parsed<DkimKey> {
             "v" => {
                 if i != 0 || f.value != "DKIM1" {
                     return Parsed::invalid(Finding::at(
-                        Severity::Error,
                         "dkim.version",
+                        Severity::Error,
                         f.pos,
                         "v= must be the first tag and equal DKIM1",
                     ));
@@ -186,15 +186,15 @@ pub fn parse(text: &str) -> Parsed<DkimKey> {
             other => {
                 if f.value.contains(['\r', '\n']) {
                     findings.push(Finding::at(
-                        Severity::Info,
                         "dkim.unknown_tag",
+                        Severity::Info,
                         f.pos,
                         format!("unknown tag {other} is ignored"),
                     ));
                 } else {
                     findings.push(Finding::at(
-                        Severity::Info,
                         "dkim.unknown_tag",
+                        Severity::Info,
                         f.pos,
                         format!("unknown tag {other} is ignored"),
                     ));
@@ -219,8 +219,8 @@ pub fn parse(text: &str) -> Parsed<DkimKey> {
             Ok(bytes) => key.public_key = bytes,
             Err(_) => {
                 return Parsed::invalid(Finding::at(
-                    Severity::Error,
                     "dkim.bad_base64",
+                    Severity::Error,
                     p.value_pos,
                     format!("p={} is not valid base64", cut(&b64)),
                 ));
@@ -243,8 +243,8 @@ fn judge(key: &DkimKey, p_pos: usize, findings: &mut Vec<Finding>) {
                 Some((bits, pkcs1)) => {
                     if pkcs1 {
                         findings.push(Finding::at(
-                            Severity::Warning,
                             "dkim.pkcs1_key",
+                            Severity::Warning,
                             p_pos,
                             "the key is a bare RSAPublicKey, not a SubjectPublicKeyInfo; strict verifiers reject it",
                         ));
@@ -262,8 +262,8 @@ fn judge(key: &DkimKey, p_pos: usize, findings: &mut Vec<Finding>) {
                     }
                 }
                 None => findings.push(Finding::at(
-                    Severity::Error,
                     "dkim.bad_key",
+                    Severity::Error,
                     p_pos,
                     "p= does not hold an RSA public key",
                 )),
@@ -271,8 +271,8 @@ fn judge(key: &DkimKey, p_pos: usize, findings: &mut Vec<Finding>) {
             KeyType::Ed25519 => {
                 if key.public_key.len() != 32 {
                     findings.push(Finding::at(
-                        Severity::Error,
                         "dkim.bad_key",
+                        Severity::Error,
                         p_pos,
                         format!(
                             "an Ed25519 key is 32 bytes, this one is {}",
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn revoked_testing_and_errors() {
         let p = parse("v=DKIM1; p=; t=y");
-        let codes: Vec<_> = p.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = p.findings.iter().map(|f| f.code.as_ref()).collect();
         assert_eq!(codes, ["dkim.revoked", "dkim.testing"]);
         assert!(parse("k=rsa; v=DKIM1; p=").value.is_none());
         assert!(parse("v=DKIM1").value.is_none());

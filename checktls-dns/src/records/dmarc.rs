@@ -214,8 +214,8 @@ pub fn parse(text: &str) -> Parsed<DmarcRecord> {
         Some(f) if f.name == "v" && f.value == "DMARC1" => {}
         _ => {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "dmarc.version",
+                Severity::Error,
                 0,
                 "the record must start with v=DMARC1",
             ));
@@ -223,8 +223,8 @@ pub fn parse(text: &str) -> Parsed<DmarcRecord> {
     }
     if let Some(d) = duplicate(&fields, true) {
         return Parsed::invalid(Finding::at(
-            Severity::Error,
             "dmarc.duplicate",
+            Severity::Error,
             d.pos,
             format!("tag {} appears twice", d.name),
         ));
@@ -235,16 +235,16 @@ pub fn parse(text: &str) -> Parsed<DmarcRecord> {
         let name = f.name.to_ascii_lowercase();
         let bad = |what: &str| {
             Finding::at(
-                Severity::Error,
                 "dmarc.bad_value",
+                Severity::Error,
                 f.value_pos,
                 format!("{name}={} is not valid: {what}", cut(f.value)),
             )
         };
         if name != f.name {
             findings.push(Finding::at(
-                Severity::Warning,
                 "dmarc.tag_case",
+                Severity::Warning,
                 f.pos,
                 format!("tag {} should be written {name}", f.name),
             ));
@@ -311,8 +311,8 @@ pub fn parse(text: &str) -> Parsed<DmarcRecord> {
                         .join(":");
                     if !rf.split(':').any(|v| v.eq_ignore_ascii_case("afrf")) {
                         findings.push(Finding::at(
-                            Severity::Warning,
                             "dmarc.report_format",
+                            Severity::Warning,
                             f.value_pos,
                             "afrf is the only defined failure report format",
                         ));
@@ -340,15 +340,15 @@ pub fn parse(text: &str) -> Parsed<DmarcRecord> {
             _ => {
                 if f.value.contains(char::is_whitespace) {
                     findings.push(Finding::at(
-                        Severity::Warning,
                         "dmarc.unknown_tag",
+                        Severity::Warning,
                         f.pos,
                         format!("unknown tag {name} is ignored"),
                     ));
                 } else {
                     findings.push(Finding::at(
-                        Severity::Info,
                         "dmarc.unknown_tag",
+                        Severity::Info,
                         f.pos,
                         format!("unknown tag {name} is ignored"),
                     ));
@@ -401,8 +401,8 @@ fn report_uris(
                 || s.len() > digits.len() + 1
             {
                 findings.push(Finding::at(
-                    Severity::Error,
                     "dmarc.bad_uri",
+                    Severity::Error,
                     at,
                     format!(
                         "size limit !{} is not a number with an optional k/m/g/t",
@@ -414,8 +414,8 @@ fn report_uris(
         }
         if uri.is_empty() || uri.contains(char::is_whitespace) {
             findings.push(Finding::at(
-                Severity::Error,
                 "dmarc.bad_uri",
+                Severity::Error,
                 at,
                 format!("{tag} holds an empty URI or one with spaces"),
             ));
@@ -428,8 +428,8 @@ fn report_uris(
                 Severity::Error
             };
             findings.push(Finding::at(
-                severity,
                 "dmarc.uri_scheme",
+                severity,
                 at,
                 format!(
                     "{tag} URI {} is not a mailto: address; receivers only send to mailto:",
@@ -559,7 +559,7 @@ mod tests {
         assert_eq!(r.percent, Some(50));
         assert_eq!(r.aggregate.len(), 2);
         assert_eq!(r.aggregate[0].max_size.as_deref(), Some("10m"));
-        let codes: Vec<_> = p.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = p.findings.iter().map(|f| f.code.as_ref()).collect();
         assert!(codes.contains(&"dmarc.weaker_subdomains"));
         assert!(codes.contains(&"dmarc.partial"));
         assert_eq!(parse(&r.to_string()).value.as_ref(), Some(r));

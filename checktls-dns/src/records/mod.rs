@@ -88,8 +88,8 @@ pub(crate) fn bounded<'a>(
         end -= 1;
     }
     findings.push(Finding::at(
-        Severity::Error,
         code,
+        Severity::Error,
         end,
         format!(
             "record is {} bytes long; only the first {MAX_TEXT} were read",
@@ -131,8 +131,8 @@ pub(crate) fn fields<'a>(text: &'a str, code: &'static str) -> Result<Vec<Field<
         let pos = seg_start + lead;
         let Some((raw_name, raw_value)) = trimmed.split_once('=') else {
             return Err(Finding::at(
-                Severity::Error,
                 code,
+                Severity::Error,
                 pos,
                 format!("{:?} is not a name=value field", cut(trimmed)),
             ));
@@ -140,8 +140,8 @@ pub(crate) fn fields<'a>(text: &'a str, code: &'static str) -> Result<Vec<Field<
         let name = raw_name.trim_end_matches(is_wsp);
         if name.is_empty() {
             return Err(Finding::at(
-                Severity::Error,
                 code,
+                Severity::Error,
                 pos,
                 "a field has no name",
             ));
@@ -151,8 +151,8 @@ pub(crate) fn fields<'a>(text: &'a str, code: &'static str) -> Result<Vec<Field<
             .find(|&(i, c)| !(c.is_ascii_alphanumeric() || (i > 0 && matches!(c, '_' | '-' | '.'))))
         {
             return Err(Finding::at(
-                Severity::Error,
                 code,
+                Severity::Error,
                 pos + i,
                 format!("character {c:?} not allowed in a field name"),
             ));
@@ -164,8 +164,8 @@ pub(crate) fn fields<'a>(text: &'a str, code: &'static str) -> Result<Vec<Field<
             .find(|&(_, c)| !(c.is_ascii_graphic() || is_wsp(c)))
         {
             return Err(Finding::at(
-                Severity::Error,
                 code,
+                Severity::Error,
                 value_pos + i,
                 format!("character {c:?} not allowed in the value of {name}"),
             ));

@@ -67,8 +67,8 @@ pub fn parse(text: &str) -> Parsed<MtaStsTxt> {
         }) => {}
         _ => {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "mta_sts.version",
+                Severity::Error,
                 0,
                 "the record must start with v=STSv1",
             ));
@@ -76,8 +76,8 @@ pub fn parse(text: &str) -> Parsed<MtaStsTxt> {
     }
     if let Some(d) = duplicate(&fields, false) {
         return Parsed::invalid(Finding::at(
-            Severity::Error,
             "mta_sts.duplicate",
+            Severity::Error,
             d.pos,
             format!("field {} appears twice", d.name),
         ));
@@ -91,16 +91,16 @@ pub fn parse(text: &str) -> Parsed<MtaStsTxt> {
             .find(|&(_, c)| c.is_whitespace() || c == '=')
         {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "mta_sts.syntax",
+                Severity::Error,
                 f.value_pos + i,
                 format!("character {c:?} not allowed in an MTA-STS field value"),
             ));
         }
         if f.name.len() > 32 {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "mta_sts.syntax",
+                Severity::Error,
                 f.pos,
                 "field names are at most 32 characters",
             ));
@@ -112,8 +112,8 @@ pub fn parse(text: &str) -> Parsed<MtaStsTxt> {
                     || !f.value.bytes().all(|b| b.is_ascii_alphanumeric())
                 {
                     return Parsed::invalid(Finding::at(
-                        Severity::Error,
                         "mta_sts.bad_id",
+                        Severity::Error,
                         f.value_pos,
                         format!("id {:?} must be 1 to 32 letters and digits", cut(f.value)),
                     ));
@@ -124,15 +124,15 @@ pub fn parse(text: &str) -> Parsed<MtaStsTxt> {
             other => {
                 if f.value.is_empty() {
                     return Parsed::invalid(Finding::at(
-                        Severity::Error,
                         "mta_sts.syntax",
+                        Severity::Error,
                         f.value_pos,
                         format!("field {other} has an empty value"),
                     ));
                 }
                 findings.push(Finding::at(
-                    Severity::Info,
                     "mta_sts.extension",
+                    Severity::Info,
                     f.pos,
                     format!("unknown field {other} is ignored"),
                 ));

@@ -324,8 +324,8 @@ pub fn parse(text: &str) -> Parsed<SpfRecord> {
     let text = bounded(text, "spf.too_long", &mut findings);
     if !is_spf(text) {
         return Parsed::invalid(Finding::at(
-            Severity::Error,
             "spf.version",
+            Severity::Error,
             0,
             "the record must start with v=spf1 followed by a space",
         ));
@@ -342,8 +342,8 @@ pub fn parse(text: &str) -> Parsed<SpfRecord> {
             Ok(t) => terms.push(t),
             Err((at, reason)) => {
                 findings.push(Finding::at(
-                    Severity::Error,
                     "spf.syntax",
+                    Severity::Error,
                     pos + at,
                     format!("{}: {reason}; receivers return permerror", cut(token)),
                 ));
@@ -1219,7 +1219,7 @@ mod tests {
         assert_eq!(r.terms.len(), 9);
         assert_eq!(r.local_lookups(), 6);
         assert_eq!(parse(&r.to_string()).value.as_ref(), Some(r));
-        let codes: Vec<_> = p.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = p.findings.iter().map(|f| f.code.as_ref()).collect();
         assert!(codes.contains(&"spf.ptr"));
         assert!(codes.contains(&"spf.macros"));
     }
@@ -1267,7 +1267,7 @@ mod tests {
         assert_eq!(report.lookups, 11);
         // v1, v2, and the include of a name with no record
         assert_eq!(report.void_lookups, 3);
-        let codes: Vec<_> = report.findings.iter().map(|f| f.code).collect();
+        let codes: Vec<_> = report.findings.iter().map(|f| f.code.as_ref()).collect();
         assert!(codes.contains(&"spf.too_many_lookups"));
         assert!(codes.contains(&"spf.too_many_void_lookups"));
         assert!(codes.contains(&"spf.loop"));

@@ -66,8 +66,8 @@ pub fn parse(text: &str) -> Parsed<TlsRptRecord> {
         }) => {}
         _ => {
             return Parsed::invalid(Finding::at(
-                Severity::Error,
                 "tls_rpt.version",
+                Severity::Error,
                 0,
                 "the record must start with v=TLSRPTv1",
             ));
@@ -75,8 +75,8 @@ pub fn parse(text: &str) -> Parsed<TlsRptRecord> {
     }
     if let Some(d) = duplicate(&fields, false) {
         return Parsed::invalid(Finding::at(
-            Severity::Error,
             "tls_rpt.duplicate",
+            Severity::Error,
             d.pos,
             format!("field {} appears twice", d.name),
         ));
@@ -94,8 +94,8 @@ pub fn parse(text: &str) -> Parsed<TlsRptRecord> {
                     offset += part.len() + 1;
                     if uri.is_empty() || uri.contains(char::is_whitespace) {
                         return Parsed::invalid(Finding::at(
-                            Severity::Error,
                             "tls_rpt.syntax",
+                            Severity::Error,
                             at,
                             "rua holds an empty URI or one with spaces",
                         ));
@@ -104,15 +104,15 @@ pub fn parse(text: &str) -> Parsed<TlsRptRecord> {
                         // fine
                     } else if uri.len() >= 5 && uri[..5].eq_ignore_ascii_case("http:") {
                         findings.push(Finding::at(
-                            Severity::Error,
                             "tls_rpt.http_uri",
+                            Severity::Error,
                             at,
                             format!("{} must use https, not http", cut(uri)),
                         ));
                     } else {
                         findings.push(Finding::at(
-                            Severity::Error,
                             "tls_rpt.bad_uri",
+                            Severity::Error,
                             at,
                             format!(
                                 "{} is neither a mailto: address nor an https: URL",
@@ -128,15 +128,15 @@ pub fn parse(text: &str) -> Parsed<TlsRptRecord> {
             other => {
                 if f.value.is_empty() || f.value.contains(char::is_whitespace) {
                     return Parsed::invalid(Finding::at(
-                        Severity::Error,
                         "tls_rpt.syntax",
+                        Severity::Error,
                         f.value_pos,
                         format!("field {other} has an empty value or spaces"),
                     ));
                 }
                 findings.push(Finding::at(
-                    Severity::Info,
                     "tls_rpt.extension",
+                    Severity::Info,
                     f.pos,
                     format!("unknown field {other} is ignored"),
                 ));

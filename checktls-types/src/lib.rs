@@ -1,0 +1,54 @@
+//! The words every checktls crate uses, defined once: the SMTP stages of a receiver test, SSL
+//! and TLS protocol versions, where a dialog stops, findings with their severity, and secrets
+//! that never print. Pure data: no I/O, no dependencies beyond serde.
+//!
+//! ```text
+//!   checktls-types ◄── checktls-dns, checktls-tls, checktls-smtp, checktls-score,
+//!                      checktls-batch, checktls (each re-exports what it uses)
+//! ```
+//!
+//! ```
+//! use checktls_types::{Finding, Severity, Stage, StopAfter, TlsVersion};
+//!
+//! assert_eq!(Stage::TlsOffered.name(), "tls_offered");
+//! assert_eq!("TLSv1_3".parse::<TlsVersion>(), Ok(TlsVersion::Tls13));
+//! assert!(StopAfter::Ehlo2 < StopAfter::RcptTo);
+//! let f = Finding::new("smtp.no_starttls", Severity::Error, "the server does not offer STARTTLS");
+//! assert_eq!(f.code, "smtp.no_starttls");
+//! ```
+//!
+//! No features.
+
+mod finding;
+mod key;
+mod secret;
+mod stage;
+mod version;
+
+pub use finding::{Finding, Severity};
+pub use key::{KeyAlgorithm, PublicKeyInfo};
+pub use secret::Secret;
+pub use stage::{Stage, StopAfter};
+pub use version::TlsVersion;
+
+/// A name that did not parse, and the names that would have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UnknownName {
+    /// What was given.
+    pub given: String,
+    /// What was expected, e.g. `one of answer, connect, ...`.
+    pub expected: String,
+}
+
+impl std::fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown name {:?}: expected {}",
+            self.given, self.expected
+        )
+    }
+}
+
+impl std::error::Error for UnknownName {}
