@@ -10,7 +10,8 @@
 //!     OpenSMTPD 6.8   127.0.0.70:25  aborts every handshake after ServerHello+Certificate
 //!     Postfix (anvil) 127.0.0.71:25  1 session at a time, 2 per 10 s per client, 421 beyond
 //!     Postfix+postscreen 127.0.0.72:25  pregreet (multi-line 220), pipelining, non-SMTP
-//!                                       command and bare newline tests, all enforced
+//!                                       command and bare newline tests, all enforced;
+//!                                       smtpd behind it with the anvil limits above
 //!     Postfix+postgrey   127.0.0.73:25  greylisting: 450 at RCPT TO
 //!     Postfix SNI maps   127.0.0.74:25  mx2.sni.test gets its own certificate
 //!     Postfix RSA+ECDSA  127.0.0.75:25 │ leaf only 127.0.0.76:25 │ wrong order 127.0.0.77:25
@@ -23,8 +24,9 @@
 //! |---|---|---|---|
 //! | smtpd.test | OpenSMTPD 6.8 (OpenSSL 3), RSA key | `openssl s_client -starttls smtp`, TLS 1.3 and 1.2: alert 80 after the certificate, no session | no encryption (< 50) 20 runs in a row; `secure` not ok; `tls.handshake_aborted` names TLSv1.3 and InternalError; no prober |
 //! | rate.test | three MX names on one Postfix with anvil limits | posttls-finger: TLS 1.3; two connections at once: the second gets 421; a third in 10 s: 421 | TLS 1.3 band (114) 20 runs in a row; anvil's log: max connection count 1, no concurrency limit exceeded |
-//! | b01..b20.test | a batch of twenty domains on the same Postfix | (as rate.test) | every target 114; no limit exceeded during the batch; two sessions in all |
-//! | ps.test | postscreen, deep protocol tests | raw clients from 127.0.0.2 that pregreet, pipeline, send a non-SMTP command, send a bare LF: postscreen logs each | TLS 1.3 band; the first run's RCPT TO deferred (450, postscreen's "come back later"), no effect on the grade; no violation logged for our client, PASS NEW |
+//! | b01..b20.test | a batch of twenty domains on the same Postfix (one certificate names them all) | (as rate.test) | every target 114; no limit exceeded during the batch; two sessions in all (the shared run reuses the address's facts) |
+//! | ps.test | postscreen, deep protocol tests, in front of the anvil limits of rate.test | raw clients from 127.0.0.2 that pregreet, pipeline, send a non-SMTP command, send a bare LF: postscreen logs each | TLS 1.3 band; the first run's RCPT TO deferred (450, postscreen's "come back later"), no effect on the grade; no violation logged for our client, PASS NEW |
+//! | psrate.test | three MX names on the postscreen of ps.test | (as ps.test and rate.test) | TLS 1.3 band, the same score 20 runs in a row; no violation; anvil: max connection count 1 |
 //! | grey.test | postgrey | (450 from postgrey shown by our first RCPT) | TLS 1.3 band; `smtp.rcpt_deferred` |
 //! | sni.test | Postfix tls_server_sni_maps | openssl s_client -servername: two certificates | both names probed (no reuse), each its own certificate, both TLS 1.3 band |
 //! | dual.test | RSA and ECDSA certificates | openssl s_client -sigalgs: both | TLS 1.3 band (114) |
@@ -260,6 +262,12 @@ async fn env() -> Env {
                 .mx(30, "mx3", a(v4(71))),
         )
         .mail_domain(MailDomain::new("ps.test").mx(10, "mx", a(v4(72))))
+        .mail_domain(
+            MailDomain::new("psrate.test")
+                .mx(10, "mx1", a(v4(72)))
+                .mx(20, "mx2", a(v4(72)))
+                .mx(30, "mx3", a(v4(72))),
+        )
         .mail_domain(MailDomain::new("grey.test").mx(10, "mx", a(v4(73))))
         .mail_domain(
             MailDomain::new("sni.test")
@@ -337,9 +345,11 @@ async fn aborting_opensmtpd(env: Env) {
         );
     }
     let started = Instant::now();
+    let mut scores = Vec::new();
     for run in 0..RUNS {
         let r = env.check("smtpd.test").await;
         let text = render(&r, Level::Detail, Format::Text);
+        scores.push(r.score());
         let mx = &r.mx[0];
         assert!(r.score() < 50, "run {run}: no-encryption band\n{text}");
         assert!(mx.tls.is_none(), "run {run}: no session\n{text}");
@@ -366,8 +376,12 @@ async fn aborting_opensmtpd(env: Env) {
         );
     }
     println!(
-        "OpenSMTPD: {RUNS} runs in {:?}, every one in the no-encryption band",
+        "OpenSMTPD: {RUNS} runs in {:?}, every one in the no-encryption band: {scores:?}",
         started.elapsed()
+    );
+    assert!(
+        scores.iter().all(|s| *s == scores[0]),
+        "the same grade every run: {scores:?}"
     );
     let log = server.log();
     assert!(
@@ -398,18 +412,14 @@ fn anvil_max(log: &str) -> (Option<u32>, Option<u32>) {
 /// per client; then a batch of twenty domains on it.
 async fn rate_limited_postfix(env: Env) {
     let env = &env;
+    // One certificate for every name that points here (the batch's twenty too): SNI changes
+    // nothing, and each name matches.
+    let batch_names: Vec<String> = (1..=20).map(|i| format!("mx.b{i:02}.test")).collect();
+    let mut names = vec!["mx1.rate.test", "mx2.rate.test", "mx3.rate.test"];
+    names.extend(batch_names.iter().map(String::as_str));
     let leaf = env
         .pki
-        .leaf(&LeafSpec::new(
-            &[
-                "mx1.rate.test",
-                "mx2.rate.test",
-                "mx3.rate.test",
-                "mx.b01.test",
-                "*.b02.test",
-            ],
-            SystemTime::now(),
-        ))
+        .leaf(&LeafSpec::new(&names, SystemTime::now()))
         .unwrap();
     let pf = Postfix::start(
         PostfixConfig::new(v4(71))
@@ -463,9 +473,11 @@ async fn rate_limited_postfix(env: Env) {
     let mark = pf.log().len();
     let runs_mark = mark;
     let started = Instant::now();
+    let mut scores = Vec::new();
     for run in 0..RUNS {
         let r = env.check("rate.test").await;
         let text = render(&r, Level::Detail, Format::Text);
+        scores.push(r.score());
         assert!(
             (104..=121).contains(&r.score()),
             "run {run}: the TLS 1.3 band ({})\n{text}",
@@ -487,6 +499,11 @@ async fn rate_limited_postfix(env: Env) {
         );
     }
     let runs_took = started.elapsed();
+    println!("rate.test scores: {scores:?}");
+    assert!(
+        scores.iter().all(|s| *s == scores[0]),
+        "the same grade every run: {scores:?}"
+    );
     let log = pf.log();
     let during = since(&log, mark);
     assert!(
@@ -528,9 +545,18 @@ async fn rate_limited_postfix(env: Env) {
     .await;
     let batch_took = started.elapsed();
     assert_eq!(result.targets.len(), 20);
-    for t in &result.targets {
-        let score = t.runs[0].score().expect("tested");
-        assert!((104..=121).contains(&score), "{:?}: {score}", t.runs[0]);
+    let batch_scores: Vec<u16> = result
+        .targets
+        .iter()
+        .map(|t| t.runs[0].score().expect("tested"))
+        .collect();
+    println!("batch scores: {batch_scores:?}");
+    for (t, score) in result.targets.iter().zip(&batch_scores) {
+        assert_eq!(
+            *score, 114,
+            "the TLS 1.3 band, every name matching: {:?}",
+            t.runs[0]
+        );
     }
     let log = pf.log();
     let during = since(&log, mark);
@@ -557,10 +583,23 @@ async fn rate_limited_postfix(env: Env) {
     );
 }
 
-/// postscreen with every deep protocol test enforced: our client must trip none.
+/// postscreen with every deep protocol test enforced, in front of smtpd with anvil limits
+/// (one session at a time, two per ten seconds per client): our client must trip none, and
+/// three names on it are graded alike twenty runs in a row within the limits.
 async fn postscreen_manners(env: Env) {
     let env = &env;
-    let leaf = env.pki.valid("mx.ps.test").unwrap();
+    let leaf = env
+        .pki
+        .leaf(&LeafSpec::new(
+            &[
+                "mx.ps.test",
+                "mx1.psrate.test",
+                "mx2.psrate.test",
+                "mx3.psrate.test",
+            ],
+            SystemTime::now(),
+        ))
+        .unwrap();
     let pf = Postfix::start(
         PostfixConfig::new(v4(72))
             .port(25)
@@ -578,7 +617,13 @@ async fn postscreen_manners(env: Env) {
             .main_cf("postscreen_bare_newline_enable = yes")
             .main_cf("postscreen_bare_newline_action = enforce")
             .main_cf("postscreen_dnsbl_sites =")
-            .main_cf("postscreen_tls_security_level = may"),
+            .main_cf("postscreen_tls_security_level = may")
+            // postscreen_client_connection_count_limit follows the first.
+            .main_cf("smtpd_client_connection_count_limit = 1")
+            .main_cf("smtpd_client_connection_rate_limit = 2")
+            .main_cf("anvil_rate_time_unit = 10s")
+            .main_cf("anvil_status_update_time = 10s")
+            .main_cf("smtpd_client_event_limit_exceptions ="),
     )
     .unwrap_or_else(|e| panic!("postfix with postscreen: {e}"));
     let addr = pf.addr();
@@ -634,7 +679,48 @@ async fn postscreen_manners(env: Env) {
             assert_eq!(stage(mx, "rcpt_to"), Some(true), "{text}");
         }
     }
+    // Three names on the same postscreen and smtpd, twenty runs in a row: the same band
+    // every run, the anvil limits held, no postscreen test tripped.
+    let started = Instant::now();
+    let mut scores = Vec::new();
+    for run in 0..RUNS {
+        let r = env.check("psrate.test").await;
+        let text = render(&r, Level::Detail, Format::Text);
+        assert!(
+            (104..=121).contains(&r.score()),
+            "run {run}: the TLS 1.3 band ({})\n{text}",
+            r.score()
+        );
+        assert_eq!(r.mx.len(), 3, "{text}");
+        assert!(r.mx.iter().all(tls13), "run {run}\n{text}");
+        scores.push(r.score());
+    }
+    println!(
+        "psrate.test behind postscreen and anvil: {RUNS} runs in {:?}, scores {scores:?}",
+        started.elapsed()
+    );
+    assert!(
+        scores.iter().all(|s| *s == scores[0]),
+        "the same grade every run: {scores:?}"
+    );
     let log = pf.log();
+    let during = since(&log, mark);
+    assert!(
+        !during.contains("Connection concurrency limit exceeded")
+            && !during
+                .lines()
+                .any(|l| l.contains("postscreen") && l.contains("too many connections")),
+        "never two sessions at once: {during}"
+    );
+    println!(
+        "postscreen log for our client: {} PASS OLD, {} refusals by the rate limit (the \
+         back-off waits them out)",
+        during
+            .lines()
+            .filter(|l| l.contains("[127.0.0.1]") && l.contains("PASS OLD"))
+            .count(),
+        during.matches("Connection rate limit exceeded").count()
+    );
     let ours: Vec<&str> = since(&log, mark)
         .lines()
         .filter(|l| l.contains("[127.0.0.1]"))
@@ -656,6 +742,16 @@ async fn postscreen_manners(env: Env) {
     assert!(
         ours.iter().any(|l| l.contains("PASS NEW")),
         "our client passed every test: {ours:#?}"
+    );
+    let full = pf.stop();
+    let (count, rate) = anvil_max(since(&full, mark));
+    println!(
+        "anvil behind postscreen: max connection count {count:?}, max connection rate {rate:?} per 10 s"
+    );
+    assert_eq!(
+        count,
+        Some(1),
+        "anvil saw at most one session at a time: {full}"
     );
 }
 
