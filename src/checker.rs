@@ -51,10 +51,11 @@ use crate::dns::{DomainName, MxKind, MxLimit, TrustAnchors};
 use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::judge::{self, JudgeContext};
-use crate::options::ReceiverOptions;
+use crate::options::{ReceiverOptions, StopAfter};
 use crate::plan::{HostPlan, Planner};
 use crate::politeness::AddressGroup;
 use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
+use crate::progress::{HostKey, HostObserver, Progress, ProgressSink};
 use crate::report::{Finding, HostReport, MtaStsReport, ReceiverReport, Severity};
 use crate::score::{self, TargetOptions};
 use crate::target::{HostSpec, Target};
@@ -330,6 +331,25 @@ impl Run {
 
     /// Runs the receiver test on one target within the run. See [`Checker::check`].
     pub async fn check(&self, target: &Target) -> Result<ReceiverReport, Error> {
+        self.check_observed(target, None).await
+    }
+
+    /// As [`Run::check`], telling `progress` what happens as it happens: the hosts planned,
+    /// then each stage and transcript line of each host (see [`progress`](crate::progress)).
+    /// Probes this run already made for another target are not told again.
+    pub async fn check_with_progress(
+        &self,
+        target: &Target,
+        progress: &ProgressSink,
+    ) -> Result<ReceiverReport, Error> {
+        self.check_observed(target, Some(progress)).await
+    }
+
+    async fn check_observed(
+        &self,
+        target: &Target,
+        progress: Option<&ProgressSink>,
+    ) -> Result<ReceiverReport, Error> {
         let inner = &self.checker.inner;
         let opts = &inner.options;
         let started = Instant::now();
@@ -351,6 +371,12 @@ impl Run {
                 }
             };
 
+        if let Some(p) = progress {
+            p.send(Progress::Planned {
+                hosts: plans.iter().map(|h| (host_key(h), h.probed())).collect(),
+            });
+        }
+
         // 2. MTA-STS policy (once per domain and run) and the probes, at the same time.
         let budget = FetchBudget::default();
         let fetch_cx = FetchContext {
@@ -360,7 +386,12 @@ impl Run {
             crls: &self.observed.crls,
             budget: &budget,
         };
-        let rcpt = target.address();
+        // The recipient matters only to a dialog that reaches RCPT TO. One that stops before
+        // it is the same for every address at the domain, so such checks of many addresses
+        // share one dialog per MX address within a run (examples/check_many.rs).
+        let rcpt = target
+            .address()
+            .filter(|_| opts.stop_after >= StopAfter::RcptTo || opts.send_email);
         let policy = async {
             match (&target.domain, &discovery) {
                 (Some(d), Some(found)) => {
@@ -378,7 +409,7 @@ impl Run {
         };
         let (mta_sts, probes) = tokio::join!(
             tokio::time::timeout_at(deadline, policy),
-            self.probe_all(&plans, rcpt.as_deref(), deadline)
+            self.probe_all(&plans, rcpt.as_deref(), deadline, progress)
         );
         let mta_sts = mta_sts.unwrap_or_else(|_| {
             findings.push(deadline_finding(opts.deadline, "the MTA-STS policy fetch"));
@@ -620,6 +651,7 @@ impl Run {
         plans: &[HostPlan],
         rcpt: Option<&str>,
         deadline: Deadline,
+        progress: Option<&ProgressSink>,
     ) -> Vec<Probed> {
         if self.checker.inner.options.first_answering_host_only {
             let mut out = Vec::with_capacity(plans.len());
@@ -629,7 +661,7 @@ impl Run {
                     out.push(Probed::Not);
                     continue;
                 }
-                let p = self.probe_once(plan, rcpt, deadline).await;
+                let p = self.probe_once(plan, rcpt, deadline, progress).await;
                 answered = p.probe().is_some_and(HostProbe::answered);
                 out.push(p);
             }
@@ -653,13 +685,15 @@ impl Run {
         for (_, list) in by_address {
             let me = self.clone();
             let rcpt = rcpt.map(str::to_owned);
+            let progress = progress.cloned();
             set.spawn(async move {
                 use futures_util::StreamExt;
                 futures_util::stream::iter(list)
                     .map(|(i, plan)| {
                         let me = &me;
                         let rcpt = rcpt.as_deref();
-                        async move { (i, me.probe_once(&plan, rcpt, deadline).await) }
+                        let progress = progress.as_ref();
+                        async move { (i, me.probe_once(&plan, rcpt, deadline, progress).await) }
                     })
                     .buffered(sessions)
                     .collect::<Vec<_>>()
@@ -677,7 +711,13 @@ impl Run {
         out
     }
 
-    async fn probe_once(&self, plan: &HostPlan, rcpt: Option<&str>, deadline: Deadline) -> Probed {
+    async fn probe_once(
+        &self,
+        plan: &HostPlan,
+        rcpt: Option<&str>,
+        deadline: Deadline,
+        progress: Option<&ProgressSink>,
+    ) -> Probed {
         let Some(address) = plan.address else {
             return Probed::Not;
         };
@@ -708,15 +748,24 @@ impl Run {
                 return Arc::new(probe);
             }
             let sem = self.checker.semaphore(address);
-            let probe = Arc::new(self.probe_politely(&sem, plan, &key, deadline).await);
+            let probe = Arc::new(
+                self.probe_politely(&sem, plan, &key, deadline, progress)
+                    .await,
+            );
             self.checker.release(address, sem);
             group.learn(&key, &probe);
             probe
         });
-        match tokio::time::timeout_at(deadline, work).await {
+        let probed = match tokio::time::timeout_at(deadline, work).await {
             Ok(p) => Probed::Done(Arc::clone(p)),
             Err(_) => Probed::CutOff,
+        };
+        if let Some(p) = progress {
+            p.send(Progress::HostDone {
+                host: host_key(plan),
+            });
         }
+        probed
     }
 
     /// Probes within the limits. A busy answer (a 4xx greeting, a 421 anywhere) backs off
@@ -728,6 +777,7 @@ impl Run {
         plan: &HostPlan,
         key: &ProbeKey,
         deadline: Deadline,
+        progress: Option<&ProgressSink>,
     ) -> HostProbe {
         let inner = &self.checker.inner;
         let auth_gate = inner.options.auth.as_ref().map(|_| {
@@ -751,7 +801,13 @@ impl Run {
                     ),
                     _ => None,
                 };
-                probe::probe_host(&inner.options, plan, key, auth_gate.clone()).await
+                let observer = progress.map(|sink| {
+                    Arc::new(HostObserver {
+                        host: host_key(plan),
+                        sink: sink.clone(),
+                    }) as Arc<dyn crate::smtp::ProbeObserver>
+                });
+                probe::probe_host(&inner.options, plan, key, auth_gate.clone(), observer).await
             };
             let mut probe = probe;
             attempt += 1;
@@ -780,6 +836,16 @@ impl Probed {
             Probed::Done(p) => Some(p),
             _ => None,
         }
+    }
+}
+
+/// The key progress events name a host by.
+fn host_key(plan: &HostPlan) -> HostKey {
+    HostKey {
+        name: plan.name.clone(),
+        preference: plan.preference,
+        address: plan.address,
+        port: plan.port,
     }
 }
 

@@ -355,7 +355,7 @@ pub fn target_report(text: &str, report: &ReceiverReport) -> TargetReport {
                     ms: s.ms,
                 })
                 .collect();
-            row.tls_version = h.tls.as_ref().and_then(|t| t.version.parse().ok());
+            row.tls_version = h.tls.as_ref().map(|t| t.version);
             row.cipher = h.tls.as_ref().map(|t| t.cipher.clone());
             row.cert = h.certificate.as_ref().map(|c| CertRow {
                 days_to_expiry: c.days_to_expiry,
@@ -363,8 +363,8 @@ pub fn target_report(text: &str, report: &ReceiverReport) -> TargetReport {
                 chain_valid: c.chain_valid,
                 name_match: c.name_match,
             });
-            row.dane = Some(h.dane.status.clone());
-            row.mta_sts = Some(h.mta_sts.verdict.clone());
+            row.dane = Some(h.dane.status.name().to_owned());
+            row.mta_sts = Some(h.mta_sts.verdict.name().to_owned());
             row
         })
         .collect();

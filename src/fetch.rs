@@ -96,7 +96,7 @@ pub(crate) async fn mta_sts_policy(
     Some((
         MtaStsReport {
             id,
-            mode: policy.as_ref().map(|p| p.mode.name().to_owned()),
+            mode: policy.as_ref().map(|p| p.mode),
             mx: policy.as_ref().map(|p| p.mx.clone()).unwrap_or_default(),
             max_age: policy.as_ref().map(|p| p.max_age),
             valid,

@@ -17,8 +17,8 @@ use crate::options::ReceiverOptions;
 use crate::plan::{HostPlan, Skip};
 use crate::probe::HostProbe;
 use crate::report::{
-    CertificateView, DaneView, Finding, HostMtaSts, HostReport, MtaStsReport, RevocationView,
-    Severity, StageView, TlsView,
+    CertificateView, DaneState, DaneView, Finding, HostMtaSts, HostReport, MtaStsReport,
+    MtaStsVerdict, RevocationState, RevocationView, Severity, StageView, TlsSource, TlsView,
 };
 use crate::score::{
     CertEvidence, CipherEvidence, DaneEvidence, HostEvidence, HostScore, MtaStsEvidence,
@@ -381,11 +381,11 @@ pub(crate) fn host_report(
                         });
                     }
                     tls_view = Some(TlsView {
-                        version: facts.version.name().to_owned(),
+                        version: facts.version,
                         cipher: facts.cipher_suite.to_string(),
                         group: facts.key_exchange_group.as_ref().map(|g| g.name.clone()),
                         deprecated: facts.version.is_deprecated(),
-                        source: "rustls",
+                        source: TlsSource::Rustls,
                         handshake_ms: u64::try_from(facts.handshake_time.as_millis())
                             .unwrap_or(u64::MAX),
                     });
@@ -420,11 +420,11 @@ pub(crate) fn host_report(
                         });
                     }
                     tls_view = Some(TlsView {
-                        version: version.name().to_owned(),
+                        version: *version,
                         cipher: suite.name.clone(),
                         group: None,
                         deprecated: version.is_deprecated(),
-                        source: "prober",
+                        source: TlsSource::Prober,
                         handshake_ms: 0,
                     });
                     findings.push(Finding::new(
@@ -510,7 +510,7 @@ pub(crate) fn host_report(
     // DANE.
     let dane = match (&plan.tlsa, &assessment.dane) {
         (None, _) | (_, None) => DaneView {
-            status: "not_checked".into(),
+            status: DaneState::NotChecked,
             records: Vec::new(),
             matched: None,
             notes: vec!["no TLSA lookup for this host".into()],
@@ -543,7 +543,7 @@ pub(crate) fn host_report(
                 ));
             }
             DaneView {
-                status: report.status.name().into(),
+                status: DaneState::from(&report.status),
                 records: t.answer.records().iter().map(ToString::to_string).collect(),
                 matched: report
                     .matched
@@ -567,8 +567,8 @@ pub(crate) fn host_report(
                 },
                 host_covered: policy.covers(&plan.name),
             };
-            let verdict = policy.host_verdict(&plan.name, validated_tls);
-            if verdict == "fail" {
+            let verdict = MtaStsVerdict::from(policy.effect(&plan.name, validated_tls));
+            if verdict == MtaStsVerdict::Fail {
                 findings.push(Finding::new(
                     "mta_sts.host_fails",
                     Severity::Error,
@@ -580,9 +580,9 @@ pub(crate) fn host_report(
             }
             HostMtaSts {
                 policy: true,
-                mode: Some(policy.mode.name().into()),
+                mode: Some(policy.mode),
                 covered: policy.covers(&plan.name),
-                verdict: verdict.into(),
+                verdict,
             }
         }
         other => {
@@ -594,7 +594,11 @@ pub(crate) fn host_report(
                 policy: false,
                 mode: None,
                 covered: false,
-                verdict: if other.is_some() { "invalid" } else { "none" }.into(),
+                verdict: if other.is_some() {
+                    MtaStsVerdict::Invalid
+                } else {
+                    MtaStsVerdict::None
+                },
             }
         }
     };
@@ -619,15 +623,8 @@ pub(crate) fn host_report(
                 ));
             }
             RevocationView {
-                status: r.status.name().into(),
-                source: r.source.map(|s| {
-                    match s {
-                        crate::tls::revocation::RevocationSource::Stapled => "stapled",
-                        crate::tls::revocation::RevocationSource::Ocsp => "ocsp",
-                        crate::tls::revocation::RevocationSource::Crl => "crl",
-                    }
-                    .to_owned()
-                }),
+                status: RevocationState::from(&r.status),
+                source: r.source,
                 detail: match &r.status {
                     crate::tls::revocation::RevocationStatus::CouldNotCheck { cause } => {
                         cause.clone()
@@ -637,7 +634,7 @@ pub(crate) fn host_report(
             }
         }
         None => RevocationView {
-            status: "not_checked".into(),
+            status: RevocationState::NotChecked,
             source: None,
             detail: if opts.revocation {
                 "no certificate was seen".into()

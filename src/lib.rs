@@ -20,8 +20,11 @@ pub mod output;
 mod plan;
 mod politeness;
 mod probe;
+pub mod progress;
 pub mod report;
 pub mod target;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use checker::{CacheSizes, Checker, CheckerBuilder, Run};
 pub use error::Error;

@@ -314,7 +314,7 @@ fn detail(out: &mut String, report: &ReceiverReport, level: Level) {
             } else {
                 "no valid policy"
             },
-            v(sts.mode.as_deref().unwrap_or("-")),
+            sts.mode.map_or("-", |m| m.name()),
             v(sts.id.as_deref().unwrap_or("-")),
             v(&sts.mx.join(" "))
         );
@@ -722,7 +722,7 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
         }
         if let Some(tls) = &h.tls {
             let _ = w.write_event(Event::Start(BytesStart::new("SSL")));
-            elem(&mut w, "SSLVersion", &tls.version.replace('.', "_"));
+            elem(&mut w, "SSLVersion", tls.version.checktls_name());
             elem(&mut w, "Cipher", &tls.cipher);
             elem(
                 &mut w,
@@ -757,7 +757,7 @@ pub fn xml(report: &ReceiverReport, level: Level) -> String {
                     elem(
                         &mut w,
                         "RevokedByCRL",
-                        if leaf && h.revocation.status == "revoked" {
+                        if leaf && h.revocation.status == crate::report::RevocationState::Revoked {
                             "1"
                         } else {
                             "0"

@@ -165,15 +165,17 @@ pub(crate) fn probe_options(
 }
 
 /// Probes one address. `gate` decides whether AUTH credentials may be sent (needed only when
-/// the options carry credentials).
+/// the options carry credentials); `observer` is told of each line and stage as they come.
 pub(crate) async fn probe_host(
     opts: &ReceiverOptions,
     plan: &HostPlan,
     key: &ProbeKey,
     gate: Option<Arc<dyn PeerCheck>>,
+    observer: Option<Arc<dyn crate::smtp::ProbeObserver>>,
 ) -> HostProbe {
     let mut options = probe_options(opts, plan, key.rcpt.as_deref());
     options.peer_check = gate;
+    options.observer = observer;
     let record = smtp::probe(key.address, &options).await;
     let busy = record.outcome.is_busy();
     // The legacy prober is for a version or suite refusal alone: a server that chose a
@@ -206,6 +208,7 @@ async fn legacy_probe(
 ) -> crate::tls::probe::ProbeReport {
     let mut smtp_options = options.clone();
     smtp_options.record_raw = false;
+    smtp_options.observer = None;
     smtp_options.session.auth = None;
     let opener = move || {
         let o = smtp_options.clone();

@@ -19,7 +19,7 @@
 
 use std::net::IpAddr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::dns::discovery::Discovery;
 use crate::score::{Assuredness, ConfidenceFactor, HostScore};
@@ -34,7 +34,8 @@ pub(crate) fn reported(f: &Finding) -> Finding {
 }
 
 /// The receiver test's report of one target.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ReceiverReport {
     /// The target as tested.
     pub target: Target,
@@ -47,7 +48,7 @@ pub struct ReceiverReport {
     /// The grade.
     pub confidence_factor: ConfidenceFactor,
     /// AssureTLS's Assuredness Factor, when the mandatory-TLS test was run.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assuredness: Option<Assuredness>,
     /// What DNS said (absent when a host was given and no domain is known).
     pub dns: Option<Discovery>,
@@ -64,10 +65,26 @@ impl ReceiverReport {
     pub fn score(&self) -> u16 {
         self.confidence_factor.score
     }
+
+    /// Whether the receiver passed: something was tested and the grade reaches the options'
+    /// [`min_score`](crate::ReceiverOptions::min_score) (the command's exit code 0). A target
+    /// that could not be tested (`tested == false`) never passes.
+    ///
+    /// ```
+    /// # fn send(_: &checktls::ReceiverReport, o: &checktls::ReceiverOptions) {}
+    /// # fn f(report: &checktls::ReceiverReport, options: &checktls::ReceiverOptions) {
+    /// if report.passes(options) {
+    ///     send(report, options);
+    /// }
+    /// # }
+    /// ```
+    pub fn passes(&self, options: &crate::ReceiverOptions) -> bool {
+        self.tested && self.score() >= options.min_score
+    }
 }
 
 /// One stage of one host: passed or failed, and how long it took.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageView {
     /// The stage: `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`, `mail_from`,
     /// `rcpt_to`, `data`, `email`.
@@ -78,20 +95,42 @@ pub struct StageView {
     pub ms: u64,
 }
 
+/// How a host's TLS facts were learnt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TlsSource {
+    /// A full handshake (rustls).
+    Rustls,
+    /// The raw ClientHello prober, when rustls could not negotiate.
+    Prober,
+}
+
+impl TlsSource {
+    /// `rustls`, `prober`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Rustls => "rustls",
+            Self::Prober => "prober",
+        }
+    }
+}
+
 /// The TLS session of a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsView {
-    /// "TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1", "SSLv3".
-    pub version: String,
+    /// `TLSv1.3`, `TLSv1.2`, `TLSv1.1`, `TLSv1`, `SSLv3`.
+    pub version: crate::tls::TlsVersion,
     /// The cipher suite, IANA name.
     pub cipher: String,
     /// The key-exchange group, when known.
     pub group: Option<String>,
     /// Whether the version is deprecated (before TLS 1.2).
     pub deprecated: bool,
-    /// How the facts were learnt: "rustls" (a full handshake) or "prober" (the raw ClientHello
-    /// prober, when rustls could not negotiate).
-    pub source: &'static str,
+    /// How the facts were learnt: `rustls` (a full handshake) or `prober` (the raw
+    /// ClientHello prober, when rustls could not negotiate).
+    pub source: TlsSource,
     /// The handshake time in milliseconds.
     pub handshake_ms: u64,
 }
@@ -100,7 +139,7 @@ pub struct TlsView {
 pub use crate::tls::cert::CertSummary as CertSummaryView;
 
 /// The judgement of a host's certificate chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CertificateView {
     /// The chain leads to a trust anchor (dates apart).
     pub chain_valid: bool,
@@ -124,12 +163,63 @@ pub struct CertificateView {
     pub chain: Vec<CertSummaryView>,
 }
 
+/// DANE's verdict for a host, as the report states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DaneState {
+    /// No TLSA records: DANE does not apply.
+    None,
+    /// The TLSA records are not DNSSEC-signed: not DANE (RFC 7672 §2.2).
+    Insecure,
+    /// The TLSA records are DNSSEC-bogus (the findings say why): delivery must not proceed.
+    Bogus,
+    /// Secure records, none usable for SMTP (only PKIX usages 0 and 1, or unknown parameters).
+    Unusable,
+    /// A usable record matched.
+    Matched,
+    /// Usable records, none matched: DANE senders do not deliver.
+    Failed,
+    /// No TLSA lookup for this host.
+    NotChecked,
+}
+
+impl DaneState {
+    /// `none`, `insecure`, `bogus`, `unusable`, `matched`, `failed`, `not_checked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Insecure => "insecure",
+            Self::Bogus => "bogus",
+            Self::Unusable => "unusable",
+            Self::Matched => "matched",
+            Self::Failed => "failed",
+            Self::NotChecked => "not_checked",
+        }
+    }
+}
+
+impl From<&crate::tls::dane::DaneStatus> for DaneState {
+    fn from(s: &crate::tls::dane::DaneStatus) -> Self {
+        use crate::tls::dane::DaneStatus as S;
+        match s {
+            S::NoRecords => Self::None,
+            S::Insecure => Self::Insecure,
+            S::Bogus { .. } => Self::Bogus,
+            S::Unusable => Self::Unusable,
+            S::Matched => Self::Matched,
+            S::Failed => Self::Failed,
+            _ => Self::NotChecked,
+        }
+    }
+}
+
 /// DANE for a host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DaneView {
-    /// "none" (no TLSA), "insecure" (TLSA not DNSSEC-signed: not DANE), "bogus", "matched",
-    /// "failed", "unusable" (only PKIX usages 0/1), "not_checked".
-    pub status: String,
+    /// The verdict.
+    pub status: DaneState,
     /// The TLSA records, in presentation form.
     pub records: Vec<String>,
     /// Which record matched, and at which chain depth.
@@ -142,12 +232,12 @@ pub struct DaneView {
 }
 
 /// The MTA-STS policy of the domain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MtaStsReport {
     /// The TXT id, if the record was found.
     pub id: Option<String>,
-    /// "enforce", "testing", "none", or null when no valid policy was fetched.
-    pub mode: Option<String>,
+    /// `enforce`, `testing`, `none`, or null when no valid policy was fetched.
+    pub mode: Option<crate::tls::mta_sts::Mode>,
     /// The MX patterns of the policy.
     pub mx: Vec<String>,
     /// max_age, seconds.
@@ -159,31 +249,118 @@ pub struct MtaStsReport {
 }
 
 /// MTA-STS as it applies to one host.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostMtaSts {
     /// Whether the domain has a valid policy.
     pub policy: bool,
     /// The policy's mode.
-    pub mode: Option<String>,
+    pub mode: Option<crate::tls::mta_sts::Mode>,
     /// Whether the host matches one of the policy's MX patterns.
     pub covered: bool,
-    /// "pass", "fail" (TLS failed under enforce), "warn" (under testing), "none".
-    pub verdict: String,
+    /// What the policy means for mail to this host.
+    pub verdict: MtaStsVerdict,
+}
+
+/// What a domain's MTA-STS policy means for mail to one host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum MtaStsVerdict {
+    /// Covered, and its TLS validated: senders deliver.
+    Pass,
+    /// Under enforce, not covered or its TLS did not validate: senders do not deliver.
+    Fail,
+    /// Under testing, the same: senders deliver anyway and report it.
+    Warn,
+    /// No policy in force.
+    None,
+    /// The domain publishes an `_mta-sts` record but no valid policy could be had.
+    Invalid,
+}
+
+impl MtaStsVerdict {
+    /// `pass`, `fail`, `warn`, `none`, `invalid`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Warn => "warn",
+            Self::None => "none",
+            Self::Invalid => "invalid",
+        }
+    }
+}
+
+impl From<crate::tls::mta_sts::HostEffect> for MtaStsVerdict {
+    fn from(e: crate::tls::mta_sts::HostEffect) -> Self {
+        use crate::tls::mta_sts::HostEffect;
+        match e {
+            HostEffect::Pass => Self::Pass,
+            HostEffect::Fail => Self::Fail,
+            HostEffect::Warn => Self::Warn,
+            HostEffect::None => Self::None,
+        }
+    }
+}
+
+/// The revocation verdict of a leaf, as the report states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum RevocationState {
+    /// Not revoked.
+    Good,
+    /// Revoked.
+    Revoked,
+    /// The responder does not know the certificate.
+    Unknown,
+    /// No verdict could be had (the detail says why).
+    CouldNotCheck,
+    /// Not checked: the option is off, or no certificate was seen.
+    NotChecked,
+}
+
+impl RevocationState {
+    /// `good`, `revoked`, `unknown`, `could_not_check`, `not_checked`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Good => "good",
+            Self::Revoked => "revoked",
+            Self::Unknown => "unknown",
+            Self::CouldNotCheck => "could_not_check",
+            Self::NotChecked => "not_checked",
+        }
+    }
+}
+
+impl From<&crate::tls::revocation::RevocationStatus> for RevocationState {
+    fn from(s: &crate::tls::revocation::RevocationStatus) -> Self {
+        use crate::tls::revocation::RevocationStatus as S;
+        match s {
+            S::Good => Self::Good,
+            S::Revoked { .. } => Self::Revoked,
+            S::Unknown => Self::Unknown,
+            S::CouldNotCheck { .. } => Self::CouldNotCheck,
+            _ => Self::NotChecked,
+        }
+    }
 }
 
 /// Revocation of the leaf.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RevocationView {
-    /// "good", "revoked", "unknown", "could_not_check", "not_checked".
-    pub status: String,
-    /// Where it came from: "stapled", "ocsp", "crl", or none.
-    pub source: Option<String>,
+    /// The verdict.
+    pub status: RevocationState,
+    /// Where it came from: the stapled response, the OCSP responder or the CRL.
+    pub source: Option<crate::tls::revocation::RevocationSource>,
     /// A sentence.
     pub detail: String,
 }
 
 /// One MX address tested.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostReport {
     /// The MX host name (or the address, for an address target).
     pub name: String,
@@ -216,12 +393,12 @@ pub struct HostReport {
     /// The SMTP transcript, rendered (`[SSS.mmm] --> EHLO …`).
     pub transcript: Vec<String>,
     /// The raw traffic as a hex dump, when recorded.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
     /// What the raw ClientHello prober found, when it ran: every version and suite, groups,
     /// certificates, checks and weaknesses (level sslprobe), or the versions alone (when
     /// rustls could not negotiate).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sslprobe: Option<crate::tls::probe::ProbeReport>,
 }
 
@@ -231,5 +408,29 @@ impl HostReport {
         self.stages
             .first()
             .is_some_and(|s| s.stage == crate::smtp::Stage::Answer && s.ok)
+    }
+}
+
+impl std::fmt::Display for TlsSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for RevocationState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for DaneState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::fmt::Display for MtaStsVerdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }

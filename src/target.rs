@@ -127,6 +127,14 @@ impl Serialize for Target {
     }
 }
 
+impl<'de> serde::Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 impl FromStr for Target {
     type Err = TargetError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

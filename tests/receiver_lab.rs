@@ -71,9 +71,12 @@ async fn calibration_points_and_the_four_figures() {
         (cf.score, cf.max, cf.percent, cf.best_in_class),
         (121, 121, 100, 121)
     );
-    assert_eq!(r.mx[0].dane.status, "matched");
-    assert_eq!(r.mx[0].mta_sts.verdict, "pass");
-    assert_eq!(r.mta_sts.as_ref().unwrap().mode.as_deref(), Some("enforce"));
+    assert_eq!(r.mx[0].dane.status.name(), "matched");
+    assert_eq!(r.mx[0].mta_sts.verdict.name(), "pass");
+    assert_eq!(
+        r.mta_sts.as_ref().unwrap().mode.map(|m| m.name()),
+        Some("enforce")
+    );
 }
 
 #[tokio::test]
@@ -96,7 +99,7 @@ async fn stages_and_tls_of_an_address_target() {
             ("rcpt_to", true)
         ]
     );
-    assert_eq!(h.tls.as_ref().unwrap().version, "TLSv1.3");
+    assert_eq!(h.tls.as_ref().unwrap().version.name(), "TLSv1.3");
     assert_eq!(h.port, lab.smtp_port());
     assert_eq!(h.address.unwrap().to_string(), "127.0.0.21");
     assert!(
@@ -320,7 +323,7 @@ async fn a_tls10_only_server_is_found_by_the_legacy_prober() {
     );
     let h = &r.mx[0];
     let tls = h.tls.as_ref().unwrap();
-    assert_eq!((tls.version.as_str(), tls.source), ("TLSv1", "prober"));
+    assert_eq!((tls.version.name(), tls.source.name()), ("TLSv1", "prober"));
     assert!(tls.deprecated);
     assert!(
         h.certificate.as_ref().unwrap().chain_valid,
@@ -360,18 +363,21 @@ async fn revocation_over_ocsp() {
     let r = check(&c, "revoked.test").await;
     let h = &r.mx[0];
     assert_eq!(
-        (h.revocation.status.as_str(), h.revocation.source.as_deref()),
+        (
+            h.revocation.status.name(),
+            h.revocation.source.map(|s| s.name())
+        ),
         ("revoked", Some("ocsp"))
     );
     assert!(h.stages.iter().any(|s| s.stage.name() == "cert" && !s.ok));
     assert!(h.findings.iter().any(|f| f.code == "cert.revoked"));
     assert!((104..=113).contains(&r.score()));
     let r = check(&c, "best.test").await;
-    assert_eq!(r.mx[0].revocation.status, "good");
+    assert_eq!(r.mx[0].revocation.status.name(), "good");
     // Turned off (CheckTLS's CHECKOCSP off): not checked, and the revoked host scores as valid.
     let c = checker(&lab, |o| o.revocation = false).await;
     let r = check(&c, "revoked.test").await;
-    assert_eq!(r.mx[0].revocation.status, "not_checked");
+    assert_eq!(r.mx[0].revocation.status.name(), "not_checked");
     assert_eq!(r.score(), 114);
 }
 
@@ -418,6 +424,55 @@ async fn dane_tlsa_through_a_cname() {
     let c = Checker::builder(opts).trust(trust).build().await.unwrap();
     let r = check(&c, "alias.test").await;
     let d = &r.mx[0].dane;
-    assert_eq!(d.status, "matched", "{d:?}");
+    assert_eq!(d.status.name(), "matched", "{d:?}");
     assert!(d.matched.as_deref().unwrap().contains("at depth 0"));
+}
+
+/// Many addresses at one domain: a test that stops before RCPT TO holds one dialog per MX
+/// address for all of them (examples/check_many.rs); one that reaches RCPT TO asks the server
+/// about each recipient, so it holds one dialog per address and MX address, and the RCPT TO
+/// stage appears in each report.
+#[tokio::test]
+async fn addresses_of_one_domain_share_dialogs_only_before_rcpt_to() {
+    use checktls::options::StopAfter;
+    let lab = Scenario::start().await.unwrap();
+    let addresses: Vec<Target> = (0..40)
+        .map(|i| format!("user{i}@twomx.test").parse().unwrap())
+        .collect();
+
+    let c = checker(&lab, |o| o.stop_after = StopAfter::MailFrom).await;
+    let run = c.run();
+    let mut grades = Vec::new();
+    for t in &addresses {
+        let r = run.check(t).await.unwrap();
+        assert_eq!(r.mx.len(), 2);
+        assert!(
+            r.mx.iter()
+                .all(|h| h.stages.iter().all(|s| s.stage.name() != "rcpt_to"))
+        );
+        grades.push(r.score());
+    }
+    assert_eq!(
+        run.probes_run(),
+        2,
+        "one dialog per MX address for 40 addresses"
+    );
+    assert!(grades.windows(2).all(|w| w[0] == w[1]), "{grades:?}");
+
+    let c = checker(&lab, |o| o.stop_after = StopAfter::RcptTo).await;
+    let run = c.run();
+    for t in &addresses[..5] {
+        let r = run.check(t).await.unwrap();
+        assert!(
+            r.mx.iter()
+                .any(|h| h.stages.iter().any(|s| s.stage.name() == "rcpt_to")),
+            "{}",
+            render(&r, Level::Matrix, Format::Text)
+        );
+    }
+    assert_eq!(
+        run.probes_run(),
+        10,
+        "one dialog per address and MX address"
+    );
 }

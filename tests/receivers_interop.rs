@@ -486,7 +486,7 @@ async fn rate_limited_postfix(env: Env) {
         assert_eq!(r.mx.len(), 3);
         for h in &r.mx {
             assert_eq!(
-                h.tls.as_ref().map(|t| t.version.as_str()),
+                h.tls.as_ref().map(|t| t.version.name()),
                 Some("TLSv1.3"),
                 "run {run}\n{text}"
             );
@@ -669,7 +669,7 @@ async fn postscreen_manners(env: Env) {
         assert!((104..=121).contains(&r.score()), "run {run}\n{text}");
         let mx = &r.mx[0];
         assert_eq!(
-            mx.tls.as_ref().map(|t| t.version.as_str()),
+            mx.tls.as_ref().map(|t| t.version.name()),
             Some("TLSv1.3"),
             "{text}"
         );
@@ -841,7 +841,7 @@ fn certs_shown(o: &str) -> usize {
 }
 
 fn tls13(h: &checktls::report::HostReport) -> bool {
-    h.tls.as_ref().is_some_and(|t| t.version == "TLSv1.3")
+    h.tls.as_ref().is_some_and(|t| t.version.name() == "TLSv1.3")
 }
 
 /// Greylisting, SNI maps, two certificates, odd chains, aiosmtpd and an IPv6-only host: each

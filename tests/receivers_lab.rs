@@ -169,7 +169,7 @@ async fn three_names_on_a_rate_limited_address_grade_tls13_every_run() {
         assert_eq!(r.mx.len(), 3);
         for h in &r.mx {
             assert_eq!(
-                h.tls.as_ref().map(|t| t.version.as_str()),
+                h.tls.as_ref().map(|t| t.version.name()),
                 Some("TLSv1.3"),
                 "{text}"
             );

@@ -2,6 +2,8 @@
 //! content shows here as a diff. What differs from run to run (times, ports, generated keys,
 //! certificates and dates) is replaced by placeholders before the comparison.
 //!
+//! Every report also reads back from its JSON (serde) as an equal report.
+//!
 //! Bless after an intended change: `CHECKTLS_BLESS=1 cargo test --test report_golden`, then
 //! read the diff of `tests/golden/reports/`.
 
@@ -145,6 +147,11 @@ async fn lab_reports_match_their_golden_files() {
     for d in lab.domains() {
         let target: Target = format!("postmaster@{}", d.domain).parse().expect("target");
         let report = checker.check(&target).await.expect("report");
+        // Every report reads back from its JSON as the same report.
+        let json_text = serde_json::to_string(&report).expect("serialise");
+        let back: ReceiverReport = serde_json::from_str(&json_text)
+            .unwrap_or_else(|e| panic!("{}: the JSON does not read back: {e}", d.domain));
+        assert!(back == report, "{}: the report read back differs", d.domain);
         for (level, name) in [(Level::Matrix, "matrix"), (Level::CertDetail, "certdetail")] {
             for (ext, text) in [("json", json(&report, level)), ("xml", xml(&report, level))] {
                 let path = dir.join(format!("{}.{name}.{ext}", d.domain));

@@ -246,7 +246,7 @@ async fn a_peer_cannot_steer_revocation_fetches() {
     for allow in [false, true] {
         let r = check_at(&revocation_checker(&pki, allow).await, rx.addr()).await;
         let rev = &host(&r).revocation;
-        assert_eq!(rev.status, "could_not_check", "{rev:?}");
+        assert_eq!(rev.status.name(), "could_not_check", "{rev:?}");
         assert!(rev.detail.contains("does not validate"), "{rev:?}");
     }
     assert_eq!(server.requests(), 0, "no fetch for a self-signed leaf");
@@ -262,7 +262,7 @@ async fn a_peer_cannot_steer_revocation_fetches() {
     let rx = receiver(Posture::tls(&revoked).expect("posture")).await;
     let r = check_at(&revocation_checker(&pki, false).await, rx.addr()).await;
     let rev = &host(&r).revocation;
-    assert_eq!(rev.status, "could_not_check", "{rev:?}");
+    assert_eq!(rev.status.name(), "could_not_check", "{rev:?}");
     assert!(rev.detail.contains("not a global address"), "{rev:?}");
     assert_eq!(
         server.requests(),
@@ -270,7 +270,7 @@ async fn a_peer_cannot_steer_revocation_fetches() {
         "nothing reached the loopback responder"
     );
     let r = check_at(&revocation_checker(&pki, true).await, rx.addr()).await;
-    assert_eq!(host(&r).revocation.status, "revoked");
+    assert_eq!(host(&r).revocation.status.name(), "revoked");
     assert!(server.requests() > 0);
 }
 
@@ -317,7 +317,7 @@ async fn a_staple_signed_by_an_impostor_issuer_is_never_good() {
             "the real path validates: {:?}",
             cert.problems
         );
-        assert_eq!(h.revocation.status, want, "{:?}", h.revocation);
+        assert_eq!(h.revocation.status.name(), want, "{:?}", h.revocation);
     }
 }
 
@@ -501,9 +501,11 @@ async fn the_test_ends_at_its_deadline() {
 
 /// The `disconnect from ...` lines of a Postfix log: Postfix counts every command a client
 /// sent there (`ehlo=2 starttls=1 auth=1 mail=1 ...`), AUTH included, failed or not.
+/// Lines of sessions that sent no command (a port probe: `commands=0/0`) are left out, so a
+/// caller waiting for the session under test is not satisfied by the probe before it.
 fn disconnects(log: &str) -> Vec<&str> {
     log.lines()
-        .filter(|l| l.contains("disconnect from"))
+        .filter(|l| l.contains("disconnect from") && l.contains(" ehlo="))
         .collect()
 }
 

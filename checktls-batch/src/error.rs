@@ -256,3 +256,28 @@ pub enum Error {
         last: Box<Error>,
     },
 }
+
+impl Error {
+    /// Where in the batch file the error is, when it is about the file (a parse error, or a
+    /// password stored in clear): what `checktls batch check` prints as LINE:COLUMN.
+    pub fn position(&self) -> Option<Position> {
+        match self {
+            Self::Malformed { at, .. }
+            | Self::Doctype { at }
+            | Self::Entity { at, .. }
+            | Self::Root { at, .. }
+            | Self::UnexpectedElement { at, .. }
+            | Self::UnknownAttribute { at, .. }
+            | Self::DuplicateAttribute { at, .. }
+            | Self::BadValue { at, .. }
+            | Self::BadSecret { at, .. }
+            | Self::Missing { at, .. }
+            | Self::Repeated { at, .. }
+            | Self::UnexpectedText { at, .. }
+            | Self::BadTarget { at, .. }
+            | Self::Limit { at, .. }
+            | Self::StoredSecret { at } => Some(*at),
+            _ => None,
+        }
+    }
+}

@@ -52,9 +52,9 @@ use crate::error::Error;
 use crate::eval::{BatchResult, TargetResult};
 use crate::report::Outcome;
 use crate::store::{
-    Backend, Claim, Completion, HistoryDump, JobKey, QueueCounts, ResultRecord, RunRecord, Store,
-    WorkerInfo, WorkerRow, from_millis, millis, millis_after, outcome_json, read_outcome,
-    result_rows,
+    Backend, CheckRow, Claim, Completion, HistoryDump, JobKey, QueueCounts, ResultLink,
+    ResultRecord, RunRecord, Store, StoredCheck, WorkerInfo, WorkerRow, from_millis, millis,
+    millis_after, outcome_json, read_outcome, result_rows,
 };
 
 /// The migrations, in order; the database's `user_version` is how many have been applied.
@@ -147,6 +147,34 @@ const MIGRATIONS: &[&str] = &[
         address TEXT PRIMARY KEY,
         until INTEGER NOT NULL
      );",
+    // 3: the web page: checks with permanent addresses, batch owners, results links.
+    "CREATE TABLE web_checks (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        target TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        score INTEGER,
+        level TEXT NOT NULL,
+        html TEXT NOT NULL,
+        text TEXT NOT NULL,
+        json TEXT NOT NULL,
+        xml TEXT NOT NULL
+     );
+     CREATE INDEX web_checks_by_owner ON web_checks (owner, created);
+     CREATE TABLE batch_owners (
+        batch_id INTEGER PRIMARY KEY,
+        owner TEXT NOT NULL
+     );
+     CREATE TABLE result_links (
+        token TEXT PRIMARY KEY,
+        batch_id INTEGER NOT NULL,
+        run_id INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+     );
+     CREATE INDEX result_links_by_batch ON result_links (batch_id);",
 ];
 
 /// The schema version this code writes (both backends).
@@ -1529,7 +1557,189 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn put_check(&self, check: &StoredCheck) -> Result<(), Error> {
+        let c = check.clone();
+        self.call(move |conn, _| {
+            conn.execute(
+                "INSERT OR REPLACE INTO web_checks
+                    (id, owner, target, created, score, level, html, text, json, xml)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                params![
+                    c.id,
+                    c.owner,
+                    c.target,
+                    unix(c.created),
+                    c.score,
+                    c.level,
+                    c.html,
+                    c.text,
+                    c.json,
+                    c.xml
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stored_check(&self, id: &str) -> Result<Option<StoredCheck>, Error> {
+        let id = id.to_owned();
+        self.call(move |conn, _| {
+            conn.query_row(
+                "SELECT id, owner, target, created, score, level, html, text, json, xml
+                 FROM web_checks WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok(StoredCheck {
+                        id: r.get(0)?,
+                        owner: r.get(1)?,
+                        target: r.get(2)?,
+                        created: from_unix(r.get(3)?),
+                        score: r.get(4)?,
+                        level: r.get(5)?,
+                        html: r.get(6)?,
+                        text: r.get(7)?,
+                        json: r.get(8)?,
+                        xml: r.get(9)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn checks(&self, owner: &str, limit: usize) -> Result<Vec<CheckRow>, Error> {
+        let owner = owner.to_owned();
+        self.call(move |conn, _| {
+            let mut st = conn
+                .prepare(
+                    "SELECT id, target, created, score FROM web_checks WHERE owner = ?1
+                     ORDER BY created DESC, rowid DESC LIMIT ?2",
+                )
+                .map_err(db)?;
+            let rows = st
+                .query_map(params![owner, int(limit)], |r| {
+                    Ok(CheckRow {
+                        id: r.get(0)?,
+                        target: r.get(1)?,
+                        created: from_unix(r.get(2)?),
+                        score: r.get(3)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn set_batch_owner(&self, batch_id: i64, owner: &str) -> Result<(), Error> {
+        let owner = owner.to_owned();
+        self.call(move |conn, _| {
+            conn.execute(
+                "INSERT OR REPLACE INTO batch_owners (batch_id, owner) VALUES (?1, ?2)",
+                params![batch_id, owner],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn batch_owner(&self, batch_id: i64) -> Result<Option<String>, Error> {
+        self.call(move |conn, _| {
+            conn.query_row(
+                "SELECT owner FROM batch_owners WHERE batch_id = ?1",
+                params![batch_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_link(&self, link: &ResultLink) -> Result<(), Error> {
+        let l = link.clone();
+        self.call(move |conn, _| {
+            conn.execute(
+                "INSERT INTO result_links (token, batch_id, run_id, format, owner, created, revoked)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    l.token,
+                    l.batch_id,
+                    l.run_id,
+                    l.format,
+                    l.owner,
+                    unix(l.created),
+                    i64::from(l.revoked)
+                ],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn link(&self, token: &str) -> Result<Option<ResultLink>, Error> {
+        let token = token.to_owned();
+        self.call(move |conn, _| {
+            conn.query_row(
+                &format!("SELECT {LINK_COLUMNS} FROM result_links WHERE token = ?1"),
+                params![token],
+                link_row,
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn links(&self, batch_id: i64) -> Result<Vec<ResultLink>, Error> {
+        self.call(move |conn, _| {
+            let mut st = conn
+                .prepare(&format!(
+                    "SELECT {LINK_COLUMNS} FROM result_links WHERE batch_id = ?1
+                     ORDER BY created DESC, rowid DESC"
+                ))
+                .map_err(db)?;
+            let rows = st.query_map(params![batch_id], link_row).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn revoke_link(&self, token: &str) -> Result<bool, Error> {
+        let token = token.to_owned();
+        self.call(move |conn, _| {
+            let n = conn
+                .execute(
+                    "UPDATE result_links SET revoked = 1 WHERE token = ?1",
+                    params![token],
+                )
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
 }
+
+fn link_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResultLink> {
+    Ok(ResultLink {
+        token: r.get(0)?,
+        batch_id: r.get(1)?,
+        run_id: r.get(2)?,
+        format: r.get(3)?,
+        owner: r.get(4)?,
+        created: from_unix(r.get(5)?),
+        revoked: r.get::<_, i64>(6)? != 0,
+    })
+}
+
+const LINK_COLUMNS: &str = "token, batch_id, run_id, format, owner, created, revoked";
 
 fn batch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBatch> {
     Ok(StoredBatch {

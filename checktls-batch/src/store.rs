@@ -217,8 +217,135 @@ pub struct HistoryDump {
     pub baselines: Vec<(i64, String, String)>,
 }
 
+/// A receiver test run from the web page, kept so that its page has a permanent address:
+/// who ran it, on what, and the report as it was rendered (HTML, text, JSON, XML).
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoredCheck {
+    /// Its id: unguessable (at least 128 random bits, hex), the last part of its address.
+    pub id: String,
+    /// The user who ran it (only they see it).
+    pub owner: String,
+    /// The target as given.
+    pub target: String,
+    /// When it was started.
+    pub created: OffsetDateTime,
+    /// The grade; none when the test could not be carried out.
+    pub score: Option<u16>,
+    /// The output level it was rendered at.
+    pub level: String,
+    /// The report as an HTML fragment (already escaped).
+    pub html: String,
+    /// As text.
+    pub text: String,
+    /// As JSON.
+    pub json: String,
+    /// As XML.
+    pub xml: String,
+}
+
+impl StoredCheck {
+    /// A check with no report yet.
+    pub fn new(id: &str, owner: &str, target: &str, created: OffsetDateTime) -> Self {
+        Self {
+            id: id.to_owned(),
+            owner: owner.to_owned(),
+            target: target.to_owned(),
+            created,
+            score: None,
+            level: String::new(),
+            html: String::new(),
+            text: String::new(),
+            json: String::new(),
+            xml: String::new(),
+        }
+    }
+}
+
+impl fmt::Debug for StoredCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredCheck")
+            .field("owner", &self.owner)
+            .field("target", &self.target)
+            .field("created", &self.created)
+            .field("score", &self.score)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A stored check as listed (without its renderings).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckRow {
+    /// Its id.
+    pub id: String,
+    /// The target.
+    pub target: String,
+    /// When it was started.
+    pub created: OffsetDateTime,
+    /// The grade.
+    pub score: Option<u16>,
+}
+
+/// An address that serves one run's results in one Batch format without a session, as
+/// CheckTLS's results links do: it works while its token is unguessable and not revoked.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResultLink {
+    /// The token (at least 128 random bits, hex): the last part of the address.
+    pub token: String,
+    /// The batch.
+    pub batch_id: i64,
+    /// The run.
+    pub run_id: i64,
+    /// The Batch format's name (`text`, `csv`, `pager`, `xml`, `xml-score`, `xml-matrix`,
+    /// `json`).
+    pub format: String,
+    /// Who made it (the batch's owner).
+    pub owner: String,
+    /// When.
+    pub created: OffsetDateTime,
+    /// Revoked by the owner: it serves nothing any more.
+    pub revoked: bool,
+}
+
+impl ResultLink {
+    /// A live link.
+    pub fn new(
+        token: &str,
+        batch_id: i64,
+        run_id: i64,
+        format: &str,
+        owner: &str,
+        created: OffsetDateTime,
+    ) -> Self {
+        Self {
+            token: token.to_owned(),
+            batch_id,
+            run_id,
+            format: format.to_owned(),
+            owner: owner.to_owned(),
+            created,
+            revoked: false,
+        }
+    }
+}
+
+impl fmt::Debug for ResultLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResultLink")
+            .field("token", &"<redacted>")
+            .field("batch_id", &self.batch_id)
+            .field("run_id", &self.run_id)
+            .field("format", &self.format)
+            .field("revoked", &self.revoked)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The history: batches, runs and their results, baselines; the work queue; the fleet's
-/// politeness leases. See the [module documentation](self).
+/// politeness leases; the web page's checks, batch owners and results links. See the
+/// [module documentation](self).
 #[async_trait]
 pub trait Store: Send + Sync + fmt::Debug {
     /// Which backend this is.
@@ -413,6 +540,33 @@ pub trait Store: Send + Sync + fmt::Debug {
     /// Writes a history read by [`Store::export`] into this store, ids kept; refused unless
     /// this store holds no batch and no run.
     async fn import(&self, dump: &HistoryDump) -> Result<(), Error>;
+
+    /// Stores a check run from the web page (or replaces the one with its id).
+    async fn put_check(&self, check: &StoredCheck) -> Result<(), Error>;
+
+    /// A stored check by its id.
+    async fn stored_check(&self, id: &str) -> Result<Option<StoredCheck>, Error>;
+
+    /// The latest `limit` checks of `owner`, newest first.
+    async fn checks(&self, owner: &str, limit: usize) -> Result<Vec<CheckRow>, Error>;
+
+    /// Records who owns a stored batch (the web page's user who added it).
+    async fn set_batch_owner(&self, batch_id: i64, owner: &str) -> Result<(), Error>;
+
+    /// Who owns a stored batch; none for batches added from the command line.
+    async fn batch_owner(&self, batch_id: i64) -> Result<Option<String>, Error>;
+
+    /// Stores a results link.
+    async fn put_link(&self, link: &ResultLink) -> Result<(), Error>;
+
+    /// A results link by its token (revoked ones too: the caller refuses them).
+    async fn link(&self, token: &str) -> Result<Option<ResultLink>, Error>;
+
+    /// Every results link of a batch, newest first.
+    async fn links(&self, batch_id: i64) -> Result<Vec<ResultLink>, Error>;
+
+    /// Revokes a results link; false when there was none.
+    async fn revoke_link(&self, token: &str) -> Result<bool, Error>;
 }
 
 /// Milliseconds since the epoch: how leases and heartbeats are stored.

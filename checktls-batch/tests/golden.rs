@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Bless (rewrite the expected files after a deliberate change, then review the diff):
-//! `BLESS=1 cargo test -p checktls-batch --test golden`.
+//! `CHECKTLS_BLESS=1 cargo test -p checktls-batch --test golden`.
 #![cfg(feature = "runtime")]
 
 use std::fmt::Write as _;
@@ -119,7 +119,7 @@ fn summary(name: &str, result: &BatchResult) -> String {
 }
 
 fn check(path: &Path, actual: &str, failures: &mut Vec<String>) {
-    if std::env::var_os("BLESS").is_some() {
+    if std::env::var_os("CHECKTLS_BLESS").is_some() {
         std::fs::write(path, actual).unwrap();
         return;
     }

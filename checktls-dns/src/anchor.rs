@@ -5,13 +5,13 @@ use std::fmt;
 use std::path::Path;
 
 use base64ct::{Base64, Encoding};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{DomainName, Error};
 
 /// One trust anchor: a key, or the digest of a key, that validation may start from.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TrustAnchor {
     /// A DNSKEY record.
@@ -146,7 +146,7 @@ impl fmt::Display for TrustAnchor {
 /// assert!(!anchors.includes_iana_root());
 /// # Ok::<(), checktls_dns::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrustAnchors {
     iana_root: bool,
     anchors: Vec<TrustAnchor>,

@@ -3,13 +3,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{DomainName, Proof};
 
 /// The record types this crate asks for.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum RecordType {
     /// IPv4 address.
     A,
@@ -71,7 +71,7 @@ impl fmt::Display for RecordType {
 }
 
 /// A question: a name and a type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[allow(clippy::exhaustive_structs)] // a question is a name and a type
 pub struct Query {
     /// The name asked about.
@@ -96,7 +96,7 @@ impl fmt::Display for Query {
 
 /// One CNAME followed on the way to an answer.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CnameHop {
     /// The alias.
     pub from: DomainName,
@@ -115,7 +115,7 @@ impl CnameHop {
 
 /// What a lookup found at the end of its CNAME chain.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "records", rename_all = "snake_case")]
 pub enum Outcome<T> {
     /// One or more records of the asked type.
@@ -131,12 +131,12 @@ pub enum Outcome<T> {
 /// `proof` is the weakest proof along the chain (each CNAME, then the records or the denial):
 /// an answer is only as secure as its least secure step (RFC 7672 §2.1.1).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Answer<T> {
     /// The question as asked.
     pub query: Query,
     /// CNAMEs followed from the asked name, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cnames: Vec<CnameHop>,
     /// Records, NODATA or NXDOMAIN.
     #[serde(flatten)]
@@ -144,7 +144,7 @@ pub struct Answer<T> {
     /// The DNSSEC proof of the chain and the outcome.
     pub proof: Proof,
     /// The smallest TTL seen on the answer's records, in seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<u32>,
 }
 
@@ -201,7 +201,7 @@ impl<T> Answer<T> {
 
 /// A TXT record: its character-strings, decoded lossily as UTF-8.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TxtRecord {
     /// The character-strings as published (each at most 255 octets on the wire).
     pub strings: Vec<String>,

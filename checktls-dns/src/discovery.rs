@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, CnameHop, TxtRecord};
 use crate::finding::Finding;
@@ -20,7 +20,7 @@ use crate::{DomainName, Error, Proof, TlsaRecord};
 
 /// Which address families to look up (CheckTLS's IPv4/IPv6 choice).
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IpChoice {
     /// A and AAAA (the default).
@@ -46,15 +46,17 @@ impl IpChoice {
 
 /// The addresses of one host: its A and AAAA answers (`None` when not asked for).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostAddresses {
     /// The host name as given (the MX exchange).
     pub host: DomainName,
     /// The A answer, if asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::lookup::option")]
     pub ipv4: Option<Result<Answer<Ipv4Addr>, Error>>,
     /// The AAAA answer, if asked for.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(with = "crate::lookup::option")]
     pub ipv6: Option<Result<Answer<Ipv6Addr>, Error>>,
 }
 
@@ -126,7 +128,7 @@ impl HostAddresses {
 
 /// One MX host with its addresses.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MxHost {
     /// The MX record (preference 0 and the domain itself for an implicit MX).
     pub record: MxRecord,
@@ -138,7 +140,7 @@ pub struct MxHost {
 
 /// A domain's MX set: the answer, its kind, and the selected hosts with their addresses.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MxSet {
     /// The domain asked about.
     pub domain: DomainName,
@@ -157,7 +159,7 @@ pub struct MxSet {
 /// The TLSA records for one host and port, found by RFC 7672 §2.2.2's rules: at the CNAME-
 /// expanded name first when the address chain is secure, then at the MX host name.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsaLookup {
     /// The MX host.
     pub host: DomainName,
@@ -168,7 +170,7 @@ pub struct TlsaLookup {
     /// The answer at `_<port>._tcp.<base>`.
     pub answer: Answer<TlsaRecord>,
     /// Earlier candidates that had no TLSA records, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tried: Vec<Answer<TlsaRecord>>,
     /// Whether DANE applies to the host, and which proofs decided it (RFC 7672 §2.2).
     pub applicability: DaneApplicability,
@@ -199,7 +201,7 @@ impl TlsaLookup {
 /// assert!(DaneApplicability::new(Proof::Secure, Proof::Secure, true).applies());
 /// ```
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DaneApplicability {
     /// The proof of the host's address records (the weakest of the A and AAAA answers).
     pub addresses: Proof,
@@ -211,7 +213,7 @@ pub struct DaneApplicability {
 
 /// Why DANE applies to a host or not, first reason first.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DaneVerdict {
     /// Secure addresses and a secure, non-empty TLSA RRset: DANE applies.
@@ -264,7 +266,7 @@ impl DaneVerdict {
 
 /// PTR records of an address and whether they lead back to it (forward-confirmed reverse DNS).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReverseDns {
     /// The address.
     pub address: IpAddr,
@@ -278,11 +280,12 @@ pub struct ReverseDns {
 
 /// The forward lookup of one PTR name.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForwardCheck {
     /// The PTR name.
     pub name: DomainName,
     /// The addresses found (of the family of the address checked).
+    #[serde(with = "crate::lookup")]
     pub result: Result<Answer<IpAddr>, Error>,
     /// Whether they include the address.
     pub matches: bool,
@@ -290,7 +293,7 @@ pub struct ForwardCheck {
 
 /// A TXT lookup and the record parsed from it.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TxtCheck<T> {
     /// The TXT answer.
     pub answer: Answer<TxtRecord>,
@@ -300,7 +303,7 @@ pub struct TxtCheck<T> {
 
 /// A domain's SPF record and its recursive lookup count.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpfCheck {
     /// The TXT answer at the domain.
     pub answer: Answer<TxtRecord>,
@@ -312,7 +315,7 @@ pub struct SpfCheck {
 
 /// A domain's DMARC policy: looked up at the domain, then at its organisational domain.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DmarcCheck {
     /// The domain asked about.
     pub domain: DomainName,
@@ -332,11 +335,12 @@ pub struct DmarcCheck {
 
 /// One external report destination's authorisation (RFC 7489 §7.1).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalCheck {
     /// The destination.
     pub destination: ExternalDestination,
     /// The TXT answer at its verification name.
+    #[serde(with = "crate::lookup")]
     pub answer: Result<Answer<TxtRecord>, Error>,
     /// Whether a `v=DMARC1` record there authorises the destination.
     pub authorised: bool,
@@ -344,7 +348,7 @@ pub struct ExternalCheck {
 
 /// A BIMI record: looked up at `<selector>._bimi.<domain>`, then at the organisational domain.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BimiCheck {
     /// The selector (`default` unless a message names another).
     pub selector: String,
@@ -358,13 +362,14 @@ pub struct BimiCheck {
 
 /// One DKIM selector's key record.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DkimCheck {
     /// The selector.
     pub selector: String,
     /// Whether the caller named it (rather than it coming from the list of common selectors).
     pub requested: bool,
     /// The lookup and the key parsed from it.
+    #[serde(with = "crate::lookup")]
     pub result: Result<TxtCheck<DkimKey>, Error>,
 }
 
@@ -407,37 +412,45 @@ pub const COMMON_DKIM_SELECTORS: &[&str] = &[
 
 /// TLSA and reverse DNS of one selected MX host.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostDiscovery {
     /// The host.
     pub host: DomainName,
     /// TLSA per port asked for, in order.
+    #[serde(with = "crate::lookup::vec")]
     pub tlsa: Vec<Result<TlsaLookup, Error>>,
     /// Reverse DNS per address, in address order (empty unless asked for).
+    #[serde(with = "crate::lookup::vec")]
     pub reverse: Vec<Result<ReverseDns, Error>>,
 }
 
 /// Everything discovered about a domain. Parts not asked for are `None` (or empty).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
     /// The domain.
     pub domain: DomainName,
     /// Whether its authoritative servers were asked directly.
     pub authoritative: bool,
     /// The MX set with the hosts' addresses.
+    #[serde(with = "crate::lookup")]
     pub mx: Result<MxSet, Error>,
     /// TLSA and reverse DNS of each selected host, in the MX set's order.
     pub hosts: Vec<HostDiscovery>,
     /// The MTA-STS TXT record.
+    #[serde(with = "crate::lookup::option")]
     pub mta_sts: Option<Result<TxtCheck<MtaStsTxt>, Error>>,
     /// The TLS-RPT record.
+    #[serde(with = "crate::lookup::option")]
     pub tls_rpt: Option<Result<TxtCheck<TlsRptRecord>, Error>>,
     /// The SPF record.
+    #[serde(with = "crate::lookup::option")]
     pub spf: Option<Result<SpfCheck, Error>>,
     /// The DMARC policy.
+    #[serde(with = "crate::lookup::option")]
     pub dmarc: Option<Result<DmarcCheck, Error>>,
     /// The BIMI record.
+    #[serde(with = "crate::lookup::option")]
     pub bimi: Option<Result<BimiCheck, Error>>,
     /// DKIM keys: every requested selector, and the common selectors that exist.
     pub dkim: Vec<DkimCheck>,

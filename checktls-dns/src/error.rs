@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::answer::Query;
 
 /// A DNS response code other than NOERROR and NXDOMAIN (RFC 1035 §4.1.1, RFC 6895).
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Rcode {
     /// SERVFAIL (2): the server could not answer; temporary. Also what a validating resolver
@@ -60,7 +60,7 @@ impl fmt::Display for Rcode {
 /// [`ResponseCode`](Self::ResponseCode) SERVFAIL, [`Network`](Self::Network)), which
 /// [`is_temporary`](Self::is_temporary) tells apart, and for bad input from the caller.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum Error {
     /// A domain name is not valid.
@@ -71,7 +71,7 @@ pub enum Error {
         /// The byte offset of the problem.
         position: usize,
         /// What is wrong.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
     },
     /// Trust anchors in zone-file syntax could not be read.
     #[error("trust anchors ({origin}) line {line}, column {column}: {reason}")]
@@ -103,9 +103,9 @@ pub enum Error {
     #[error("invalid resolver option {option}: {reason}")]
     InvalidOption {
         /// The option's field name.
-        option: &'static str,
+        option: std::borrow::Cow<'static, str>,
         /// What is wrong.
-        reason: &'static str,
+        reason: std::borrow::Cow<'static, str>,
     },
     /// No answer came in time from any server, after every attempt (temporary).
     #[error("timed out: {query}")]

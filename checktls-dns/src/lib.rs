@@ -50,6 +50,7 @@ mod error;
 mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
+mod lookup;
 pub mod mx;
 mod name;
 mod org;

@@ -4,14 +4,14 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::DomainName;
 use crate::answer::{Answer, Outcome};
 use crate::finding::Finding;
 
 /// One MX record.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[allow(clippy::exhaustive_structs)] // an MX record is a preference and an exchange
 pub struct MxRecord {
     /// Lower is tried first.
@@ -60,7 +60,7 @@ pub fn sort(records: &mut [MxRecord]) {
 /// Percentages round up, so any non-zero percentage of a non-empty list selects at least one
 /// host; a count or percentage of zero selects none.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "limit", content = "n", rename_all = "snake_case")]
 pub enum MxLimit {
     /// Every host (the default).
@@ -119,7 +119,7 @@ fn hosts_in_levels(sorted: &[MxRecord], wanted: usize) -> usize {
 
 /// What the MX answer says about where mail goes.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum MxKind {
     /// MX records name the hosts.
@@ -135,7 +135,7 @@ pub enum MxKind {
 /// The hosts to try, from an MX answer: delivery order, null MX, implicit MX and the limit
 /// applied.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MxPlan {
     /// What kind of MX set it is.
     pub kind: MxKind,

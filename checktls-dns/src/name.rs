@@ -42,7 +42,7 @@ impl DomainName {
         let invalid = |position: usize, reason: &'static str| Error::InvalidName {
             input: truncate_for_error(input),
             position,
-            reason,
+            reason: reason.into(),
         };
         if input == "." {
             return Ok(Self::root());

@@ -785,7 +785,7 @@ async fn whole_domain_discovery_keeps_everything_and_serialises() {
     }
     assert_eq!(found.dkim.len(), 1);
     let json = serde_json::to_value(&found).expect("serialises");
-    assert_eq!(json["mx"]["Ok"]["answer"]["proof"]["state"], "secure");
+    assert_eq!(json["mx"]["ok"]["answer"]["proof"]["state"], "secure");
     assert!(matches!(mx.answer.outcome, Outcome::Records(_)));
 }
 

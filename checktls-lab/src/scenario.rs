@@ -14,6 +14,8 @@
 //!   best.test       MX mx.best.test       ──►  127.0.0.29  valid + DANE-EE TLSA + MTA-STS enforce
 //!   legacy10.test   MX mx.legacy10.test   ──►  127.0.0.30  STARTTLS to a TLS 1.0-only server
 //!   revoked.test    MX mx.revoked.test    ──►  127.0.0.31  certificate revoked (lab OCSP responder)
+//!   slow.test       MX mx.slow.test       ──►  127.0.0.32  as tls13.test, MAIL FROM answered after 3 s
+//!                                                            (not in domains(): for live views)
 //!                   mta-sts.best.test     ──►  HTTPS on 127.0.0.29 (an ephemeral port)
 //! ```
 //!
@@ -134,6 +136,9 @@ const DOMAINS: &[ScenarioDomain] = &[
     },
 ];
 
+/// How long slow.test's receiver waits before it answers MAIL FROM.
+pub const SLOW_STAGE: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// STARTTLS offered, then the raw stream answered by the legacy responder for one version.
 pub fn legacy_posture(leaf: Leaf, version: u16) -> Posture {
     let posture = Arc::new(LegacyPosture::only(version, leaf.chain));
@@ -225,6 +230,12 @@ impl Scenario {
                 legacy_posture(valid("mx.legacy10.test")?, 0x0301).banner("mx.legacy10.test"),
             ),
             (31, Posture::tls(&revoked_leaf)?.banner("mx.revoked.test")),
+            (
+                32,
+                Posture::tls(&valid("mx.slow.test")?)?
+                    .banner("mx.slow.test")
+                    .slow_reply("MAIL", SLOW_STAGE),
+            ),
         ];
         let lasts: Vec<u8> = postures.iter().map(|(l, _)| *l).collect();
         let (port, listeners) = bind_all(&lasts).await?;
@@ -255,6 +266,7 @@ impl Scenario {
             .mail_domain(MailDomain::new("tls12.test").mx(10, "mx", a(22)))
             .mail_domain(MailDomain::new("legacy10.test").mx(10, "mx", a(30)))
             .mail_domain(MailDomain::new("revoked.test").mx(10, "mx", a(31)))
+            .mail_domain(MailDomain::new("slow.test").mx(10, "mx", a(32)))
             .mail_domain(MailDomain::new("expired.test").mx(10, "mx", a(23)))
             .mail_domain(MailDomain::new("wrongname.test").mx(10, "mx", a(24)))
             .mail_domain(MailDomain::new("selfsigned.test").mx(10, "mx", a(25)))
@@ -288,6 +300,17 @@ impl Scenario {
             _https: vec![https],
             _ocsp: ocsp,
         })
+    }
+
+    /// A domain whose receiver is as tls13.test's but answers MAIL FROM only after
+    /// [`SLOW_STAGE`]: a live view sees the first stages arrive before the test ends. Not in
+    /// [`Scenario::domains`].
+    pub fn slow_domain(&self) -> ScenarioDomain {
+        ScenarioDomain {
+            domain: "slow.test",
+            posture: "TLS 1.3, MAIL FROM answered after 3 s",
+            expect: (114, 114),
+        }
     }
 
     /// The domains and what to expect of each.

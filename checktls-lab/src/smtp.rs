@@ -117,6 +117,8 @@ pub struct Posture {
     gauges: Vec<Arc<Gauge>>,
     hold: Option<Duration>,
     limits: Option<SessionLimits>,
+    /// A command verb (upper case) whose reply is held back this long.
+    slow: Option<(String, Duration)>,
 }
 
 impl std::fmt::Debug for Posture {
@@ -157,6 +159,7 @@ impl Posture {
             gauges: Vec::new(),
             hold: None,
             limits: None,
+            slow: None,
         }
     }
 
@@ -244,6 +247,13 @@ impl Posture {
     /// Waits this long before the greeting, so that connections overlap.
     pub fn hold(mut self, wait: Duration) -> Self {
         self.hold = Some(wait);
+        self
+    }
+
+    /// Waits `wait` before answering the command `verb` (`MAIL`, `RCPT`, ...): one stage
+    /// of the test is slow, so a live view sees the stages before it arrive first.
+    pub fn slow_reply(mut self, verb: &str, wait: Duration) -> Self {
+        self.slow = Some((verb.to_ascii_uppercase(), wait));
         self
     }
 
@@ -594,6 +604,11 @@ async fn serve_connection(
             .next()
             .unwrap_or_default()
             .to_owned();
+        if let Some((slow, wait)) = &posture.slow
+            && *slow == verb
+        {
+            tokio::time::sleep(*wait).await;
+        }
         match verb.as_str() {
             "EHLO" if posture.behaviour == Behaviour::EhloRefused => {
                 write(&mut s, "502 5.5.2 EHLO not implemented\r\n").await?;

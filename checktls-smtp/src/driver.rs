@@ -26,7 +26,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -35,7 +35,7 @@ use checktls_tls::facts::{FailureKind, PartialFacts};
 use checktls_tls::handshake::{HandshakeOptions, handshake};
 use checktls_tls::net::BoxStream;
 
-use crate::record::{FailReason, RawTraffic, SessionRecord};
+use crate::record::{Event, FailReason, RawTraffic, SessionRecord, StageResult};
 use crate::reply::ReplyParser;
 use crate::session::{Action, PeerIdentity, Secret, Session, SessionOptions};
 
@@ -87,6 +87,16 @@ impl PeerCheck for StrictPeerCheck {
     }
 }
 
+/// What a probe reports while it runs: each transcript line and each stage result as soon as
+/// the session records it (the record at the end holds them all). Called on the probe's task:
+/// keep it quick (send into a channel).
+pub trait ProbeObserver: Send + Sync + std::fmt::Debug {
+    /// A transcript line was recorded.
+    fn line(&self, address: SocketAddr, event: &Event);
+    /// A stage passed or failed (a stage may be reported again when a later step revises it).
+    fn stage(&self, address: SocketAddr, stage: StageResult);
+}
+
 /// What a probe does: the session's options, the TLS handshake's, and how to connect.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
@@ -104,10 +114,12 @@ pub struct ProbeOptions {
     /// verified only when the handshake itself verified it ([`HandshakeOptions::verify`]);
     /// otherwise credentials are withheld.
     pub peer_check: Option<std::sync::Arc<dyn PeerCheck>>,
+    /// Told of each transcript line and stage as the probe goes (a live view).
+    pub observer: Option<std::sync::Arc<dyn ProbeObserver>>,
 }
 
 /// Why TLS failed, with what was seen before it did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TlsFailure {
     /// The TLS error, in a sentence (for a handshake the server aborted: the version it chose
     /// and the alert).
@@ -120,7 +132,7 @@ pub struct TlsFailure {
 }
 
 /// Everything one probe recorded.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct SmtpRecord {
     /// The address probed.
     pub address: SocketAddr,
@@ -186,6 +198,9 @@ struct Driver<'a> {
     raw: Option<RawTraffic>,
     tls: Option<TlsFacts>,
     tls_failure: Option<TlsFailure>,
+    /// How many transcript lines, and which stage results, the observer has been told.
+    told_lines: usize,
+    told_stages: Vec<StageResult>,
 }
 
 enum WaitError {
@@ -230,6 +245,26 @@ impl<'a> Driver<'a> {
             raw: options.record_raw.then(RawTraffic::default),
             tls: None,
             tls_failure: None,
+            told_lines: 0,
+            told_stages: Vec::new(),
+        }
+    }
+
+    /// Tells the observer, if any, what the session recorded since the last call.
+    fn tell(&mut self, session: &Session) {
+        let Some(observer) = &self.options.observer else {
+            return;
+        };
+        let events = &session.transcript().events;
+        for e in events.iter().skip(self.told_lines) {
+            observer.line(self.addr, e);
+        }
+        self.told_lines = events.len();
+        for s in session.stages() {
+            if !self.told_stages.contains(s) {
+                observer.stage(self.addr, *s);
+                self.told_stages.push(*s);
+            }
         }
     }
 
@@ -362,6 +397,7 @@ impl<'a> Driver<'a> {
         let mut session = self.session.take()?;
         // A bound on the number of steps, whatever a server does.
         for _ in 0..64 {
+            self.tell(&session);
             let action = session.next_action();
             match action {
                 Action::Connect { timeout } => {
@@ -460,6 +496,7 @@ impl<'a> Driver<'a> {
         if until_tls {
             session.note(self.now(), "The server did not get as far as TLS");
         }
+        self.tell(&session);
         self.session = Some(session);
         None
     }

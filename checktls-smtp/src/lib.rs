@@ -41,10 +41,11 @@ pub mod session;
 
 #[cfg(feature = "tokio")]
 pub use driver::{
-    PeerCheck, ProbeOptions, SmtpRecord, Socks5, StrictPeerCheck, TlsFailure, open_for_tls, probe,
-    probe_stream,
+    PeerCheck, ProbeObserver, ProbeOptions, SmtpRecord, Socks5, StrictPeerCheck, TlsFailure,
+    open_for_tls, probe, probe_stream,
 };
 pub use record::{
-    Argument, FailReason, Finding, Outcome, Stage, StageResult, Transcript, Withheld,
+    Argument, Direction, Event, FailReason, Finding, Outcome, Stage, StageResult, Transcript,
+    Withheld,
 };
 pub use session::{Auth, AuthMechanism, PeerIdentity, Secret, SessionOptions, StopAfter, Timeouts};

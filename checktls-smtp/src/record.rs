@@ -73,6 +73,19 @@ pub struct Event {
     pub text: String,
 }
 
+impl Event {
+    /// CheckTLS's rendering of the line: `[SSS.mmm] <arrow> text`.
+    pub fn render(&self) -> String {
+        let ms = self.at_us / 1000;
+        let arrow = self.direction.arrow();
+        if arrow.is_empty() {
+            format!("[{:03}.{:03}] {}", ms / 1000, ms % 1000, self.text)
+        } else {
+            format!("[{:03}.{:03}] {arrow} {}", ms / 1000, ms % 1000, self.text)
+        }
+    }
+}
+
 /// The transcript of a probe.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Transcript {
@@ -119,18 +132,7 @@ impl Transcript {
 
     /// CheckTLS's rendering: `[SSS.mmm] <arrow> text`, one line per event.
     pub fn render(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .map(|e| {
-                let ms = e.at_us / 1000;
-                let arrow = e.direction.arrow();
-                if arrow.is_empty() {
-                    format!("[{:03}.{:03}] {}", ms / 1000, ms % 1000, e.text)
-                } else {
-                    format!("[{:03}.{:03}] {arrow} {}", ms / 1000, ms % 1000, e.text)
-                }
-            })
-            .collect()
+        self.events.iter().map(Event::render).collect()
     }
 
     /// Whether any line contains `needle`.

@@ -327,6 +327,17 @@ impl Session {
         self.encrypted
     }
 
+    /// The stages recorded so far (in the order they were reached; a stage recorded again
+    /// replaces the earlier result).
+    pub fn stages(&self) -> &[StageResult] {
+        &self.stages
+    }
+
+    /// The transcript so far.
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
     /// Adds a note of the caller's to the transcript.
     pub fn note(&mut self, now: Duration, text: impl Into<String>) {
         self.transcript.push(now, Direction::Note, text);

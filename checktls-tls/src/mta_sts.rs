@@ -64,7 +64,7 @@ pub struct Policy {
 }
 
 /// A policy and what was noticed reading it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParsedPolicy {
     /// The policy, when it is valid.
     pub policy: Option<Policy>,
@@ -145,7 +145,7 @@ pub struct MxTls<'a> {
 }
 
 /// The judgement of one MX host under the policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostEvaluation {
     /// The MX host name.
     pub host: String,
@@ -158,7 +158,7 @@ pub struct HostEvaluation {
 }
 
 /// A domain's MTA-STS posture: the policy in force and its effect on every MX.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Evaluation {
     /// A valid policy and a TXT record with an id: senders apply the policy.
     pub in_force: bool,
@@ -548,10 +548,10 @@ mod fetch {
     use crate::http::{HttpOptions, HttpRequest, HttpResponse, fetch};
     use crate::net::Connector;
     use checktls_dns::Finding;
-    use serde::Serialize;
+    use serde::{Deserialize, Serialize};
 
     /// The result of fetching a domain's policy.
-    #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct PolicyFetch {
         /// The URL fetched.
         pub url: String,

@@ -112,6 +112,17 @@ pub enum RevocationSource {
     Crl,
 }
 
+impl RevocationSource {
+    /// `stapled`, `ocsp`, `crl`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Stapled => "stapled",
+            Self::Ocsp => "ocsp",
+            Self::Crl => "crl",
+        }
+    }
+}
+
 /// A verdict and its source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {

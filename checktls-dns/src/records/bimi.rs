@@ -3,13 +3,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, Parsed, Severity, bounded, cut, duplicate, fields, select};
 
 /// A usable BIMI record. `Some("")` for `l`/`a` means the tag is present and empty.
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct BimiRecord {
     /// `l`: where the logo (SVG Tiny PS) is; empty declines to publish one.
     pub logo: Option<String>,

@@ -4,13 +4,13 @@
 use std::fmt;
 
 use base64ct::{Base64, Encoding};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, Parsed, Severity, bounded, cut, duplicate, fields};
 
 /// The key type (`k=`).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyType {
     /// RSA (the default).
@@ -23,7 +23,7 @@ pub enum KeyType {
 
 /// A usable DKIM key record. Absent tags are `None`; `public_key` is empty for a revoked key.
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DkimKey {
     /// `v`: the version, `DKIM1` when present.
     pub version: Option<String>,

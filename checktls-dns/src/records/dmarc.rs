@@ -4,13 +4,13 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, Parsed, Severity, bounded, cut, duplicate, fields, select};
 use crate::{DomainName, org};
 
 /// A requested policy (`p`, `sp`, `np`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // the three policies of RFC 7489
 pub enum Policy {
@@ -51,7 +51,7 @@ impl Policy {
 }
 
 /// An identifier alignment mode (`adkim`, `aspf`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)]
 pub enum Alignment {
@@ -80,12 +80,12 @@ impl Alignment {
 
 /// A reporting URI with its optional size limit (`mailto:a@example.com!10m`).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ReportUri {
     /// The URI without the size suffix.
     pub uri: String,
     /// The size limit as written after `!` (`10m`), if any.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_size: Option<String>,
 }
 
@@ -108,7 +108,7 @@ impl fmt::Display for ReportUri {
 
 /// A usable DMARC record. Absent optional tags are `None` (their RFC defaults apply).
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DmarcRecord {
     /// `p`: the domain's policy. `None` if missing or invalid (then treated as `none` when
     /// `rua` is valid, RFC 7489 §6.6.3).
@@ -493,7 +493,7 @@ fn judge(r: &DmarcRecord, findings: &mut Vec<Finding>) {
 
 /// A report destination outside the policy domain's organisation, which must authorise it.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ExternalDestination {
     /// The URI.
     pub uri: String,

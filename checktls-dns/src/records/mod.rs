@@ -24,7 +24,7 @@
 //! # let _ = Severity::Info;
 //! ```
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::finding::{Finding, Severity};
 
@@ -39,7 +39,7 @@ pub mod tls_rpt;
 /// noticed. `value` is `None` when receivers would ignore the record (wrong version, broken
 /// syntax, a required tag missing); an [`Severity::Error`] finding then says why.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Parsed<T> {
     /// The record, if usable.
     pub value: Option<T>,

@@ -4,18 +4,18 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Field, Finding, Parsed, Severity, bounded, cut, duplicate, fields, select};
 
 /// A usable MTA-STS TXT record.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MtaStsTxt {
     /// The policy id: senders refetch the policy when it changes.
     pub id: String,
     /// Other fields, in order (ignored by senders).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<(String, String)>,
 }
 

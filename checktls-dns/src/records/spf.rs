@@ -25,7 +25,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Finding, Parsed, Severity, bounded, cut, select};
 use crate::DomainName;
@@ -36,7 +36,7 @@ pub const LOOKUP_LIMIT: u32 = 10;
 pub const VOID_LIMIT: u32 = 2;
 
 /// A qualifier: the result a matching mechanism gives.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // the four qualifiers of RFC 7208 §4.6.2
 pub enum Qualifier {
@@ -63,7 +63,7 @@ impl Qualifier {
 
 /// A mechanism (RFC 7208 §5). Domain specifications are kept as written (they may hold macros).
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "mechanism", rename_all = "snake_case")]
 pub enum Mechanism {
     /// `all`.
@@ -187,7 +187,7 @@ impl fmt::Display for Mechanism {
 
 /// One term of a record.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "term", rename_all = "snake_case")]
 pub enum Term {
     /// A qualifier and a mechanism.
@@ -245,7 +245,7 @@ impl fmt::Display for Term {
 
 /// A syntactically valid SPF record.
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SpfRecord {
     /// The terms, in order.
     pub terms: Vec<Term>,
@@ -760,7 +760,7 @@ fn domain_spec(s: &str, explanation: bool) -> Result<(), (usize, String)> {
 
 /// A question the walk needs answered.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "query", content = "name", rename_all = "snake_case")]
 pub enum SpfQuery {
     /// The TXT RRset of a domain (the record to follow for `include` or `redirect`).
@@ -773,7 +773,7 @@ pub enum SpfQuery {
 
 /// The answer to an [`SpfQuery`].
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "reply", content = "data", rename_all = "snake_case")]
 pub enum SpfReply {
     /// The TXT strings of each record (for [`SpfQuery::Txt`]).
@@ -790,7 +790,7 @@ pub enum SpfReply {
 
 /// How a record was reached.
 #[non_exhaustive]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// The domain checked.
@@ -803,7 +803,7 @@ pub enum Via {
 
 /// One record met on the walk.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SpfNode {
     /// Whose record.
     pub domain: DomainName,
@@ -812,10 +812,10 @@ pub struct SpfNode {
     /// Depth below the checked domain (0 for it).
     pub depth: usize,
     /// The index of the node that included or redirected to it.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<usize>,
     /// The record text, if one was found.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
     /// DNS-querying terms counted in this record.
     pub lookups: u32,
@@ -823,7 +823,7 @@ pub struct SpfNode {
 
 /// The result of a walk.
 #[non_exhaustive]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpfLookups {
     /// DNS-querying terms counted, through includes and redirects (limit 10).
     pub lookups: u32,

@@ -3,18 +3,18 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Field, Finding, Parsed, Severity, bounded, cut, duplicate, fields, select};
 
 /// A usable TLS-RPT record.
 #[non_exhaustive]
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TlsRptRecord {
     /// Where reports go: `mailto:` and `https:` URIs, in order.
     pub rua: Vec<String>,
     /// Other fields, in order.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<(String, String)>,
 }
 

@@ -174,8 +174,8 @@ impl Resolver {
         }
         // `candidates` always holds the host name, so the loop returns.
         Err(Error::InvalidOption {
-            option: "tlsa",
-            reason: "no TLSA base domain",
+            option: "tlsa".into(),
+            reason: "no TLSA base domain".into(),
         })
     }
 

@@ -163,21 +163,21 @@ impl Engine {
     pub(crate) async fn new(options: ResolverOptions) -> Result<Self, Error> {
         if options.attempts == 0 {
             return Err(Error::InvalidOption {
-                option: "attempts",
-                reason: "must be at least 1",
+                option: "attempts".into(),
+                reason: "must be at least 1".into(),
             });
         }
         if options.timeout.is_zero() {
             return Err(Error::InvalidOption {
-                option: "timeout",
-                reason: "must be more than zero",
+                option: "timeout".into(),
+                reason: "must be more than zero".into(),
             });
         }
         let servers = match &options.nameservers {
             Nameservers::Given(list) if list.is_empty() => {
                 return Err(Error::InvalidOption {
-                    option: "nameservers",
-                    reason: "the list is empty",
+                    option: "nameservers".into(),
+                    reason: "the list is empty".into(),
                 });
             }
             Nameservers::Given(list) => list.clone(),
@@ -227,8 +227,8 @@ impl Engine {
     ) -> Result<Self, Error> {
         if servers.is_empty() {
             return Err(Error::InvalidOption {
-                option: "authoritative servers",
-                reason: "the list is empty",
+                option: "authoritative servers".into(),
+                reason: "the list is empty".into(),
             });
         }
         let upstream = Upstream {
@@ -568,7 +568,7 @@ pub(crate) fn to_name(name: &DomainName) -> Result<Name, Error> {
     Name::from_ascii(name.to_fqdn()).map_err(|_| Error::InvalidName {
         input: name.to_string(),
         position: 0,
-        reason: "not a valid DNS name",
+        reason: "not a valid DNS name".into(),
     })
 }
 

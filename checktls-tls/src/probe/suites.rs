@@ -165,7 +165,7 @@ pub enum Mac {
 }
 
 /// One IANA cipher suite and its properties.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SuiteInfo {
     /// The code point.
     pub code: u16,
@@ -238,7 +238,7 @@ pub enum GroupKind {
 }
 
 /// One IANA supported group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct GroupInfo {
     /// The code point.
     pub code: u16,

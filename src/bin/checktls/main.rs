@@ -7,6 +7,7 @@
 
 mod batch;
 mod service;
+mod web;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -47,8 +48,9 @@ enum Command {
     /// A worker of a fleet: claims the tests of queued runs from the shared history
     /// (--db postgres://...) until SIGTERM/SIGINT, then gives back what it holds.
     Worker(Box<service::WorkerArgs>),
-    /// The scheduler and the monitor (the same as `batch serve`): queues due batches, serves
-    /// /monitor and /metrics, and works too unless --no-worker.
+    /// The scheduler, the web page and the monitor (the same as `batch serve`): queues due
+    /// batches, serves the page, /monitor and /metrics, and works too unless --no-worker.
+    /// `serve --demo` tests the embedded lab: no network needed.
     Serve(Box<service::ServeArgs>),
     /// Start the embedded lab (DNS, SMTP receivers of several postures, MTA-STS) and test each
     /// of its domains. Needs no network.
@@ -323,10 +325,10 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     Ok((o, trust))
 }
 
-fn exit_for(report: &ReceiverReport, min_score: u16) -> ExitCode {
+fn exit_for(report: &ReceiverReport, opts: &ReceiverOptions) -> ExitCode {
     if !report.tested {
         ExitCode::from(3)
-    } else if report.score() >= min_score {
+    } else if report.passes(opts) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -342,8 +344,7 @@ async fn receiver(a: ReceiverArgs) -> ExitCode {
         Ok(x) => x,
         Err(e) => return usage(e),
     };
-    let min = opts.min_score;
-    let checker = match Checker::builder(opts).trust(trust).build().await {
+    let checker = match Checker::builder(opts.clone()).trust(trust).build().await {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
@@ -360,7 +361,7 @@ async fn receiver(a: ReceiverArgs) -> ExitCode {
         eprint!("\r\x1b[K");
     }
     print!("{}", render(&report, a.level, a.format));
-    exit_for(&report, min)
+    exit_for(&report, &opts)
 }
 
 async fn demo(level: Level) -> ExitCode {

@@ -82,13 +82,32 @@ impl WorkArgs {
 
 #[derive(Args)]
 pub(crate) struct ServeArgs {
-    /// The history: an SQLite file, or a postgres:// URL shared by a fleet.
-    #[arg(long)]
-    db: String,
-    /// Serve the monitor on this address (IP:PORT); the token is read from
-    /// CHECKTLS_MONITOR_TOKEN.
-    #[arg(long)]
+    /// The history: an SQLite file, or a postgres:// URL shared by a fleet (with --demo: a
+    /// new file in the temp dir unless given).
+    #[arg(long, required_unless_present = "demo")]
+    db: Option<String>,
+    /// Serve the web page, the monitor and the metrics on this address: IP:PORT, or a port
+    /// on loopback. The token is read from CHECKTLS_MONITOR_TOKEN.
+    #[arg(long, value_parser = crate::web::parse_listen)]
     listen: Option<std::net::SocketAddr>,
+    /// The embedded lab of `checktls demo` in this process: the page tests its domains, a
+    /// batch of them runs at start; listens on 127.0.0.1:8025 unless --listen; makes up a
+    /// token when none is given. Needs no network.
+    #[arg(long)]
+    demo: bool,
+    /// More users of the web page: a file of `NAME TOKEN` lines (the token of
+    /// CHECKTLS_MONITOR_TOKEN is the user "admin").
+    #[arg(long)]
+    users: Option<PathBuf>,
+    /// Receiver tests each user may start on the page per minute.
+    #[arg(long, default_value_t = 10)]
+    tests_per_minute: usize,
+    /// Receiver tests each user may have running at once on the page.
+    #[arg(long, default_value_t = 2)]
+    concurrent_tests: usize,
+    /// Mark the session cookie Secure (a TLS proxy in front).
+    #[arg(long)]
+    secure_cookie: bool,
     /// Schedule and serve only: leave the tests to `checktls worker` processes.
     #[arg(long)]
     no_worker: bool,
@@ -439,8 +458,13 @@ async fn worker(
     work: &WorkArgs,
     delivery: &DeliverArgs,
     env: &EnvArgs,
+    lab: Option<&crate::web::LabEnvironment>,
 ) -> Result<Worker<ReceiverExecutor, AnyMailer>, String> {
-    let (base, trust) = environment(env)?;
+    let (base, trust) = match lab {
+        Some(l) => (l.base.clone(), l.trust.clone()),
+        None => environment(env)?,
+    };
+    let https = lab.map(|l| l.https.clone());
     let mailer = AnyMailer::from(relay(delivery, &trust).await?);
     let options = work.options();
     let me = work.me();
@@ -450,9 +474,13 @@ async fn worker(
         store,
         me,
         move |_run| {
-            ReceiverExecutor::new(base.clone())
+            let e = ReceiverExecutor::new(base.clone())
                 .trust(trust.clone())
-                .address_gate(gate.clone())
+                .address_gate(gate.clone());
+            match &https {
+                Some(h) => e.https_connector(h.clone()),
+                None => e,
+            }
         },
         mailer,
         config,
@@ -486,7 +514,7 @@ pub(crate) async fn work(a: WorkerArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let w = match worker(store, &a.work, &a.delivery, &a.env).await {
+    let w = match worker(store, &a.work, &a.delivery, &a.env, None).await {
         Ok(w) => w,
         Err(e) => return usage(e),
     };
@@ -503,10 +531,26 @@ pub(crate) async fn work(a: WorkerArgs) -> ExitCode {
     }
 }
 
-/// `checktls serve` / `batch serve`: the schedule loop, the monitor, and (unless
-/// `--no-worker`) a worker.
+/// `checktls serve` / `batch serve`: the schedule loop, the web page with the monitor and
+/// the metrics, and (unless `--no-worker`) a worker.
 pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
-    let store = match open(&a.db).await {
+    let lab = if a.demo {
+        eprintln!("starting the embedded lab (signed DNS, SMTP receivers, MTA-STS) ...");
+        match crate::web::lab().await {
+            Ok(l) => Some(l),
+            Err(e) => return usage(e),
+        }
+    } else {
+        None
+    };
+    let db = match (&a.db, a.demo) {
+        (Some(db), _) => db.clone(),
+        (None, _) => std::env::temp_dir()
+            .join(format!("checktls-demo-{}.db", std::process::id()))
+            .to_string_lossy()
+            .into_owned(),
+    };
+    let store = match open(&db).await {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
@@ -514,26 +558,63 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    if let Some(addr) = a.listen {
-        let token = std::env::var(TOKEN_VAR).unwrap_or_default();
-        let Some(config) = MonitorConfig::new(&token) else {
+    let listen = a.listen.or_else(|| {
+        a.demo
+            .then(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8025)))
+    });
+    if let Some(addr) = listen {
+        let mut token = std::env::var(TOKEN_VAR).unwrap_or_default();
+        if token.trim().is_empty() && a.demo {
+            token = checktls::web::random_token();
+            eprintln!("no {TOKEN_VAR} given: the token of this demo is {token}");
+        }
+        if MonitorConfig::new(&token).is_none() {
             return usage(format!("--listen needs a token in {TOKEN_VAR}"));
+        }
+        let mut users = vec![("admin".to_owned(), token.trim().to_owned())];
+        if let Some(f) = &a.users {
+            match crate::web::read_users(f) {
+                Ok(more) => users.extend(more),
+                Err(e) => return usage(e),
+            }
+        }
+        let (base, trust) = match environment(&a.env) {
+            Ok(x) => x,
+            Err(e) => return usage(e),
+        };
+        let config = match crate::web::config(
+            users,
+            &base,
+            &trust,
+            lab.as_ref(),
+            a.tests_per_minute,
+            a.concurrent_tests,
+            a.secure_cookie,
+        ) {
+            Ok(c) => c,
+            Err(e) => return usage(e),
         };
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
             Err(e) => return usage(format!("--listen {addr}: {e}")),
         };
-        eprintln!("monitor on http://{addr}/monitor/ID (bearer token from {TOKEN_VAR})");
-        tokio::spawn(checktls::batch::monitor::serve(
-            listener,
-            store.clone(),
-            config,
-        ));
+        let bound = listener.local_addr().unwrap_or(addr);
+        eprintln!(
+            "web page on http://{bound}/ (log in with the token from {TOKEN_VAR}); monitor on http://{bound}/monitor/ID and http://{bound}/metrics (bearer token)"
+        );
+        tokio::spawn(checktls::web::serve(listener, store.clone(), config));
+    }
+    if let Some(l) = &lab {
+        match crate::web::seed(&*store, &l.domains).await {
+            Ok(Some(id)) => eprintln!("demo: batch {id} (the lab's domains) queued"),
+            Ok(None) => {}
+            Err(e) => return usage(e),
+        }
     }
     let working = if a.no_worker {
         None
     } else {
-        match worker(store.clone(), &a.work, &a.delivery, &a.env).await {
+        match worker(store.clone(), &a.work, &a.delivery, &a.env, lab.as_ref()).await {
             Ok(w) => {
                 let stop = stop.clone();
                 Some(tokio::spawn(async move { w.run(stop).await }))
@@ -543,7 +624,7 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
     };
     eprintln!(
         "serving {}: queueing batches at their slots (looking at least every {} s){}",
-        shown(&a.db),
+        shown(&db),
         a.tick,
         if a.no_worker { ", no worker" } else { "" }
     );
