@@ -841,7 +841,9 @@ fn certs_shown(o: &str) -> usize {
 }
 
 fn tls13(h: &checktls::report::HostReport) -> bool {
-    h.tls.as_ref().is_some_and(|t| t.version.name() == "TLSv1.3")
+    h.tls
+        .as_ref()
+        .is_some_and(|t| t.version.name() == "TLSv1.3")
 }
 
 /// Greylisting, SNI maps, two certificates, odd chains, aiosmtpd and an IPv6-only host: each
