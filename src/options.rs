@@ -30,6 +30,7 @@ pub use checktls_types::StopAfter;
 /// Credentials for AUTH on a private system. The password never appears in Debug output,
 /// transcripts or reports.
 #[derive(Clone, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct AuthCredentials {
     /// The user name.
     pub user: String,
@@ -66,6 +67,7 @@ impl std::fmt::Debug for AuthCredentials {
 
 /// How DNS is asked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ResolverSetup {
     /// Name servers to ask instead of the system's.
     pub nameservers: Vec<SocketAddr>,

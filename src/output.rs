@@ -27,6 +27,7 @@ use crate::smtp::Stage;
 
 /// How much to show (CheckTLS's output levels).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Level {
     /// The Confidence Factor only.
     Score,
@@ -94,6 +95,7 @@ impl FromStr for Level {
 
 /// The output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
     /// Text for people.
     #[default]

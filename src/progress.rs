@@ -45,6 +45,23 @@ pub struct HostKey {
     pub port: u16,
 }
 
+impl HostKey {
+    /// A host key, for views and tests that make their own events.
+    pub fn new(
+        name: impl Into<String>,
+        preference: u16,
+        address: Option<IpAddr>,
+        port: u16,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            preference,
+            address,
+            port,
+        }
+    }
+}
+
 impl std::fmt::Display for HostKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.address {

@@ -85,6 +85,7 @@ impl ReceiverReport {
 
 /// One stage of one host: passed or failed, and how long it took.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StageView {
     /// The stage: `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`, `mail_from`,
     /// `rcpt_to`, `data`, `email`.
@@ -140,6 +141,7 @@ pub use crate::tls::cert::CertSummary as CertSummaryView;
 
 /// The judgement of a host's certificate chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CertificateView {
     /// The chain leads to a trust anchor (dates apart).
     pub chain_valid: bool,
@@ -233,6 +235,7 @@ pub struct DaneView {
 
 /// The MTA-STS policy of the domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct MtaStsReport {
     /// The TXT id, if the record was found.
     pub id: Option<String>,
@@ -250,6 +253,7 @@ pub struct MtaStsReport {
 
 /// MTA-STS as it applies to one host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostMtaSts {
     /// Whether the domain has a valid policy.
     pub policy: bool,

@@ -35,6 +35,7 @@ pub const MAX_TARGET_LEN: usize = 512;
 
 /// A host given instead of MX discovery: a name (its addresses are looked up) or an address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HostSpec {
     /// A host name; its A/AAAA records are looked up.
     Name(DomainName),
@@ -54,6 +55,7 @@ impl fmt::Display for HostSpec {
 
 /// A given MX host and, optionally, its port.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct GivenHost {
     /// The host.
     pub host: HostSpec,
@@ -72,6 +74,7 @@ impl fmt::Display for GivenHost {
 
 /// A parsed receiver-test target. See the [module docs](self) for the accepted forms.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Target {
     /// The local part of an address (case kept: it may matter to the receiver); `None` when a
     /// domain (or a host) alone is tested.
@@ -145,6 +148,7 @@ impl FromStr for Target {
 /// Why a target could not be read: where (a character offset from 0) and what was expected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("bad target {input:?} at character {position}: {expected}")]
+#[non_exhaustive]
 pub struct TargetError {
     /// The text given (truncated to 80 characters).
     pub input: String,

@@ -92,6 +92,7 @@ pub struct TotalVerdict {
 /// The verdict of a whole batch (the command's exit code).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Status {
     /// The Total passes (exit 0).
     Passed,
@@ -114,6 +115,7 @@ impl Status {
 
 /// One result line: one run of one target.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Line<'a> {
     /// The target.
     pub target: &'a TargetResult,

@@ -30,6 +30,7 @@ use crate::report::{MxRow, Stage, TargetReport, TlsVersion};
 
 /// The type of a field's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum FieldKind {
     /// A number.
     Number,
@@ -43,6 +44,7 @@ pub enum FieldKind {
 
 /// A result field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Field {
     /// The grade.
     Score,
@@ -68,6 +70,7 @@ pub enum Field {
 
 /// A field of one MX row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum MxField {
     /// The host's score.
     Score,
@@ -285,6 +288,7 @@ impl Serialize for Field {
 
 /// One value of a field.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum Scalar {
     /// A number (yes/no as 1/0).
     Number(f64),

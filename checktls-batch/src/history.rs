@@ -238,6 +238,7 @@ pub fn host_name() -> String {
 
 /// A stored batch. Its `Debug` shows the XML's size, not the XML.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredBatch {
     /// Its id.
     pub id: i64,
@@ -265,6 +266,7 @@ impl std::fmt::Debug for StoredBatch {
 
 /// How a run ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RunStatus {
     /// Under way (or its process died and no one has started since).
     Running,
@@ -295,6 +297,7 @@ impl RunStatus {
 
 /// One run of a stored batch.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RunRow {
     /// Its id.
     pub id: i64,
@@ -320,6 +323,7 @@ pub struct RunRow {
 
 /// What happened to one Delivery of a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DeliveryRecord {
     /// Its position in the batch.
     pub index: usize,

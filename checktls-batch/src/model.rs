@@ -42,6 +42,7 @@ pub const EXTENSION_NAMESPACE: &str = "urn:checktls-rs:batch:1";
 /// What kind of test every target gets (`TestType`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum TestType {
     /// TestReceiver: the Confidence Factor of each target.
     #[default]
@@ -94,6 +95,7 @@ pub struct Batch {
 /// A schedule as written: the expression (cron, or `daily`, `weekly`, `weekly on monday
 /// 06:00`, ...) and the IANA time zone its times are in (UTC when absent).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ScheduleSpec {
     /// The expression.
     pub expression: String,
@@ -101,9 +103,20 @@ pub struct ScheduleSpec {
     pub time_zone: String,
 }
 
+impl ScheduleSpec {
+    /// A schedule as written: `ScheduleSpec::new("weekly on monday 06:00", "Europe/Berlin")`.
+    pub fn new(expression: impl Into<String>, time_zone: impl Into<String>) -> Self {
+        Self {
+            expression: expression.into(),
+            time_zone: time_zone.into(),
+        }
+    }
+}
+
 /// When a stored run delivers its results (`ct:Alert`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Alert {
     /// Every run (CheckTLS's behaviour; each Delivery's own Suppress still applies).
     #[default]
@@ -177,6 +190,7 @@ pub struct TargetSpec {
 
 /// The text of a `<Target>`: an address, a domain or an IP address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Target {
     /// The text as written, trimmed.
     pub text: String,
@@ -193,6 +207,7 @@ impl fmt::Display for Target {
 /// What a target's text names.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+#[non_exhaustive]
 pub enum TargetKind {
     /// `user@example.com`: the domain is the part after the last `@`.
     Address {
@@ -276,6 +291,7 @@ pub use checktls_types::Secret;
 
 /// An AUTH mechanism (`AuthType`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AuthType {
     /// PLAIN (the default).
     #[default]
@@ -286,6 +302,7 @@ pub enum AuthType {
 
 /// AUTH credentials for a private system, from `AuthType`, `AuthUser` and `AuthPass`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct Auth {
     /// The mechanism.
     pub mechanism: AuthType,
@@ -300,6 +317,7 @@ pub use checktls_types::StopAfter;
 /// How many MX preference levels or hosts to test (`ct:MXLimit`, `ct:HostLimit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Limit {
     /// The first N.
     Count(u32),
@@ -323,6 +341,7 @@ impl FromStr for Limit {
 /// Which address families to test (`ct:IP`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum IpFamily {
     /// IPv4 and IPv6 (the default).
     #[default]
@@ -445,6 +464,7 @@ impl TargetOptions {
 /// How a condition rolls values up (`Function`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Function {
     /// The smallest value.
     Minimum,
@@ -477,6 +497,7 @@ impl Function {
 /// A comparison (`Test`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Test {
     /// Equal.
     Eq,
@@ -528,6 +549,7 @@ impl Test {
 /// The value a condition compares with (`Value`), typed by its field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
+#[non_exhaustive]
 pub enum Value {
     /// A number (numeric and yes/no fields; `true`/`false` read as 1/0).
     Number(f64),
@@ -613,6 +635,7 @@ impl Suppress {
 /// How `<Total>` rolls the grades up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum TotalFunction {
     /// The mean grade (the default).
     #[default]
@@ -662,6 +685,7 @@ impl Default for Total {
 
 /// Where a delivery goes (`<To>`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Recipient {
     /// The literal `File`: kept in the results directory.
     File,
@@ -671,6 +695,7 @@ pub enum Recipient {
 
 /// The output formats (`<Format>`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Format {
     /// `114 205.139.110.177`, one line per result.
     #[default]
@@ -802,6 +827,7 @@ impl Delivery {
 /// OnlyNode/OnlyField: which parts of each result an XML or JSON output keeps. Empty keeps
 /// everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Selection {
     /// Element (or JSON key) names kept with everything inside them.
     pub nodes: Vec<String>,

@@ -49,6 +49,7 @@ use crate::store::Store;
 /// What the monitor says of a batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum State {
     /// Ran within the check age and the Total reached the minimum.
     Passed,
@@ -73,6 +74,7 @@ impl State {
 
 /// The monitor's answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct Answer {
     /// The verdict.
     pub state: State,

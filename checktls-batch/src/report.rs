@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 /// The result of one test of one target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "outcome")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Outcome {
     /// The test ran (even if no host answered: that is a result).
     Tested(TargetReport),
@@ -62,6 +63,7 @@ impl Outcome {
 
 /// Why a test could not be carried out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct NotTested {
     /// A sentence (never a secret).
     pub reason: String,
@@ -188,6 +190,7 @@ impl MxRow {
 
 /// One stage of one host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct StageRow {
     /// Which stage.
     pub stage: Stage,
@@ -200,6 +203,7 @@ pub struct StageRow {
 /// The certificate of one host, summarised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct CertRow {
     /// Whole days left (negative once expired).
     pub days_to_expiry: Option<i64>,

@@ -14,10 +14,7 @@
 //! use checktls_batch::schedule::Schedule;
 //! use time::macros::datetime;
 //!
-//! let s = Schedule::new(&ScheduleSpec {
-//!     expression: "weekly on monday 06:00".into(),
-//!     time_zone: "Europe/Berlin".into(),
-//! }).unwrap();
+//! let s = Schedule::new(&ScheduleSpec::new("weekly on monday 06:00", "Europe/Berlin")).unwrap();
 //! // Monday 2026-11-23 06:00 in Berlin is 05:00 UTC.
 //! let now = datetime!(2026-11-23 05:30 UTC);
 //! assert_eq!(s.due(None, now), Some(datetime!(2026-11-23 05:00 UTC)));
@@ -35,6 +32,7 @@ use crate::model::ScheduleSpec;
 
 /// Why a schedule cannot be used.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScheduleError {
     /// The expression is neither cron nor one of the words (the parser's message).
     Expression(String),

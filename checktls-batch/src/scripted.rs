@@ -164,6 +164,7 @@ impl Executor for ScriptedExecutor {
 /// message is refused (permanently), so a batch that mails where none was expected shows it
 /// in its delivery records.
 #[derive(Clone, Copy, Debug, Default)]
+#[allow(clippy::exhaustive_structs)] // a unit value, used as `NoMailer`
 pub struct NoMailer;
 
 impl crate::delivery::Mailer for NoMailer {

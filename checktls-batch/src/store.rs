@@ -67,6 +67,7 @@ pub enum Backend {
 /// One test of a queued run: which target (its position in the batch) and which of its
 /// runs (from 1 to its Count).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct JobKey {
     /// The target's position in the batch.
     pub index: usize,
@@ -144,6 +145,7 @@ pub struct QueueCounts {
 
 /// Who is running: the worker's name, its machine and process.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct WorkerInfo {
     /// Its name.
     pub id: String,

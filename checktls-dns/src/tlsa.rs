@@ -117,6 +117,7 @@ impl From<TlsaMatching> for u8 {
 
 /// One TLSA record.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct TlsaRecord {
     /// Certificate usage.
     pub usage: TlsaUsage,

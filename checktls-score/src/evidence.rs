@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 /// ([`HostEvidence::connected`] is false): 50; otherwise the no-encryption band, scored on
 /// `stages`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct HostEvidence {
     /// The MX host name, for the sentences of the reasons (scoring ignores it).
     pub name: String,
@@ -77,6 +78,7 @@ pub use checktls_types::Stage;
 
 /// The outcome of each stage: `Some(true)` OK, `Some(false)` FAIL, `None` not attempted.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Stages {
     /// The server accepted the TCP connection.
     pub answer: Option<bool>,
@@ -158,6 +160,7 @@ impl Stages {
 
 /// The TLS session established with a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct TlsEvidence {
     /// The negotiated protocol version: it picks the band.
     pub version: TlsVersion,
@@ -174,6 +177,7 @@ pub use checktls_types::TlsVersion;
 ///
 /// [`CipherEvidence::from_name`] derives them from an IANA or OpenSSL suite name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct CipherEvidence {
     /// Bits of the bulk cipher's key (128, 256; 112 for 3DES, 56 for DES, 40 for export
     /// ciphers, 0 for NULL).
@@ -222,6 +226,7 @@ impl CipherEvidence {
 /// `Default` is "nothing known": an untrusted chain, name not checked, dates and key unknown.
 /// [`CertEvidence::verified`] is the usual starting point.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct CertEvidence {
     /// The chain leads to a trust anchor, judged **apart from dates**: an otherwise good chain
     /// whose leaf has expired counts as valid here, because expiry is scored on its own
@@ -322,6 +327,7 @@ impl fmt::Display for SignatureHash {
 ///
 /// `Default` is "not tested": MTA-STS neither adds points nor raises the target's maximum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct MtaStsEvidence {
     /// MTA-STS was looked up (the `_mta-sts` TXT record and, if present, the policy). When
     /// true, the target's maximum includes the MTA-STS points.
@@ -339,6 +345,7 @@ pub struct MtaStsEvidence {
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StsMode {
     /// `mode: none` (or no policy at all).
     #[default]
@@ -353,6 +360,7 @@ pub enum StsMode {
 ///
 /// `Default` is "not tested": DANE neither adds points nor raises the target's maximum.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct DaneEvidence {
     /// The TLSA records were looked up. When true, the target's maximum includes the DANE
     /// points.

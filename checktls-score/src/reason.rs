@@ -13,6 +13,7 @@ use crate::table::Band;
 
 /// One line of a host's score: what was found and the points it gained or lost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Adjustment {
     /// What was found.
     pub reason: Reason,
@@ -317,6 +318,7 @@ impl fmt::Display for DaneGap {
 /// One line of a target's grade: a host's share of the weighted average, a host left out, or
 /// the rounding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TargetAdjustment {
     /// What the line is for.
     pub reason: TargetReason,

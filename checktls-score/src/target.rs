@@ -48,6 +48,7 @@ pub enum FactorKind {
 /// A target's grade as CheckTLS shows it (four figures), with the hosts' scores and every
 /// share explained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ConfidenceFactor {
     /// The Confidence Factor or the QFactor.
     pub kind: FactorKind,
@@ -83,6 +84,7 @@ impl fmt::Display for ConfidenceFactor {
 /// The AssureTLS (mandatory-TLS) grade: 100 when every counted host refused plaintext
 /// `MAIL FROM`, else 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Assuredness {
     /// 0 or 100.
     pub factor: u16,
@@ -106,6 +108,7 @@ impl fmt::Display for Assuredness {
 
 /// One host's AssureTLS verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AssureHost {
     /// The host's name.
     pub name: String,

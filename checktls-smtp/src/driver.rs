@@ -41,6 +41,7 @@ use crate::session::{Action, PeerIdentity, Secret, Session, SessionOptions};
 
 /// A SOCKS5 proxy.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct Socks5 {
     /// The proxy's address.
     pub proxy: SocketAddr,
@@ -59,6 +60,7 @@ pub trait PeerCheck: Send + Sync + std::fmt::Debug {
 /// The strict check, at the time of the check: the chain leads to one of `trust`'s anchors,
 /// names `name` and is within its dates, and the leaf is not self-signed.
 #[derive(Clone, Debug)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct StrictPeerCheck {
     /// The trust anchors.
     pub trust: checktls_tls::TrustStore,
@@ -120,6 +122,7 @@ pub struct ProbeOptions {
 
 /// Why TLS failed, with what was seen before it did.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsFailure {
     /// The TLS error, in a sentence (for a handshake the server aborted: the version it chose
     /// and the alert).
@@ -133,6 +136,7 @@ pub struct TlsFailure {
 
 /// Everything one probe recorded.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SmtpRecord {
     /// The address probed.
     pub address: SocketAddr,

@@ -21,6 +21,7 @@ use crate::reply::Reply;
 
 /// What a server announced in its EHLO reply.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// The domain the server named on its first line.
     pub domain: String,

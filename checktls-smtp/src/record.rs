@@ -24,6 +24,7 @@ pub use checktls_types::Stage;
 
 /// One stage's result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct StageResult {
     /// The stage.
     pub stage: Stage,
@@ -36,6 +37,7 @@ pub struct StageResult {
 /// Who said a transcript line, and whether it travelled encrypted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Direction {
     /// We sent it in plaintext (`-->`).
     Sent,
@@ -64,6 +66,7 @@ impl Direction {
 
 /// One transcript line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Event {
     /// Time since the probe started, in microseconds.
     pub at_us: u64,
@@ -88,6 +91,7 @@ impl Event {
 
 /// The transcript of a probe.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Transcript {
     /// The lines, in order.
     pub events: Vec<Event>,
@@ -143,6 +147,7 @@ impl Transcript {
 
 /// The raw bytes of a probe, both ways, in order (plaintext, and decrypted after TLS).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct RawTraffic {
     /// Chunks in order: `true` for bytes we sent.
     pub chunks: Vec<(bool, Vec<u8>)>,
@@ -211,6 +216,7 @@ impl RawTraffic {
 /// Something noticed about the server, as data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "finding", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Finding {
     /// The server does not offer STARTTLS.
     NoStartTls,
@@ -347,6 +353,7 @@ impl fmt::Display for Finding {
 /// Why a probe stopped before it meant to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "reason", rename_all = "snake_case")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum FailReason {
     /// The TCP connection was refused.
     #[error("connection refused")]
@@ -428,6 +435,7 @@ pub enum FailReason {
 /// A command argument the session puts on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Argument {
     /// The EHLO (or HELO) name.
     EhloName,
@@ -456,6 +464,7 @@ impl fmt::Display for Argument {
 /// How a probe ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Outcome {
     /// Every stage asked for was run (and QUIT sent).
     Completed,
@@ -558,6 +567,7 @@ pub fn wait_in_text(text: &str) -> Option<std::time::Duration> {
 
 /// Both EHLO replies.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Ehlos {
     /// Before TLS.
     pub before_tls: Option<Capabilities>,
@@ -567,6 +577,7 @@ pub struct Ehlos {
 
 /// The record of one SMTP probe (sans TLS facts: see the driver's `SmtpRecord`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SessionRecord {
     /// The stages run, in order.
     pub stages: Vec<StageResult>,

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 /// Bounds on what the parser keeps, against hostile servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct Limits {
     /// The longest line, without its line ending. RFC 5321 allows 512 octets; servers exceed
     /// it. Default: 8192.
@@ -44,6 +45,7 @@ impl Default for Limits {
 
 /// An enhanced status code (RFC 3463), e.g. `2.1.5`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct EnhancedCode {
     /// Class: 2, 4 or 5.
     pub class: u8,
@@ -61,6 +63,7 @@ impl fmt::Display for EnhancedCode {
 
 /// One SMTP reply: a code and one or more lines of text.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct Reply {
     /// The three-digit code.
     pub code: u16,
@@ -118,6 +121,7 @@ impl fmt::Display for Reply {
 /// Why bytes from the server are not a reply.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[serde(tag = "error", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ReplyError {
     /// A line longer than [`Limits::max_line`].
     #[error("a reply line longer than {limit} bytes")]

@@ -54,6 +54,7 @@ pub use checktls_types::StopAfter;
 
 /// How long each wait may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Timeouts {
     /// The TCP connection (and the SOCKS5 negotiation).
     pub connect: Duration,
@@ -92,6 +93,7 @@ impl Default for Timeouts {
 /// A SASL mechanism.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[non_exhaustive]
 pub enum AuthMechanism {
     /// PLAIN (RFC 4616).
     #[default]
@@ -104,6 +106,7 @@ pub use checktls_types::Secret;
 
 /// AUTH credentials for a private system.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct Auth {
     /// The mechanism.
     pub mechanism: AuthMechanism,
@@ -115,6 +118,7 @@ pub struct Auth {
 
 /// What the session does.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct SessionOptions {
     /// The EHLO name. Default: `checktls.invalid`.
     pub ehlo_name: String,
@@ -206,6 +210,7 @@ impl SessionOptions {
 /// What the caller's check of the server's certificate says, for the credentials' sake: the
 /// driver tells the session after the handshake ([`Session::on_peer_identity`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PeerIdentity {
     /// The chain validated to a trusted anchor, names the host and is current; or a DANE
     /// record matched.
@@ -219,6 +224,7 @@ pub enum PeerIdentity {
 
 /// What the caller does next.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Action {
     /// Open the connection within `timeout`; then [`Session::on_connected`].
     Connect {

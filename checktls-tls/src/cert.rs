@@ -214,6 +214,7 @@ impl CertProblem {
 
 /// The judgement of a chain.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct CertReport {
     /// A path to a trust anchor was found and validates, the leaf's own dates apart: an
     /// expired (or not yet valid) leaf on a good chain is `chain_valid` with `expired` (or

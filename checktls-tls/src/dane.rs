@@ -65,6 +65,7 @@ impl DaneStatus {
 
 /// Which record matched, where.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DaneMatch {
     /// The record, in presentation form.
     pub record: String,
@@ -74,6 +75,7 @@ pub struct DaneMatch {
 
 /// The DANE judgement of one host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct DaneReport {
     /// The verdict.
     pub status: DaneStatus,

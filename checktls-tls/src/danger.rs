@@ -22,6 +22,7 @@ use rustls_pki_types::{
 
 /// What the verifier saw.
 #[derive(Clone, Debug, Default)]
+#[non_exhaustive]
 pub struct Recorded {
     /// The chain, leaf first, as presented.
     pub chain: Vec<CertificateDer<'static>>,

@@ -9,6 +9,7 @@ use crate::version::{CipherSuite, NamedGroup, TlsVersion};
 
 /// What a completed TLS handshake showed, recorded without judging it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct TlsFacts {
     /// The negotiated protocol version.
     pub version: TlsVersion,
@@ -35,6 +36,7 @@ pub struct TlsFacts {
 
 /// What was learnt from a handshake that did not complete.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PartialFacts {
     /// The chain, if the server got as far as sending one.
     #[serde(with = "crate::serde_der::cert_list")]

@@ -43,6 +43,7 @@ pub enum VersionChoice {
 }
 
 /// A client certificate to present when the server asks for one.
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct ClientCertificate {
     /// The chain, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
@@ -92,6 +93,7 @@ pub struct HandshakeOptions {
 
 /// A handshake that did not complete: why, and what was learnt before it failed.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct HandshakeFailure {
     /// Why it failed.
     pub error: Error,

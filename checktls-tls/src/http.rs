@@ -94,6 +94,7 @@ impl Default for HttpOptions {
 
 /// A response: status, content type and body. Redirects arrive here as 3xx with `location`.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,

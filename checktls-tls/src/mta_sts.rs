@@ -32,6 +32,7 @@ pub const MAX_MX_PATTERNS: usize = 256;
 /// A policy mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Mode {
     /// Senders must not deliver without validated TLS to a matching MX.
     Enforce,
@@ -54,6 +55,7 @@ impl Mode {
 
 /// A parsed policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Policy {
     /// The mode.
     pub mode: Mode,
@@ -65,6 +67,7 @@ pub struct Policy {
 
 /// A policy and what was noticed reading it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ParsedPolicy {
     /// The policy, when it is valid.
     pub policy: Option<Policy>,
@@ -110,6 +113,7 @@ impl Policy {
 /// What a policy means for mail to one MX host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum HostEffect {
     /// The host is covered and its TLS validated: senders deliver.
     Pass,
@@ -136,6 +140,7 @@ impl HostEffect {
 
 /// One MX host as the receiver test saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct MxTls<'a> {
     /// The MX host name.
     pub host: &'a str,
@@ -146,6 +151,7 @@ pub struct MxTls<'a> {
 
 /// The judgement of one MX host under the policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct HostEvaluation {
     /// The MX host name.
     pub host: String,
@@ -159,6 +165,7 @@ pub struct HostEvaluation {
 
 /// A domain's MTA-STS posture: the policy in force and its effect on every MX.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Evaluation {
     /// A valid policy and a TXT record with an id: senders apply the policy.
     pub in_force: bool,
@@ -552,6 +559,7 @@ mod fetch {
 
     /// The result of fetching a domain's policy.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[non_exhaustive]
     pub struct PolicyFetch {
         /// The URL fetched.
         pub url: String,

@@ -103,6 +103,7 @@ impl RevocationStatus {
 /// Where a verdict came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum RevocationSource {
     /// The OCSP response stapled to the handshake.
     Stapled,
@@ -125,6 +126,7 @@ impl RevocationSource {
 
 /// A verdict and its source.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct Revocation {
     /// The verdict.
     pub status: RevocationStatus,
@@ -645,6 +647,7 @@ mod fetch {
     /// addresses may be reached), the HTTP limits, the run's CRL cache and the check's byte
     /// budget.
     #[derive(Clone, Copy)]
+    #[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
     pub struct Fetch<'a> {
         /// Opens the connections.
         pub connector: &'a dyn Connector,

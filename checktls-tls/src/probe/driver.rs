@@ -47,6 +47,7 @@ pub struct Progress {
 
 /// A progress callback.
 #[derive(Clone)]
+#[allow(clippy::exhaustive_structs)] // a newtype over the callback, built by callers
 pub struct ProgressFn(pub Arc<dyn Fn(&Progress) + Send + Sync>);
 
 impl fmt::Debug for ProgressFn {

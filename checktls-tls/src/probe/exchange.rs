@@ -22,6 +22,7 @@ use super::parse::{
 
 /// What the driver does next.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Next {
     /// Send these bytes, then keep reading.
     Send(Vec<u8>),
@@ -33,6 +34,7 @@ pub enum Next {
 
 /// How the connection ended, as the driver saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Ending {
     /// The conversation said [`Next::Done`].
     Done,
@@ -104,7 +106,7 @@ pub enum CcsResult {
 }
 
 /// The outcome of one connection.
-#[non_exhaustive]
+#[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// The server answered the ClientHello.
@@ -138,6 +140,7 @@ pub trait Conversation: Send {
 
 /// The form a hello is sent in.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum HelloForm {
     /// A TLS record.
     Tls(ClientHello),

@@ -196,6 +196,7 @@ pub enum Preference {
 
 /// What the key exchange of one accepted suite used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SuiteKeyExchange {
     /// The suite's code point.
     pub suite: u16,
@@ -237,6 +238,7 @@ impl Completion {
 
 /// What one version gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct VersionResult {
     /// The version offered.
     pub version: TlsVersion,
@@ -313,6 +315,7 @@ impl VersionResult {
 
 /// The key-exchange groups a server accepts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupsResult {
     /// TLS 1.3 groups (found by HelloRetryRequest), in the order found.
     pub tls13: Vec<NamedGroup>,
@@ -329,6 +332,7 @@ pub struct GroupsResult {
 
 /// A certificate chain the server serves, and for which suites.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServedChain {
     /// The authentication of the suites it was served with (RSA, ECDSA, DSS).
     pub auth: Authentication,
@@ -366,6 +370,7 @@ pub enum Verdict {
 
 /// A check's verdict and what it rests on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Check {
     /// The verdict.
     pub verdict: Verdict,
@@ -415,6 +420,7 @@ pub struct Checks {
 
 /// A weakness found, with its severity and where it was seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProbeFinding {
     /// What.
     pub weakness: Weakness,

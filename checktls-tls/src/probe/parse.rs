@@ -35,6 +35,7 @@ pub mod content {
 
 /// One TLS extension as received.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Extension {
     /// Its code point.
     pub kind: u16,
@@ -44,6 +45,7 @@ pub struct Extension {
 
 /// A ServerHello (or a TLS 1.3 HelloRetryRequest).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServerHello {
     /// The version chosen (from supported_versions for TLS 1.3).
     pub version: TlsVersion,
@@ -94,6 +96,7 @@ impl ServerHello {
 /// A server's first flight up to ServerHelloDone (TLS 1.2 and older), or its ServerHello or
 /// HelloRetryRequest (TLS 1.3).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServerFlight {
     /// The ServerHello.
     pub hello: ServerHello,
@@ -121,6 +124,7 @@ pub struct ServerFlight {
 /// What the server answered a ClientHello with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "answer", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ServerAnswer {
     /// A ServerHello (and the rest of the first flight).
     Hello(Box<ServerFlight>),
@@ -163,6 +167,7 @@ pub enum FlightError {
 
 /// One record.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Record {
     /// The content type.
     pub kind: u8,
@@ -506,6 +511,7 @@ fn certificates(m: &[u8]) -> Option<Vec<Vec<u8>>> {
 /// The server's key-exchange parameters (RFC 5246 §7.4.3, RFC 8422 §5.4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum KeyExchangeParams {
     /// An elliptic-curve point on a named group.
     Ec {
@@ -539,6 +545,7 @@ impl KeyExchangeParams {
 
 /// A ServerKeyExchange, read for the suite chosen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServerKeyExchange {
     /// The parameters.
     pub params: KeyExchangeParams,
@@ -596,6 +603,7 @@ pub fn server_key_exchange(
 
 /// A heartbeat message (RFC 6520 §4) as received, read within its record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Heartbeat {
     /// 1 request, 2 response.
     pub kind: u8,

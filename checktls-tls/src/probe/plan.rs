@@ -108,6 +108,7 @@ impl Probe {
 
 /// One connection to make.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Step {
     /// Its id, for [`Planner::learn`].
     pub id: usize,

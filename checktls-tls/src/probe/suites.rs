@@ -166,6 +166,7 @@ pub enum Mac {
 
 /// One IANA cipher suite and its properties.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct SuiteInfo {
     /// The code point.
     pub code: u16,
@@ -239,6 +240,7 @@ pub enum GroupKind {
 
 /// One IANA supported group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct GroupInfo {
     /// The code point.
     pub code: u16,

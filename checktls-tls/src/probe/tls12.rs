@@ -37,6 +37,7 @@ pub const GROUPS: &[u16] = &[29, 23, 24];
 
 /// What a completed handshake left, and what renegotiation did.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Completed {
     /// The suite.
     pub suite: u16,

@@ -88,7 +88,7 @@ pub(crate) struct ServeArgs {
     db: Option<String>,
     /// Serve the web page, the monitor and the metrics on this address: IP:PORT, or a port
     /// on loopback. The token is read from CHECKTLS_MONITOR_TOKEN.
-    #[arg(long, value_parser = crate::web::parse_listen)]
+    #[arg(long, value_parser = crate::serve_web::parse_listen)]
     listen: Option<std::net::SocketAddr>,
     /// The embedded lab of `checktls demo` in this process: the page tests its domains, a
     /// batch of them runs at start; listens on 127.0.0.1:8025 unless --listen; makes up a
@@ -458,7 +458,7 @@ async fn worker(
     work: &WorkArgs,
     delivery: &DeliverArgs,
     env: &EnvArgs,
-    lab: Option<&crate::web::LabEnvironment>,
+    lab: Option<&crate::serve_web::LabEnvironment>,
 ) -> Result<Worker<ReceiverExecutor, AnyMailer>, String> {
     let (base, trust) = match lab {
         Some(l) => (l.base.clone(), l.trust.clone()),
@@ -536,7 +536,7 @@ pub(crate) async fn work(a: WorkerArgs) -> ExitCode {
 pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
     let lab = if a.demo {
         eprintln!("starting the embedded lab (signed DNS, SMTP receivers, MTA-STS) ...");
-        match crate::web::lab().await {
+        match crate::serve_web::lab().await {
             Ok(l) => Some(l),
             Err(e) => return usage(e),
         }
@@ -565,7 +565,7 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
     if let Some(addr) = listen {
         let mut token = std::env::var(TOKEN_VAR).unwrap_or_default();
         if token.trim().is_empty() && a.demo {
-            token = checktls::web::random_token();
+            token = checktls_cli::web::random_token();
             eprintln!("no {TOKEN_VAR} given: the token of this demo is {token}");
         }
         if MonitorConfig::new(&token).is_none() {
@@ -573,7 +573,7 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
         }
         let mut users = vec![("admin".to_owned(), token.trim().to_owned())];
         if let Some(f) = &a.users {
-            match crate::web::read_users(f) {
+            match crate::serve_web::read_users(f) {
                 Ok(more) => users.extend(more),
                 Err(e) => return usage(e),
             }
@@ -582,7 +582,7 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
             Ok(x) => x,
             Err(e) => return usage(e),
         };
-        let config = match crate::web::config(
+        let config = match crate::serve_web::config(
             users,
             &base,
             &trust,
@@ -602,10 +602,10 @@ pub(crate) async fn serve(a: ServeArgs) -> ExitCode {
         eprintln!(
             "web page on http://{bound}/ (log in with the token from {TOKEN_VAR}); monitor on http://{bound}/monitor/ID and http://{bound}/metrics (bearer token)"
         );
-        tokio::spawn(checktls::web::serve(listener, store.clone(), config));
+        tokio::spawn(checktls_cli::web::serve(listener, store.clone(), config));
     }
     if let Some(l) = &lab {
-        match crate::web::seed(&*store, &l.domains).await {
+        match crate::serve_web::seed(&*store, &l.domains).await {
             Ok(Some(id)) => eprintln!("demo: batch {id} (the lab's domains) queued"),
             Ok(None) => {}
             Err(e) => return usage(e),

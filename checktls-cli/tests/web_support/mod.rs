@@ -16,7 +16,7 @@ use checktls::batch::store::{Store, WorkerInfo};
 use checktls::executor::ReceiverExecutor;
 use checktls::tls::TrustStore;
 use checktls::tls::net::StaticConnector;
-use checktls::web::{Profile, WebConfig};
+use checktls_cli::web::{Profile, WebConfig};
 use checktls_lab::scenario::Scenario;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -111,7 +111,7 @@ pub async fn site(name: &str, per_minute: usize, at_once: usize) -> Site {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(checktls::web::serve(listener, store.clone(), config));
+    let server = tokio::spawn(checktls_cli::web::serve(listener, store.clone(), config));
     let mut options = WorkerOptions::default();
     options.poll = Duration::from_millis(100);
     let worker = Worker::new(

@@ -24,12 +24,12 @@
 //! ```
 //!
 //! The page reads and writes through the [`Store`] trait (SQLite or PostgreSQL), runs
-//! receiver tests through [`Checker`](crate::Checker) (one [`Run`](crate::Run) per test),
-//! and renders reports with [`output`](crate::output).
+//! receiver tests through [`Checker`](checktls::Checker) (one [`Run`](checktls::Run) per test),
+//! and renders reports with [`output`](checktls::output).
 //!
 //! ```no_run
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! use checktls::web::{Profile, WebConfig, serve};
+//! use checktls_cli::web::{Profile, WebConfig, serve};
 //! use checktls::ReceiverOptions;
 //!
 //! let store = checktls::batch::store::open("history.db").await?;
@@ -65,11 +65,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 
-use crate::ReceiverOptions;
-use crate::batch::monitor::MonitorConfig;
-use crate::batch::store::Store;
-use crate::tls::TrustStore;
-use crate::tls::net::Connector;
+use checktls::ReceiverOptions;
+use checktls::batch::monitor::MonitorConfig;
+use checktls::batch::store::Store;
+use checktls::tls::TrustStore;
+use checktls::tls::net::Connector;
 
 pub use auth::User;
 
@@ -274,7 +274,7 @@ async fn monitor(State(app): State<Arc<App>>, req: Request) -> Response {
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
-    let r = crate::batch::monitor::respond(
+    let r = checktls::batch::monitor::respond(
         &*app.store,
         &app.config.monitor,
         req.method(),

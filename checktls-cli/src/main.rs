@@ -6,8 +6,8 @@
 //! reached, DNS failed).
 
 mod batch;
+mod serve_web;
 mod service;
-mod web;
 
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;

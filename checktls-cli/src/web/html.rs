@@ -10,7 +10,7 @@ use axum::extract::Path;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::output::visible;
+use checktls::output::visible;
 
 /// A rendered HTML document.
 pub(crate) struct Html(pub(crate) String);

@@ -18,7 +18,7 @@ use checktls::ReceiverOptions;
 use checktls::batch::store::Store;
 use checktls::tls::TrustStore;
 use checktls::tls::net::{Connector, StaticConnector};
-use checktls::web::{Profile, WebConfig};
+use checktls_cli::web::{Profile, WebConfig};
 
 /// What the lab gives the tests: base options, trust and HTTPS routes.
 pub(crate) struct LabEnvironment {

@@ -51,7 +51,7 @@ async fn every_door_wants_a_session_or_a_token_and_every_post_its_csrf() {
     assert_eq!(r.header("location"), Some("/login?next=/batches"));
     assert_eq!(
         r.header("content-security-policy"),
-        Some(checktls::web::CSP)
+        Some(checktls_cli::web::CSP)
     );
     for path in [
         "/checks".to_owned(),

@@ -31,14 +31,14 @@ use super::charts::{Series, line_chart};
 use super::check::when;
 use super::html::{csrf_field, error_page, esc, page};
 use super::{App, Page, random_token, store_error};
-use crate::batch::eval::BatchResult;
-use crate::batch::format::render;
-use crate::batch::history::{RunRow, RunStatus, StoredBatch};
-use crate::batch::model::{Format, Selection};
-use crate::batch::monitor::verdict;
-use crate::batch::report::{Outcome, Stage};
-use crate::batch::store::ResultLink;
-use crate::batch::{Batch, Limits};
+use checktls::batch::eval::BatchResult;
+use checktls::batch::format::render;
+use checktls::batch::history::{RunRow, RunStatus, StoredBatch};
+use checktls::batch::model::{Format, Selection};
+use checktls::batch::monitor::verdict;
+use checktls::batch::report::{Outcome, Stage};
+use checktls::batch::store::ResultLink;
+use checktls::batch::{Batch, Limits};
 
 fn not_found() -> Response {
     error_page(
@@ -120,7 +120,7 @@ fn listing(xml: &str, bad_line: Option<u32>) -> String {
 }
 
 /// A refused upload: `FILE:LINE:COLUMN: what was expected`, the listing with the line marked.
-fn refused(user: &User, action: &str, u: &Upload, e: &crate::batch::Error) -> Response {
+fn refused(user: &User, action: &str, u: &Upload, e: &checktls::batch::Error) -> Response {
     let mut b = format!(
         "<p class=\"error\" role=\"alert\" id=\"batch-error\">{}:{}</p>",
         esc(&u.file_name),
@@ -151,7 +151,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, user: User) -> Page {
                 .map_err(store_error)?
                 .into_iter()
                 .next();
-            let schedule = crate::batch::parse(&s.xml)
+            let schedule = checktls::batch::parse(&s.xml)
                 .ok()
                 .and_then(|p| p.schedule)
                 .map(|s| format!("{} ({})", s.expression, s.time_zone))
@@ -181,7 +181,7 @@ pub(crate) async fn list(State(app): State<Arc<App>>, user: User) -> Page {
 pub(crate) async fn create(State(app): State<Arc<App>>, user: User, m: Multipart) -> Page {
     let u = read_upload(m).await?;
     user.check_csrf(u.csrf.as_deref())?;
-    if let Err(e) = crate::batch::parse_bytes(u.xml.as_bytes(), &Limits::default()) {
+    if let Err(e) = checktls::batch::parse_bytes(u.xml.as_bytes(), &Limits::default()) {
         return Err(refused(&user, "/batches", &u, &e));
     }
     let id = match app
@@ -211,7 +211,7 @@ pub(crate) async fn update(
     user.check_csrf(u.csrf.as_deref())?;
     owned(&app, id, &user).await?;
     let action = format!("/batches/{id}");
-    if let Err(e) = crate::batch::parse_bytes(u.xml.as_bytes(), &Limits::default()) {
+    if let Err(e) = checktls::batch::parse_bytes(u.xml.as_bytes(), &Limits::default()) {
         return Err(refused(&user, &action, &u, &e));
     }
     match app
@@ -353,7 +353,7 @@ pub(crate) async fn show(State(app): State<Arc<App>>, user: User, Path(id): Path
         .ok_or_else(not_found)?;
     let owner = app.store.batch_owner(id).await.map_err(store_error)?;
     let runs = app.store.runs(id, 200).await.map_err(store_error)?;
-    let parsed = crate::batch::parse(&batch.xml).ok();
+    let parsed = checktls::batch::parse(&batch.xml).ok();
     let mut b = String::new();
     let _ = write!(
         b,
@@ -420,7 +420,7 @@ pub(crate) async fn run_now(
         .await
         .map_err(store_error)?
         .ok_or_else(not_found)?;
-    let run = crate::batch::fleet::queue_run(&*app.store, id, None, OffsetDateTime::now_utc())
+    let run = checktls::batch::fleet::queue_run(&*app.store, id, None, OffsetDateTime::now_utc())
         .await
         .map_err(store_error)?
         .ok_or_else(|| store_error("the run was not queued"))?;
@@ -551,7 +551,7 @@ pub(crate) async fn run_page(
         .await
         .map_err(store_error)?
         .ok_or_else(not_found)?;
-    let batch = crate::batch::parse(&stored.xml).map_err(store_error)?;
+    let batch = checktls::batch::parse(&stored.xml).map_err(store_error)?;
     let runs = app.store.runs(id, 500).await.map_err(store_error)?;
     let Some(run) = runs.iter().find(|r| r.id == run_id).cloned() else {
         return Err(not_found());
@@ -788,7 +788,7 @@ pub(crate) async fn link(State(app): State<Arc<App>>, Path(token): Path<String>)
         Ok(None) => return gone(),
         Err(e) => return store_error(e),
     };
-    let Ok(batch) = crate::batch::parse(&stored.xml) else {
+    let Ok(batch) = checktls::batch::parse(&stored.xml) else {
         return gone();
     };
     match app.store.runs(link.batch_id, 500).await {

@@ -29,12 +29,12 @@ use time::OffsetDateTime;
 use super::auth::User;
 use super::html::{csrf_field, esc, page};
 use super::{App, Page, lock, random_token, store_error};
-use crate::batch::store::StoredCheck;
-use crate::dns::MxLimit;
-use crate::options::{AuthCredentials, StopAfter};
-use crate::output::{Format, Level, render};
-use crate::progress::{HostKey, LineKind, Progress, ProgressSink};
-use crate::{Checker, ReceiverReport, Target};
+use checktls::batch::store::StoredCheck;
+use checktls::dns::MxLimit;
+use checktls::options::{AuthCredentials, StopAfter};
+use checktls::output::{Format, Level, render};
+use checktls::progress::{HostKey, LineKind, Progress, ProgressSink};
+use checktls::{Checker, ReceiverReport, Target};
 
 /// A test in progress, as the live views see it.
 pub(crate) struct Live {
@@ -329,7 +329,7 @@ struct Asked {
     target: Target,
     level: Level,
     profile: usize,
-    options: crate::ReceiverOptions,
+    options: checktls::ReceiverOptions,
 }
 
 fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
@@ -350,7 +350,7 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
         .base;
     let mut o = base.clone();
     if given(&f.quick).is_some() {
-        let q = crate::ReceiverOptions::quick();
+        let q = checktls::ReceiverOptions::quick();
         o.stop_after = q.stop_after;
         o.revocation = q.revocation;
         o.timeout = q.timeout.min(o.timeout);
@@ -363,9 +363,7 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
         None => Level::Detail,
     };
     if let Some(s) = given(&f.stop_after) {
-        o.stop_after = s
-            .parse()
-            .map_err(|e: checktls_types::UnknownName| e.to_string())?;
+        o.stop_after = s.parse::<StopAfter>().map_err(|e| e.to_string())?;
     }
     if let Some(l) = given(&f.mx_limit) {
         o.mx_limit = limit(l, false)?;
@@ -410,7 +408,7 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
     }
     let target: Target = text
         .parse()
-        .map_err(|e: crate::target::TargetError| e.to_string())?;
+        .map_err(|e: checktls::target::TargetError| e.to_string())?;
     o.validate().map_err(|e| e.to_string())?;
     Ok(Asked {
         target,
@@ -544,6 +542,7 @@ fn kind_class(k: LineKind) -> &'static str {
         LineKind::SentEncrypted => "sent_encrypted",
         LineKind::ReceivedEncrypted => "received_encrypted",
         LineKind::Note => "note",
+        _ => "note",
     }
 }
 
@@ -597,6 +596,8 @@ pub(crate) fn fragment(p: &Progress) -> (&'static str, String) {
             "host_done",
             format!("<li>{}: the dialog is over</li>", host_label(host)),
         ),
+        // A kind of progress this page does not know yet: nothing to show.
+        _ => ("note", String::new()),
     }
 }
 
@@ -1048,12 +1049,7 @@ mod tests {
 
     #[test]
     fn a_hostile_line_becomes_text() {
-        let host = HostKey {
-            name: "mx.evil.test".into(),
-            preference: 10,
-            address: Some("127.0.0.1".parse().unwrap()),
-            port: 25,
-        };
+        let host = HostKey::new("mx.evil.test", 10, Some("127.0.0.1".parse().unwrap()), 25);
         let (name, html) = fragment(&Progress::Line {
             host,
             kind: LineKind::Received,
