@@ -20,15 +20,8 @@ pub enum Error {
     /// The resolver could not be set up (bad trust anchors, no name servers).
     #[error("DNS setup: {0}")]
     Dns(checktls_dns::Error),
-    /// TLS setup: a CA file, a client certificate or a cipher suite name was refused.
+    /// TLS setup: a cipher suite name the handshake cannot offer (checked when the checker
+    /// is built), a trust store that could not be read.
     #[error("TLS setup: {0}")]
     Tls(#[from] checktls_tls::Error),
-    /// A file could not be read.
-    #[error("{path}: {source}")]
-    File {
-        /// The file.
-        path: String,
-        /// Why.
-        source: std::io::Error,
-    },
 }

@@ -25,6 +25,7 @@ use std::time::Duration;
 use crate::dns::MxLimit;
 use crate::dns::discovery::IpChoice;
 
+pub use crate::tls::handshake::VersionChoice;
 pub use checktls_types::StopAfter;
 
 /// Credentials for AUTH on a private system. The password never appears in Debug output,
@@ -163,9 +164,11 @@ pub struct ReceiverOptions {
     pub auth: Option<AuthCredentials>,
     /// Record the raw traffic for a hex dump (level debug).
     pub record_raw: bool,
-    /// TLS versions to offer: "1.2", "1.3"; empty offers both.
-    pub tls_versions: Vec<String>,
-    /// Cipher suites to offer (IANA names); empty offers the defaults.
+    /// The TLS versions rustls offers: 1.3 and 1.2 (the default), or one of them (older
+    /// versions are the legacy prober's).
+    pub tls_versions: VersionChoice,
+    /// Cipher suites to offer (IANA names); empty offers the defaults. Checked when the
+    /// checker is built ([`ReceiverOptions::validate`]): an unknown name is refused there.
     pub cipher_suites: Vec<String>,
     /// A client certificate to present when a server asks for one.
     pub client_certificate: Option<crate::tls::handshake::ClientCertificate>,
@@ -207,7 +210,7 @@ impl Default for ReceiverOptions {
             socks5: None,
             auth: None,
             record_raw: false,
-            tls_versions: Vec::new(),
+            tls_versions: VersionChoice::default(),
             cipher_suites: Vec::new(),
             client_certificate: None,
             resolver: ResolverSetup::default(),
@@ -247,7 +250,7 @@ impl ReceiverOptions {
 
     /// Checks what can be checked before any test: every string that goes on an SMTP
     /// command line (EHLO name, MAIL FROM, AUTH user and password) is free of control
-    /// characters.
+    /// characters, and every cipher suite named is one the handshake can offer.
     pub fn validate(&self) -> Result<(), crate::Error> {
         let session = crate::smtp::SessionOptions {
             ehlo_name: self.ehlo_name.clone(),
@@ -257,6 +260,8 @@ impl ReceiverOptions {
         };
         session
             .validate()
-            .map_err(|e| crate::Error::BadOption(e.to_string()))
+            .map_err(|e| crate::Error::BadOption(e.to_string()))?;
+        crate::tls::handshake::check_cipher_suites(&self.cipher_suites)?;
+        Ok(())
     }
 }

@@ -13,7 +13,6 @@ use crate::tls::TlsFacts;
 use crate::tls::TrustStore;
 use crate::tls::cert::{CertPolicy, evaluate};
 use crate::tls::dane::{self, DaneStatus};
-use crate::tls::handshake::VersionChoice;
 
 /// The check that decides whether AUTH credentials may go to a host: a DANE match on
 /// DNSSEC-secure TLSA records (RFC 7672), or a chain to a trusted anchor that names the host
@@ -144,16 +143,7 @@ pub(crate) fn probe_options(
             .is_err()
             .then(|| plan.name.trim_end_matches('.').to_owned())
     });
-    let has = |v: &str| {
-        opts.tls_versions
-            .iter()
-            .any(|x| x.trim_start_matches("TLSv") == v)
-    };
-    p.tls.versions = match (has("1.2"), has("1.3")) {
-        (true, false) => VersionChoice::Tls12Only,
-        (false, true) => VersionChoice::Tls13Only,
-        _ => VersionChoice::Tls13AndTls12,
-    };
+    p.tls.versions = opts.tls_versions;
     p.tls.cipher_suites = opts.cipher_suites.clone();
     p.tls.client_certificate = opts.client_certificate.clone();
     p.socks5 = opts.socks5.map(|proxy| smtp::Socks5 {

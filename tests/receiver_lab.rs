@@ -476,3 +476,22 @@ async fn addresses_of_one_domain_share_dialogs_only_before_rcpt_to() {
         "one dialog per address and MX address"
     );
 }
+
+/// The TLS versions option reaches the handshake: TLS 1.2 only against a host that speaks
+/// 1.3 and 1.2 negotiates 1.2, and is graded in the TLS 1.2 band.
+#[tokio::test]
+async fn tls_versions_choose_what_is_offered() {
+    use checktls::options::VersionChoice;
+    let lab = Scenario::start().await.unwrap();
+    let c = checker(&lab, |o| o.tls_versions = VersionChoice::Tls12Only).await;
+    let r = check(&c, "tls13.test").await;
+    let tls = r.mx[0].tls.as_ref().expect("TLS");
+    assert_eq!(
+        tls.version.name(),
+        "TLSv1.2",
+        "{}",
+        render(&r, Level::Matrix, Format::Text)
+    );
+    let full = checker(&lab, |_| {}).await;
+    assert!(r.score() < check(&full, "tls13.test").await.score());
+}

@@ -20,7 +20,7 @@ use clap::{Args, Parser, Subcommand};
 
 use checktls::dns::MxLimit;
 use checktls::dns::discovery::IpChoice;
-use checktls::options::{AuthCredentials, ReceiverOptions, StopAfter};
+use checktls::options::{AuthCredentials, ReceiverOptions, StopAfter, VersionChoice};
 use checktls::output::{Format, Level, render};
 use checktls::tls::TrustStore;
 use checktls::tls::handshake::ClientCertificate;
@@ -139,6 +139,44 @@ pub(crate) struct EnvArgs {
     /// At most this many addresses probed per target (default 32).
     #[arg(long)]
     max_probes: Option<usize>,
+    /// Trust the operating system's store (on Debian /etc/ssl/certs) instead of Mozilla's
+    /// roots compiled into checktls; --ca-file adds to either.
+    #[arg(long)]
+    system_trust: bool,
+    /// The TLS versions to offer: 1.3,1.2 (the default), 1.3 or 1.2.
+    #[arg(long, value_parser = parse_versions)]
+    tls_versions: Option<VersionChoice>,
+    /// The cipher suites to offer, by IANA name, comma-separated (default: every suite
+    /// rustls has). An unknown name is refused before any test.
+    #[arg(long, value_delimiter = ',')]
+    cipher_suites: Vec<String>,
+    /// Ask DNS over TCP only.
+    #[arg(long)]
+    dns_tcp: bool,
+    /// Ask the domain's authoritative servers directly instead of a recursive resolver
+    /// (CheckTLS's SOA option).
+    #[arg(long)]
+    authoritative: bool,
+    /// Seconds per DNS attempt (default 5).
+    #[arg(long)]
+    dns_timeout: Option<u64>,
+    /// At most this many connections at once to one address (default 2).
+    #[arg(long)]
+    connections_per_address: Option<usize>,
+    /// At most this many hosts probed at once (default 64).
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Warn when a certificate expires within this many days (default 30; Batch
+    /// ct:ExpiryWarningDays).
+    #[arg(long)]
+    expiry_warning_days: Option<u32>,
+    /// Do not run the legacy ClientHello prober when rustls cannot negotiate.
+    #[arg(long)]
+    no_legacy_probe: bool,
+}
+
+fn parse_versions(s: &str) -> Result<VersionChoice, String> {
+    s.parse().map_err(|e: checktls::tls::Error| e.to_string())
 }
 
 impl EnvArgs {
@@ -156,7 +194,11 @@ impl EnvArgs {
             _ => IpChoice::Both,
         };
         o.socks5 = self.socks5;
-        let mut trust = TrustStore::mozilla();
+        let mut trust = if self.system_trust {
+            TrustStore::system().map_err(|e| e.to_string())?
+        } else {
+            TrustStore::mozilla()
+        };
         if let Some(ca) = &self.ca_file {
             trust
                 .add_pem_file(ca)
@@ -173,6 +215,29 @@ impl EnvArgs {
         }
         if let Some(n) = self.max_probes {
             o.max_probes_per_target = n.max(1);
+        }
+        if let Some(v) = self.tls_versions {
+            o.tls_versions = v;
+        }
+        if !self.cipher_suites.is_empty() {
+            o.cipher_suites = self.cipher_suites.clone();
+        }
+        o.resolver.tcp |= self.dns_tcp;
+        o.resolver.authoritative |= self.authoritative;
+        if let Some(t) = self.dns_timeout {
+            o.resolver.timeout = Some(Duration::from_secs(t.max(1)));
+        }
+        if let Some(n) = self.connections_per_address {
+            o.connections_per_address = n.max(1);
+        }
+        if let Some(n) = self.concurrency {
+            o.concurrency = n.max(1);
+        }
+        if let Some(d) = self.expiry_warning_days {
+            o.expiry_warning_days = d;
+        }
+        if self.no_legacy_probe {
+            o.legacy_probe = false;
         }
         if let Some(f) = &self.dnssec_anchor {
             o.resolver.dnssec_anchors = Some(String::from_utf8_lossy(&read(f)?).into_owned());

@@ -181,3 +181,32 @@ async fn run_prints_the_grades_writes_the_results_file_and_exits_by_the_total() 
         text(&out.stderr)
     );
 }
+
+/// The options the library checks before any test are refused by the command with exit code 2
+/// and the reason, before a single DNS question or connection: an unknown cipher suite name, a
+/// TLS version rustls does not speak. (A name server on a closed loopback port would make any
+/// attempt to test time out instead.)
+#[test]
+fn options_that_cannot_be_are_refused_before_any_test() {
+    let out = checktls(&[
+        "receiver",
+        "example.test",
+        "--nameserver",
+        "127.0.0.1:9",
+        "--cipher-suites",
+        "TLS_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA265",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unknown cipher suite \"TLS_AES_128_GCM_SHA265\""),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = checktls(&["receiver", "example.test", "--tls-versions", "1.1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("\"1.1\" is not 1.2 or 1.3"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -42,6 +42,85 @@ pub enum VersionChoice {
     Tls12Only,
 }
 
+impl VersionChoice {
+    /// `1.3,1.2`, `1.3` or `1.2`: the names [`FromStr`](std::str::FromStr) reads back.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tls13AndTls12 => "1.3,1.2",
+            Self::Tls13Only => "1.3",
+            Self::Tls12Only => "1.2",
+        }
+    }
+}
+
+impl std::fmt::Display for VersionChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for VersionChoice {
+    type Err = Error;
+    /// A comma-separated list of `1.2` and `1.3` (`TLSv1.2`, `TLS1.3` too, any case and
+    /// order). Any other version is refused: rustls speaks only these two, and older ones are
+    /// the prober's.
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let (mut v12, mut v13) = (false, false);
+        for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let lower = part.to_ascii_lowercase();
+            match lower.trim_start_matches("tlsv").trim_start_matches("tls") {
+                "1.2" => v12 = true,
+                "1.3" => v13 = true,
+                _ => {
+                    return Err(Error::BadInput {
+                        what: "TLS versions",
+                        detail: format!("{part:?} is not 1.2 or 1.3"),
+                    });
+                }
+            }
+        }
+        match (v12, v13) {
+            (true, true) => Ok(Self::Tls13AndTls12),
+            (false, true) => Ok(Self::Tls13Only),
+            (true, false) => Ok(Self::Tls12Only),
+            (false, false) => Err(Error::BadInput {
+                what: "TLS versions",
+                detail: "no version given (1.2, 1.3 or both)".into(),
+            }),
+        }
+    }
+}
+
+/// Checks cipher suite names (IANA, `TLS_AES_128_GCM_SHA256`, or rustls's) against the suites
+/// the handshake can offer, so a typo is refused when the options are built rather than at the
+/// first handshake.
+pub fn check_cipher_suites<S: AsRef<str>>(names: &[S]) -> Result<(), Error> {
+    let provider = ring_provider::default_provider();
+    for name in names {
+        find_suite(&provider, name.as_ref())?;
+    }
+    Ok(())
+}
+
+fn find_suite(
+    provider: &rustls::crypto::CryptoProvider,
+    name: &str,
+) -> Result<rustls::SupportedCipherSuite, Error> {
+    let wanted = name.trim();
+    provider
+        .cipher_suites
+        .iter()
+        .find(|s| {
+            let c = CipherSuite::from_code(u16::from(s.suite()));
+            c.name.eq_ignore_ascii_case(wanted)
+                || format!("{:?}", s.suite()).eq_ignore_ascii_case(wanted)
+        })
+        .copied()
+        .ok_or_else(|| Error::UnknownCipherSuite {
+            name: name.to_owned(),
+        })
+}
+
 /// A client certificate to present when the server asks for one.
 #[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct ClientCertificate {
@@ -384,21 +463,11 @@ fn client_config(
 ) -> Result<Arc<ClientConfig>, Error> {
     let mut provider = ring_provider::default_provider();
     if !options.cipher_suites.is_empty() {
-        let mut chosen = Vec::new();
-        for name in &options.cipher_suites {
-            let wanted = name.trim();
-            let found = provider.cipher_suites.iter().find(|s| {
-                let c = CipherSuite::from_code(u16::from(s.suite()));
-                c.name.eq_ignore_ascii_case(wanted)
-                    || format!("{:?}", s.suite()).eq_ignore_ascii_case(wanted)
-            });
-            match found {
-                Some(s) => chosen.push(*s),
-                None => {
-                    return Err(Error::UnknownCipherSuite { name: name.clone() });
-                }
-            }
-        }
+        let chosen = options
+            .cipher_suites
+            .iter()
+            .map(|name| find_suite(&provider, name))
+            .collect::<Result<Vec<_>, _>>()?;
         provider.cipher_suites = chosen;
     }
     let versions: &[&'static SupportedProtocolVersion] = match options.versions {
@@ -425,4 +494,38 @@ fn client_config(
     // Each probe stands alone: a resumed session would hide the certificate.
     config.resumption = Resumption::disabled();
     Ok(Arc::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_choices_read_back_and_refuse_the_unknown() {
+        for v in [
+            VersionChoice::Tls13AndTls12,
+            VersionChoice::Tls13Only,
+            VersionChoice::Tls12Only,
+        ] {
+            assert_eq!(v.name().parse::<VersionChoice>().ok(), Some(v));
+        }
+        assert_eq!(
+            "TLSv1.2, tls1.3".parse::<VersionChoice>().ok(),
+            Some(VersionChoice::Tls13AndTls12)
+        );
+        for bad in ["", "1.1", "1.3,ssl3", "13"] {
+            assert!(bad.parse::<VersionChoice>().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cipher_suites_are_checked_by_name() {
+        assert!(
+            check_cipher_suites(&["TLS_AES_128_GCM_SHA256", "tls13_aes_256_gcm_sha384"]).is_ok()
+        );
+        assert!(matches!(
+            check_cipher_suites(&["TLS_AES_128_GCM_SHA256", "TLS_AES_128_GCM_SHA265"]),
+            Err(Error::UnknownCipherSuite { name }) if name == "TLS_AES_128_GCM_SHA265"
+        ));
+    }
 }

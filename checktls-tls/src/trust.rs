@@ -1,4 +1,4 @@
-//! Trust anchors: Mozilla's roots compiled in, CA files, single certificates.
+//! Trust anchors: Mozilla's roots compiled in, the system's store, CA files, single certificates.
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, TrustAnchor};
@@ -35,6 +35,31 @@ impl TrustStore {
             mozilla: false,
             added: Vec::new(),
         }
+    }
+
+    /// The operating system's trust store (rustls-native-certs: on Linux the distribution's
+    /// bundle, or the files `SSL_CERT_FILE` / `SSL_CERT_DIR` name), instead of Mozilla's
+    /// compiled-in roots: for hosts whose administrators add or remove anchors. Certificates
+    /// the store holds that cannot serve as anchors are skipped; a store that yields none is an
+    /// error, never an empty store that silently fails every chain.
+    pub fn system() -> Result<Self, Error> {
+        let found = rustls_native_certs::load_native_certs();
+        let mut store = Self::empty();
+        for cert in found.certs {
+            // An entry webpki cannot read as an anchor is left out, as every TLS client does.
+            let _ = store.add_der(cert);
+        }
+        if store.anchors.is_empty() {
+            let why = found
+                .errors
+                .first()
+                .map_or_else(|| "it holds no certificate".to_owned(), ToString::to_string);
+            return Err(Error::BadInput {
+                what: "the system's trust store",
+                detail: why,
+            });
+        }
+        Ok(store)
     }
 
     /// Adds one trusted certificate (DER).

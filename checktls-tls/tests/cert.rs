@@ -317,3 +317,34 @@ fn path_matched_name_order_and_missing_intermediate() {
         "{r:?}"
     );
 }
+
+/// The system's store is read: every certificate of Debian's bundle
+/// (/etc/ssl/certs/ca-certificates.crt, from the ca-certificates package that .ci/run
+/// installs, read here as plain PEM) is an anchor of `TrustStore::system()`, and none of
+/// Mozilla's compiled-in set is counted in (`includes_mozilla` is false).
+#[test]
+fn the_system_store_holds_debians_bundle() {
+    let system = checktls_tls::TrustStore::system().expect("the system's trust store");
+    assert!(!system.includes_mozilla());
+    let mut bundle = TrustStore::empty();
+    let n = bundle
+        .add_pem_file(std::path::Path::new("/etc/ssl/certs/ca-certificates.crt"))
+        .expect("Debian's ca-certificates bundle");
+    assert!(n >= 50, "{n}");
+    let subjects: std::collections::HashSet<&[u8]> = system
+        .anchors()
+        .iter()
+        .map(|a| a.subject.as_ref())
+        .collect();
+    let missing: Vec<_> = bundle
+        .anchors()
+        .iter()
+        .filter(|a| !subjects.contains(a.subject.as_ref()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {n} not in the system store",
+        missing.len()
+    );
+    assert!(system.anchors().len() >= n);
+}
