@@ -44,6 +44,7 @@ fn host(i: u16) -> HostEvidence {
             ..DaneEvidence::default()
         },
         plaintext_refused: None,
+        busy: false,
     }
 }
 

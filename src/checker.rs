@@ -52,6 +52,7 @@ use crate::fetch::{self, FetchContext};
 use crate::judge::{self, JudgeContext};
 use crate::options::{ReceiverOptions, StopAfter};
 use crate::plan::HostPlan;
+use crate::politeness::AddressGroup;
 use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
 use crate::progress::{HostKey, HostObserver, Progress, ProgressSink};
 use crate::report::{Finding, HostReport, MtaStsReport, ReceiverReport, Severity};
@@ -185,6 +186,9 @@ pub(crate) struct Observed {
     pub(crate) policies: Mutex<HashMap<String, PolicyCell>>,
     /// With the DNS cache off: the run's resolver, whose DNSKEY/DS cache lives with the run.
     resolver: OnceCell<Resolver>,
+    /// Names that share an address and port: one session at a time, facts reused when SNI
+    /// changes nothing (politeness.rs).
+    groups: Mutex<HashMap<SocketAddr, Arc<AddressGroup>>>,
 }
 
 /// One run of receiver tests: the checks made through it share what they observe (an
@@ -556,28 +560,45 @@ impl Run {
             }
             return out;
         }
-        let mut set = tokio::task::JoinSet::new();
+        // One task per address and port: its names in preference order, at most
+        // `shared_address_sessions` at a time (politeness.rs); addresses in parallel.
+        let mut by_address: Vec<(SocketAddr, Vec<(usize, HostPlan)>)> = Vec::new();
         for (i, plan) in plans.iter().enumerate() {
-            if !plan.probed() {
+            let Some(address) = plan.address.filter(|_| plan.probed()) else {
                 continue;
+            };
+            let at = SocketAddr::new(address, plan.port);
+            match by_address.iter_mut().find(|(a, _)| *a == at) {
+                Some((_, list)) => list.push((i, plan.clone())),
+                None => by_address.push((at, vec![(i, plan.clone())])),
             }
+        }
+        let sessions = self.checker.inner.options.shared_address_sessions.max(1);
+        let mut set = tokio::task::JoinSet::new();
+        for (_, list) in by_address {
             let me = self.clone();
-            let plan = plan.clone();
             let rcpt = rcpt.map(str::to_owned);
             let progress = progress.cloned();
             set.spawn(async move {
-                let p = me
-                    .probe_once(&plan, rcpt.as_deref(), deadline, progress.as_ref())
-                    .await;
-                (i, p)
+                use futures_util::StreamExt;
+                futures_util::stream::iter(list)
+                    .map(|(i, plan)| {
+                        let me = &me;
+                        let rcpt = rcpt.as_deref();
+                        let progress = progress.as_ref();
+                        async move { (i, me.probe_once(&plan, rcpt, deadline, progress).await) }
+                    })
+                    .buffered(sessions)
+                    .collect::<Vec<_>>()
+                    .await
             });
         }
         let mut out: Vec<Probed> = plans.iter().map(|_| Probed::Not).collect();
         while let Some(joined) = set.join_next().await {
-            if let Ok((i, p)) = joined
-                && let Some(slot) = out.get_mut(i)
-            {
-                *slot = p;
+            for (i, p) in joined.unwrap_or_default() {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = p;
+                }
             }
         }
         out
@@ -603,10 +624,30 @@ impl Run {
             Arc::clone(map.entry(key.clone()).or_default())
         };
         let work = cell.get_or_init(|| async {
+            let group =
+                {
+                    let opts = &self.checker.inner.options;
+                    let mut map = lock(&self.observed.groups);
+                    Arc::clone(map.entry(key.address).or_insert_with(|| {
+                        Arc::new(AddressGroup::new(opts.shared_address_sessions))
+                    }))
+                };
+            // Names that share the address take turns, in the order they asked (preference
+            // order within a target); the facts of another name are reused when SNI does not
+            // change what the server presents.
+            let _turn = group.turn().await;
+            let sni_fixed = self.checker.inner.options.sni.is_some();
+            if let Some(probe) = group.reusable(&key, sni_fixed) {
+                return Arc::new(probe);
+            }
             let sem = self.checker.semaphore(address);
-            let probe = self.probe_politely(&sem, plan, &key, progress).await;
+            let probe = Arc::new(
+                self.probe_politely(&sem, plan, &key, deadline, progress)
+                    .await,
+            );
             self.checker.release(address, sem);
-            Arc::new(probe)
+            group.learn(&key, &probe);
+            probe
         });
         let probed = match tokio::time::timeout_at(deadline, work).await {
             Ok(p) => Probed::Done(Arc::clone(p)),
@@ -620,13 +661,15 @@ impl Run {
         probed
     }
 
-    /// Probes within the limits; a 421 (or another temporary refusal before the dialog got
-    /// going) backs off and tries again, at most twice.
+    /// Probes within the limits. A busy answer (a 4xx greeting, a 421 anywhere) backs off
+    /// and tries again: the wait grows (1 s, 2 s, 3 s, 5 s, ... at most 60 s), or is what the
+    /// reply's text names; tries go on while one more fits before the test's deadline.
     async fn probe_politely(
         &self,
         per_address: &Semaphore,
         plan: &HostPlan,
         key: &ProbeKey,
+        deadline: Deadline,
         progress: Option<&ProgressSink>,
     ) -> HostProbe {
         let inner = &self.checker.inner;
@@ -639,6 +682,7 @@ impl Run {
             }) as Arc<dyn crate::smtp::PeerCheck>
         });
         let mut attempt = 0u32;
+        let mut waited = Duration::ZERO;
         loop {
             let probe = {
                 let _global = inner.global.acquire().await.ok();
@@ -658,14 +702,23 @@ impl Run {
                 });
                 probe::probe_host(&inner.options, plan, key, auth_gate.clone(), observer).await
             };
-            if !probe.busy || attempt >= 2 {
+            let mut probe = probe;
+            attempt += 1;
+            probe.tries = attempt;
+            probe.waited = waited;
+            if !probe.busy {
                 return probe;
             }
-            attempt += 1;
-            if let (Some(gate), Some(address)) = (&inner.gate, plan.address) {
-                gate.back_off(address, backoff(attempt)).await;
+            let wait = crate::politeness::back_off(attempt, probe.record.outcome.retry_after());
+            // One more try must fit before the deadline: the wait and a probe's stages.
+            if Deadline::now() + wait + inner.options.timeout > deadline {
+                return probe;
             }
-            tokio::time::sleep(backoff(attempt)).await;
+            if let (Some(gate), Some(address)) = (&inner.gate, plan.address) {
+                gate.back_off(address, wait).await;
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
         }
     }
 }
@@ -698,8 +751,4 @@ pub(crate) fn deadline_finding(deadline: Duration, what: &str) -> Finding {
             deadline.as_secs()
         ),
     )
-}
-
-fn backoff(attempt: u32) -> Duration {
-    Duration::from_millis(500u64.saturating_mul(1 << attempt.min(4)))
 }

@@ -270,13 +270,83 @@ pub(crate) fn host_report(
         Some(p) => {
             let r = &p.record;
             findings.extend(r.findings.iter().map(smtp_finding));
-            // When rustls could not negotiate, the legacy prober tells the version, the suite
-            // and (TLS 1.2 and older) the chain.
+            // When rustls could not negotiate because the server refused its versions or
+            // suites, the legacy prober tells the version, the suite and (TLS 1.2 and older)
+            // the chain, for a version whose handshake the server carried through its part.
+            // A handshake the server aborted after its ServerHello is no session at all.
+            let refused = r.tls_failure.as_ref().is_some_and(|f| f.kind.is_refusal());
             let legacy = p
                 .legacy
                 .as_ref()
-                .filter(|_| r.tls.is_none())
-                .and_then(|l| Some((l.best?, l.best_suite.clone()?, l)));
+                .filter(|_| r.tls.is_none() && refused)
+                .and_then(|l| {
+                    let (v, suite) = l.best_negotiated()?;
+                    Some((v, suite.clone(), l))
+                });
+            if let Some(f) = &r.tls_failure
+                && let crate::tls::FailureKind::Aborted { version } = f.kind
+            {
+                findings.push(Finding::new(
+                    "tls.handshake_aborted",
+                    Severity::Error,
+                    format!(
+                        "{}: the server chose {version} and a suite, then did not complete the \
+                         handshake, so no sender gets an encrypted session",
+                        f.error
+                    ),
+                ));
+            }
+            if p.busy {
+                evidence.busy = true;
+                let reply = match &r.outcome {
+                    Outcome::Failed { reason, .. } => reason.to_string(),
+                    other => format!("{other:?}"),
+                };
+                findings.push(Finding::new(
+                    "smtp.busy",
+                    Severity::Warning,
+                    format!(
+                        "the server refused the session for now on every try ({} tries, {} s \
+                         waited within the test's deadline): {reply}; not tested, and left \
+                         out of the grade",
+                        p.tries,
+                        p.waited.as_secs()
+                    ),
+                ));
+            } else if p.tries > 1 {
+                findings.push(Finding::new(
+                    "smtp.busy_then_tested",
+                    Severity::Info,
+                    format!(
+                        "the server was busy (421) at first and was tested on try {} after \
+                         {} s of back-off",
+                        p.tries,
+                        p.waited.as_secs()
+                    ),
+                ));
+            }
+            if let Some(from) = &p.reused_from {
+                findings.push(Finding::new(
+                    "smtp.facts_reused",
+                    Severity::Info,
+                    format!(
+                        "not probed again: {from} shares this address and port, and the server \
+                         presents the same certificate whatever the SNI (two names showed it), \
+                         so its SMTP and TLS facts are this host's too"
+                    ),
+                ));
+            }
+            let deferred = r.outcome.rcpt_deferred();
+            if let Some((code, text)) = deferred {
+                findings.push(Finding::new(
+                    "smtp.rcpt_deferred",
+                    Severity::Info,
+                    format!(
+                        "RCPT TO got a temporary {code} ({text}): greylisting or a \
+                         \"come back later\"; a temporary result that does not bear on TLS"
+                    ),
+                ));
+            }
             let mut cert_ok = None;
             if let Some(report) = &assessment.cert {
                 let (view, mut ev) = judge_certificate(report, &assessment.chain);
@@ -286,8 +356,11 @@ pub(crate) fn host_report(
                 );
                 // A revoked certificate does not validate.
                 ev.chain_valid &= !revoked;
+                // The certificate passes only where a session was negotiated with it.
+                let negotiated = r.tls.is_some() || legacy.is_some();
                 cert_ok = Some(
-                    !revoked
+                    negotiated
+                        && !revoked
                         && view.chain_valid
                         && view.name_match != Some(false)
                         && !view.expired
@@ -381,7 +454,33 @@ pub(crate) fn host_report(
                     ok,
                     ms: s.ms,
                 });
+                // A temporary refusal of the recipient is no judgement of the host.
+                if s.stage == Stage::RcptTo && deferred.is_some() {
+                    continue;
+                }
                 evidence.stages.set(s.stage, ok);
+            }
+            // A handshake that completed and a session that broke before the EHLO over TLS
+            // was answered (an alert, a close, silence): no sender can deliver over it.
+            if r.tls.is_some()
+                && let Outcome::Failed {
+                    stage: Stage::Secure,
+                    reason:
+                        reason @ (crate::smtp::FailReason::Closed
+                        | crate::smtp::FailReason::Io { .. }
+                        | crate::smtp::FailReason::Timeout { .. }
+                        | crate::smtp::FailReason::Protocol(_)),
+                } = &r.outcome
+            {
+                evidence.tls = None;
+                findings.push(Finding::new(
+                    "tls.session_broken",
+                    Severity::Error,
+                    format!(
+                        "the TLS handshake completed, then the session broke before the EHLO \
+                         over TLS was answered ({reason}): no sender can deliver over it"
+                    ),
+                ));
             }
             validated_tls = r.passed(Stage::Secure) && cert_ok == Some(true);
             if let Outcome::Failed { stage, reason } = &r.outcome {

@@ -18,6 +18,7 @@ pub mod mailer;
 pub mod options;
 pub mod output;
 mod plan;
+mod politeness;
 mod probe;
 pub mod progress;
 pub mod report;

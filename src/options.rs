@@ -132,6 +132,10 @@ pub struct ReceiverOptions {
     pub expiry_warning_days: u32,
     /// At most this many connections at once to one address. Default: 2.
     pub connections_per_address: usize,
+    /// MX names that share one address and port are probed at most this many at a time, in
+    /// preference order, and the TLS facts of one are reused for the others when the server
+    /// presents the same certificate whatever the SNI (two sessions show it). Default: 1.
+    pub shared_address_sessions: usize,
     /// At most this many hosts probed at once in one run. Default: 64.
     pub concurrency: usize,
     /// At most this many addresses of one MX host are probed (in DNS order, IPv4 first); the
@@ -196,6 +200,7 @@ impl Default for ReceiverOptions {
             min_score: 90,
             expiry_warning_days: 30,
             connections_per_address: 2,
+            shared_address_sessions: 1,
             concurrency: 64,
             max_addresses_per_host: 8,
             max_probes_per_target: 32,

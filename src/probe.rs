@@ -82,8 +82,15 @@ pub(crate) struct HostProbe {
     /// What the legacy ClientHello prober found, when it ran (rustls could not negotiate, or
     /// the sslprobe level asked for it).
     pub(crate) legacy: Option<crate::tls::probe::ProbeReport>,
-    /// The server said "come back later" before the dialog got going (a 421 greeting).
+    /// The server said "come back later" (a 4xx greeting, a 421 anywhere) on every try.
     pub(crate) busy: bool,
+    /// Tries made (1 when the first was not refused as busy) and the time spent waiting
+    /// between them.
+    pub(crate) tries: u32,
+    pub(crate) waited: std::time::Duration,
+    /// The facts are another name's at the same address and port, reused because the server
+    /// presents the same certificate whatever the SNI: that name.
+    pub(crate) reused_from: Option<String>,
 }
 
 impl HostProbe {
@@ -161,8 +168,13 @@ pub(crate) async fn probe_host(
     options.observer = observer;
     let record = smtp::probe(key.address, &options).await;
     let busy = record.outcome.is_busy();
-    let tls_failed = record.tls_failure.is_some();
-    let legacy = if (tls_failed && opts.legacy_probe) || opts.ssl_probe {
+    // The legacy prober is for a version or suite refusal alone: a server that chose a
+    // version and then aborted the handshake would only show the prober its first flight.
+    let refused = record
+        .tls_failure
+        .as_ref()
+        .is_some_and(|f| f.kind.is_refusal());
+    let legacy = if (refused && opts.legacy_probe) || opts.ssl_probe {
         Some(legacy_probe(key.address, &options, opts).await)
     } else {
         None
@@ -171,6 +183,9 @@ pub(crate) async fn probe_host(
         record,
         legacy,
         busy,
+        tries: 1,
+        waited: std::time::Duration::ZERO,
+        reused_from: None,
     }
 }
 

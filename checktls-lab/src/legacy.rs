@@ -72,6 +72,10 @@ pub struct LegacyPosture {
     pub early_ccs: CcsMode,
     /// The RSA key of the chain's leaf, to read RSA ClientKeyExchanges (ROBOT postures).
     pub rsa: Option<std::sync::Arc<crate::rsa::RsaKey>>,
+    /// Instead of ServerHelloDone, send this fatal alert right after the Certificate: a server
+    /// that chose a version and suite and then aborted the handshake (OpenSMTPD 6.8 on
+    /// OpenSSL 3 sends internal_error, 80, because its privilege-separated signing fails).
+    pub abort_after_certificate: Option<u8>,
     /// Answer a ClientKeyExchange whose PKCS#1 padding is wrong at once with
     /// handshake_failure, and a well-padded one only after the Finished (bad_record_mac): a
     /// Bleichenbacher oracle. Otherwise every ClientKeyExchange gets the same answer.
@@ -126,6 +130,20 @@ impl LegacyPosture {
             early_ccs: CcsMode::Refuse,
             rsa: None,
             padding_oracle: false,
+            abort_after_certificate: None,
+        }
+    }
+
+    /// A server that offers TLS 1.0 to 1.2 with ECDHE-RSA-AES128-GCM (and CBC suites), sends
+    /// ServerHello and its Certificate, and then a fatal internal_error alert instead of the
+    /// rest of its flight: what OpenSMTPD 6.8 on OpenSSL 3 does on every connection.
+    pub fn aborting(chain: Vec<CertificateDer<'static>>) -> Self {
+        Self {
+            min: 0x0301,
+            max: 0x0303,
+            suites: vec![0xC02F, 0xC013, 0x002F],
+            abort_after_certificate: Some(80),
+            ..Self::only(0x0303, chain)
         }
     }
 }
@@ -362,6 +380,14 @@ pub async fn answer<S: AsyncRead + AsyncWrite + Unpin>(
     hs.push(11);
     hs.extend_from_slice(&u24(cert.len()));
     hs.extend_from_slice(&cert);
+    if let Some(alert) = posture.abort_after_certificate {
+        for part in hs.chunks(16384) {
+            stream.write_all(&record(22, v, part)).await?;
+        }
+        stream.write_all(&record(21, v, &[2, alert])).await?;
+        stream.flush().await?;
+        return linger(stream).await;
+    }
     // ServerHelloDone.
     hs.extend_from_slice(&[14, 0, 0, 0]);
     for part in hs.chunks(16384) {

@@ -31,12 +31,15 @@
 // it is not published, so it has no API to keep open for growth.
 #![allow(clippy::exhaustive_structs, clippy::exhaustive_enums)]
 
+pub mod aiosmtpd;
 pub mod crl;
 pub mod dns;
+pub mod exim;
 pub mod http;
 pub mod legacy;
 pub mod mta_sts;
 pub mod ocsp;
+pub mod opensmtpd;
 pub mod pki;
 pub mod postfix;
 pub mod postgres;

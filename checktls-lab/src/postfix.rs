@@ -45,6 +45,10 @@ pub struct PostfixConfig {
     require_tls_for_auth: bool,
     extra: Vec<String>,
     also: Vec<IpAddr>,
+    postscreen: bool,
+    master_extra: Vec<String>,
+    chain_files: Vec<String>,
+    sni: Vec<(String, String)>,
 }
 
 impl PostfixConfig {
@@ -63,6 +67,10 @@ impl PostfixConfig {
             require_tls_for_auth: true,
             extra: Vec::new(),
             also: Vec::new(),
+            postscreen: false,
+            master_extra: Vec::new(),
+            chain_files: Vec::new(),
+            sni: Vec::new(),
         }
     }
 
@@ -70,6 +78,38 @@ impl PostfixConfig {
     /// each): many receivers from one instance, for throughput tests.
     pub fn also_listen(mut self, ips: impl IntoIterator<Item = IpAddr>) -> Self {
         self.also.extend(ips);
+        self
+    }
+
+    /// postscreen(8) in front of smtpd: the listener runs postscreen, which hands clients
+    /// that pass its tests to smtpd (`smtpd pass`), with tlsproxy(8) for its STARTTLS and
+    /// dnsblog(8). Its tests are set with [`main_cf`](Self::main_cf) lines
+    /// (`postscreen_greet_action = enforce`, `postscreen_pipelining_enable = yes`, ...).
+    pub fn postscreen(mut self) -> Self {
+        self.postscreen = true;
+        self
+    }
+
+    /// Any other master.cf line, appended last.
+    pub fn master_cf(mut self, line: &str) -> Self {
+        self.master_extra.push(line.to_owned());
+        self
+    }
+
+    /// Offers STARTTLS with these key-and-chain files (PEM: the key, then the chain as the
+    /// server sends it), one per algorithm: `smtpd_tls_chain_files` (Postfix 3.4+). For two
+    /// certificates (RSA and ECDSA), a leaf without its intermediate, a chain in the wrong
+    /// order.
+    pub fn chain_files(mut self, files: &[String]) -> Self {
+        self.chain_files = files.to_vec();
+        self.security_level = "may".into();
+        self
+    }
+
+    /// Presents a different key and chain (PEM, key first) to clients that send this SNI
+    /// name: `tls_server_sni_maps`, built with `postmap -F`.
+    pub fn sni(mut self, name: &str, key_and_chain: &str) -> Self {
+        self.sni.push((name.to_owned(), key_and_chain.to_owned()));
         self
     }
 
@@ -286,6 +326,38 @@ impl Postfix {
             dir = dir.display(),
             level = config.security_level,
         );
+        if !config.chain_files.is_empty() {
+            let mut names = Vec::new();
+            for (i, pem) in config.chain_files.iter().enumerate() {
+                let f = dir.join(format!("chain{i}.pem"));
+                std::fs::write(&f, pem)?;
+                chmod(&f, 0o600)?;
+                names.push(f.display().to_string());
+            }
+            main.push_str(&format!(
+                "smtpd_tls_chain_files = {}\nsmtpd_tls_loglevel = 1\n",
+                names.join(", ")
+            ));
+            if let Some(p) = &config.protocols {
+                main.push_str(&format!(
+                    "smtpd_tls_protocols = {p}\nsmtpd_tls_mandatory_protocols = {p}\n"
+                ));
+            }
+        }
+        if !config.sni.is_empty() {
+            let mut table = String::new();
+            for (i, (name, pem)) in config.sni.iter().enumerate() {
+                let f = dir.join(format!("sni{i}.pem"));
+                std::fs::write(&f, pem)?;
+                chmod(&f, 0o600)?;
+                table.push_str(&format!("{name} {}\n", f.display()));
+            }
+            std::fs::write(dir.join("sni"), table)?;
+            main.push_str(&format!(
+                "tls_server_sni_maps = hash:{}\n",
+                dir.join("sni").display()
+            ));
+        }
         if let Some((chain, key)) = &config.tls {
             std::fs::write(dir.join("cert.pem"), chain)?;
             std::fs::write(dir.join("key.pem"), key)?;
@@ -346,16 +418,44 @@ impl Postfix {
             main.push_str(line);
             main.push('\n');
         }
+        let mut master = if config.postscreen {
+            format!(
+                "{bind}:{port} inet n - n - 1 postscreen\n\
+                 smtpd     pass  -       -       n       -       -       smtpd\n\
+                 dnsblog   unix  -       -       n       -       0       dnsblog\n\
+                 tlsproxy  unix  -       -       n       -       0       tlsproxy\n\
+                 {MASTER_CF}"
+            )
+        } else {
+            format!("{bind}:{port} inet n - n - - smtpd\n{MASTER_CF}")
+        };
+        for line in &config.master_extra {
+            master.push_str(line);
+            master.push('\n');
+        }
+        if config.postscreen {
+            main.push_str(&format!(
+                "postscreen_cache_map = btree:{}/postscreen_cache\n",
+                dir.join("data").display()
+            ));
+        }
         std::fs::write(dir.join("main.cf"), main)?;
-        let mut services = format!("{bind}:{port} inet n - n - - smtpd\n");
         for ip in &config.also {
             let bind = match ip {
                 IpAddr::V6(a) => format!("[{a}]"),
                 IpAddr::V4(a) => a.to_string(),
             };
-            services.push_str(&format!("{bind}:{port} inet n - n - - smtpd\n"));
+            master.push_str(&format!("{bind}:{port} inet n - n - - smtpd\n"));
         }
-        std::fs::write(dir.join("master.cf"), format!("{services}{MASTER_CF}"))?;
+        std::fs::write(dir.join("master.cf"), master)?;
+        if !config.sni.is_empty() {
+            // -F: the values are files whose keys and chains go into the table itself.
+            run(Command::new("postmap")
+                .arg("-F")
+                .arg("-c")
+                .arg(&dir)
+                .arg(format!("hash:{}", dir.join("sni").display())))?;
+        }
         run(Command::new(POSTFIX).arg("-c").arg(&dir).arg("check"))?;
         run(Command::new(POSTFIX).arg("-c").arg(&dir).arg("start"))?;
         let addr = SocketAddr::new(config.ip, port);
@@ -398,6 +498,38 @@ impl Postfix {
         std::fs::read_to_string(self.dir.join("maillog")).unwrap_or_default()
     }
 
+    /// Stops Postfix (its daemons log their last statistics: anvil's "max connection count"
+    /// and "max connection rate") and returns the whole mail log.
+    pub fn stop(mut self) -> String {
+        self.halt();
+        // The daemons write their last lines as they exit.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline
+            && self
+                .master_pid
+                .is_some_and(|pid| Path::new(&format!("/proc/{pid}")).exists())
+        {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        // Stopped: Drop must not signal a pid that may have been reused.
+        self.master_pid = None;
+        self.log()
+    }
+
+    fn halt(&mut self) {
+        let stopped = Command::new(POSTFIX)
+            .arg("-c")
+            .arg(&self.dir)
+            .arg("stop")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !stopped && let Some(pid) = self.master_pid {
+            // Only our own master, by the pid it wrote.
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+
     /// The mbox of a local user (empty if none yet).
     pub fn mailbox(&self, user: &str) -> String {
         std::fs::read_to_string(self.dir.join("mail").join(user)).unwrap_or_default()
@@ -421,16 +553,7 @@ impl Postfix {
 
 impl Drop for Postfix {
     fn drop(&mut self) {
-        let stopped = Command::new(POSTFIX)
-            .arg("-c")
-            .arg(&self.dir)
-            .arg("stop")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !stopped && let Some(pid) = self.master_pid {
-            // Only our own master, by the pid it wrote.
-            let _ = Command::new("kill").arg(pid.to_string()).status();
-        }
+        self.halt();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

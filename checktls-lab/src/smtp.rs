@@ -73,6 +73,32 @@ pub enum Behaviour {
     EhloRefused,
     /// Accepts the connection and never says anything.
     Silent,
+    /// After the 220 to STARTTLS: a TLS 1.2 ServerHello and the posture's certificate chain,
+    /// then a fatal internal_error alert instead of the rest of the handshake, as OpenSMTPD 6.8
+    /// on OpenSSL 3 does (see [`crate::legacy::LegacyPosture::aborting`]). Needs a leaf
+    /// ([`Posture::tls`]).
+    AbortAfterServerHello,
+}
+
+/// Session limits per client address, as Postfix's anvil applies them
+/// (`smtpd_client_connection_count_limit`, `smtpd_client_connection_rate_limit` over
+/// `anvil_rate_time_unit`): beyond them a connection gets `421 4.7.0 ... too many
+/// connections` and is closed. Refused connections count in the rate, as anvil counts them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionLimits {
+    /// Sessions open at once.
+    pub at_once: usize,
+    /// Connections per window (refused ones included).
+    pub per_window: usize,
+    /// The window: it starts at the first connection after the last one ended.
+    pub window: Duration,
+}
+
+#[derive(Debug, Default)]
+struct LimitState {
+    /// Per client address: sessions open, the window's start and its connections.
+    clients:
+        std::collections::HashMap<std::net::IpAddr, (usize, Option<std::time::Instant>, usize)>,
 }
 
 /// What a receiver does. Start from [`Posture::tls`] or [`Posture::plain`].
@@ -90,6 +116,7 @@ pub struct Posture {
     leaf: Option<Leaf>,
     gauges: Vec<Arc<Gauge>>,
     hold: Option<Duration>,
+    limits: Option<SessionLimits>,
     /// A command verb (upper case) whose reply is held back this long.
     slow: Option<(String, Duration)>,
 }
@@ -131,8 +158,15 @@ impl Posture {
             leaf: None,
             gauges: Vec::new(),
             hold: None,
+            limits: None,
             slow: None,
         }
+    }
+
+    /// Limits sessions per client address (421 beyond them), as Postfix's anvil does.
+    pub fn limits(mut self, limits: SessionLimits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// STARTTLS with this rustls configuration.
@@ -238,6 +272,7 @@ pub struct Gauge {
     most_open: AtomicUsize,
     connections: AtomicUsize,
     quits: AtomicUsize,
+    refused: AtomicUsize,
 }
 
 impl Gauge {
@@ -264,6 +299,12 @@ impl Gauge {
     /// Dialogs that ended with the client's QUIT.
     pub fn quits(&self) -> usize {
         self.quits.load(Ordering::SeqCst)
+    }
+
+    /// Connections refused with 421 by the session limits (counted in
+    /// [`connections`](Self::connections) and [`most_open`](Self::most_open) too).
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::SeqCst)
     }
 }
 
@@ -339,9 +380,10 @@ impl SmtpReceiver {
         let seen = Arc::new(Mutex::new(Seen::default()));
         let current = Arc::new(Mutex::new(Arc::new(posture)));
         let (c, s, p) = (connections.clone(), seen.clone(), current.clone());
+        let limit_state = Arc::new(Mutex::new(LimitState::default()));
         let task = tokio::spawn(async move {
             loop {
-                let Ok((tcp, _)) = listener.accept().await else {
+                let Ok((tcp, peer)) = listener.accept().await else {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
@@ -352,7 +394,35 @@ impl SmtpReceiver {
                     Err(e) => e.into_inner().clone(),
                 };
                 let seen = s.clone();
+                let admitted = match posture.limits {
+                    Some(l) => admit(&limit_state, peer.ip(), l),
+                    None => true,
+                };
+                if !admitted {
+                    for g in &posture.gauges {
+                        g.refused.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let b = posture.banner.clone();
+                    let counted = Counted::new(&posture.gauges);
+                    tokio::spawn(async move {
+                        let _counted = counted;
+                        let mut s: BoxStream = Box::new(tcp);
+                        let _ = write(
+                            &mut s,
+                            &format!(
+                                "421 4.7.0 {b} Error: too many connections from {}\r\n",
+                                peer.ip()
+                            ),
+                        )
+                        .await;
+                    });
+                    continue;
+                }
+                let session = posture
+                    .limits
+                    .map(|_| Leaving(limit_state.clone(), peer.ip()));
                 tokio::spawn(async move {
+                    let _session = session;
                     let _counted = Counted::new(&posture.gauges);
                     let _ = tcp.set_nodelay(true);
                     if let Some(wait) = posture.hold {
@@ -399,6 +469,41 @@ impl SmtpReceiver {
     pub fn forget_seen(&self) {
         if let Ok(mut s) = self.seen.lock() {
             *s = Seen::default();
+        }
+    }
+}
+
+/// Whether one more session from `client` is within `limits`; counts it in the window.
+fn admit(state: &Mutex<LimitState>, client: std::net::IpAddr, limits: SessionLimits) -> bool {
+    let mut st = match state.lock() {
+        Ok(g) => g,
+        Err(e) => e.into_inner(),
+    };
+    let now = std::time::Instant::now();
+    let (open, start, count) = st.clients.entry(client).or_insert((0, None, 0));
+    if start.is_none_or(|t| now.duration_since(t) >= limits.window) {
+        *start = Some(now);
+        *count = 0;
+    }
+    *count += 1;
+    if *open >= limits.at_once || *count > limits.per_window {
+        return false;
+    }
+    *open += 1;
+    true
+}
+
+/// A session admitted under the limits; it leaves them when dropped.
+struct Leaving(Arc<Mutex<LimitState>>, std::net::IpAddr);
+
+impl Drop for Leaving {
+    fn drop(&mut self) {
+        let mut st = match self.0.lock() {
+            Ok(g) => g,
+            Err(e) => e.into_inner(),
+        };
+        if let Some((open, _, _)) = st.clients.get_mut(&self.1) {
+            *open = open.saturating_sub(1);
         }
     }
 }
@@ -568,6 +673,16 @@ async fn serve_connection(
                     _ => write(&mut s, "220 2.0.0 Ready to start TLS\r\n").await?,
                 }
                 match posture.behaviour {
+                    Behaviour::AbortAfterServerHello => {
+                        let chain = posture
+                            .leaf
+                            .as_ref()
+                            .map(|l| l.chain.clone())
+                            .unwrap_or_default();
+                        let aborting = crate::legacy::LegacyPosture::aborting(chain);
+                        let _ = crate::legacy::answer(s, &aborting).await;
+                        return Ok(());
+                    }
                     Behaviour::ResetDuringTls => {
                         // Read the ClientHello, then drop the connection.
                         let mut hello = [0u8; 512];

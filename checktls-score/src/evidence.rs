@@ -57,13 +57,20 @@ pub struct HostEvidence {
     /// plaintext (`Some(true)`: refused, it mandates TLS; `Some(false)`: accepted; `None`: not
     /// tried). Ignored by the Confidence Factor.
     pub plaintext_refused: Option<bool>,
+    /// The host was busy on every try within the test's deadline: it refused the session for
+    /// now (a 4xx greeting, a 421 at any stage, RFC 5321 §3.8), so nothing was tested. It
+    /// scores 50 ("not tested") and is left out of the target's grade; when no host is left,
+    /// the grade is 50.
+    #[serde(default)]
+    pub busy: bool,
 }
 
 impl HostEvidence {
     /// Whether the host was reached: it answered (the Answer stage passed) or a TLS session was
-    /// established. Unreached hosts score 50 ("not tested") and weigh less in the target.
+    /// established, and it was not busy on every try. Unreached hosts score 50 ("not tested")
+    /// and weigh less in the target.
     pub fn connected(&self) -> bool {
-        self.stages.answer == Some(true) || self.tls.is_some()
+        !self.busy && (self.stages.answer == Some(true) || self.tls.is_some())
     }
 }
 

@@ -24,6 +24,9 @@ pub struct HostScore {
     pub preference: u16,
     /// Whether the host was reached.
     pub connected: bool,
+    /// Whether the host was busy on every try (not tested, left out of the target's grade).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub busy: bool,
     /// The band the host landed in.
     pub band: Band,
     /// The score; always inside `band`.
@@ -62,6 +65,11 @@ impl ScoreTable {
                 Band::of(tls.version),
                 self.score_tls(tls, host, &mut reasons),
             ),
+            None if host.busy => {
+                let row = self.bands.unreachable;
+                reasons.push(Adjustment::new(Reason::Busy, i32::from(row.base)));
+                (Band::Unreachable, row.base)
+            }
             None if !host.connected() => {
                 let row = self.bands.unreachable;
                 reasons.push(Adjustment::new(Reason::Unreachable, i32::from(row.base)));
@@ -74,6 +82,7 @@ impl ScoreTable {
             address: host.address,
             preference: host.preference,
             connected: host.connected(),
+            busy: host.busy && host.tls.is_none(),
             band,
             score,
             max: self.max_for(host.mta_sts.tested, host.dane.tested),

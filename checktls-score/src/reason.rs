@@ -49,6 +49,8 @@ impl fmt::Display for Adjustment {
 pub enum Reason {
     /// The host was not reached, so nothing was tested (the unreachable band's value).
     Unreachable,
+    /// The host was busy on every try (421): not tested.
+    Busy,
     /// No TLS session was established (the no-encryption band's base).
     NoEncryption,
     /// Without TLS, the host still passed this stage.
@@ -163,6 +165,10 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::Busy => f.write_str(
+                "the host refused the session for now on every try (busy, 421): not tested, a \
+                 50-50 chance, left out of the target's grade",
+            ),
             Self::Unreachable => {
                 f.write_str("the host could not be reached, so nothing was tested: a 50-50 chance")
             }
@@ -376,6 +382,15 @@ pub enum TargetReason {
         /// Its address.
         address: Option<IpAddr>,
     },
+    /// The host was busy on every try (a 421): not tested, left out.
+    Busy {
+        /// The host's position in the input.
+        host: usize,
+        /// Its name.
+        name: String,
+        /// Its address.
+        address: Option<IpAddr>,
+    },
     /// Quick mode: the one host tested; its score is the QFactor.
     QuickHost {
         /// The host's position in the input.
@@ -428,6 +443,11 @@ impl fmt::Display for TargetReason {
             Self::LeftOut { name, address, .. } => write!(
                 f,
                 "{} was not reached and IgnoreNoConnect leaves it out",
+                HostName(name, address)
+            ),
+            Self::Busy { name, address, .. } => write!(
+                f,
+                "{} was busy on every try (421): not tested, and left out",
                 HostName(name, address)
             ),
             Self::QuickHost {

@@ -188,6 +188,7 @@ impl fmt::Display for AssureOutcome {
 enum Role {
     Counted,
     LeftOut,
+    Busy,
     NotChosen,
 }
 
@@ -285,6 +286,14 @@ impl ScoreTable {
                     },
                     0.0,
                 ),
+                Role::Busy => TargetAdjustment::new(
+                    TargetReason::Busy {
+                        host: i,
+                        name,
+                        address,
+                    },
+                    0.0,
+                ),
                 Role::NotChosen => TargetAdjustment::new(
                     TargetReason::NotChosen {
                         host: i,
@@ -361,7 +370,7 @@ impl ScoreTable {
         for (i, host) in hosts.iter().enumerate() {
             let role = roles.get(i).copied().unwrap_or(Role::LeftOut);
             let verdict = match role {
-                Role::LeftOut => AssureVerdict::LeftOut,
+                Role::LeftOut | Role::Busy => AssureVerdict::LeftOut,
                 Role::NotChosen => AssureVerdict::NotChosen,
                 Role::Counted if !host.connected() => AssureVerdict::Unreachable,
                 Role::Counted => match host.plaintext_refused {
@@ -428,7 +437,14 @@ impl ScoreTable {
 
 fn roles(scores: &[HostScore], options: &TargetOptions) -> Vec<Role> {
     let keys: Vec<(u16, bool)> = scores.iter().map(|s| (s.preference, s.connected)).collect();
-    roles_of(&keys, options)
+    let mut roles = roles_of(&keys, options);
+    // A host busy on every try was not tested: left out whatever the options.
+    for (role, s) in roles.iter_mut().zip(scores) {
+        if s.busy {
+            *role = Role::Busy;
+        }
+    }
+    roles
 }
 
 /// Which hosts count, from `(preference, connected)` per host: IgnoreNoConnect leaves the

@@ -183,6 +183,7 @@ fn arb_host() -> impl Strategy<Value = HostEvidence> {
                     mta_sts,
                     dane,
                     plaintext_refused: refused,
+                    busy: false,
                 }
             },
         )

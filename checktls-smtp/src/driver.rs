@@ -31,7 +31,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use checktls_tls::TlsFacts;
-use checktls_tls::facts::PartialFacts;
+use checktls_tls::facts::{FailureKind, PartialFacts};
 use checktls_tls::handshake::{HandshakeOptions, handshake};
 use checktls_tls::net::BoxStream;
 
@@ -124,8 +124,12 @@ pub struct ProbeOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct TlsFailure {
-    /// The TLS error.
+    /// The TLS error, in a sentence (for a handshake the server aborted: the version it chose
+    /// and the alert).
     pub error: String,
+    /// How it failed: refused before any ServerHello, an older version chosen, aborted after
+    /// the ServerHello, or otherwise (a timeout, bytes that are not TLS).
+    pub kind: FailureKind,
     /// The certificates seen and the time taken.
     pub partial: PartialFacts,
 }
@@ -523,9 +527,10 @@ impl<'a> Driver<'a> {
                             }
                         }
                         Ok(Err(failure)) => {
-                            let detail = failure.error.to_string();
+                            let detail = failure.describe();
                             self.tls_failure = Some(TlsFailure {
                                 error: detail.clone(),
+                                kind: failure.kind(),
                                 partial: failure.partial,
                             });
                             session.on_tls(Err(detail), self.now());
@@ -535,6 +540,7 @@ impl<'a> Driver<'a> {
                                 format!("the handshake took more than {} ms", timeout.as_millis());
                             self.tls_failure = Some(TlsFailure {
                                 error: detail.clone(),
+                                kind: FailureKind::Other,
                                 partial: PartialFacts::default(),
                             });
                             session.on_tls(Err(detail), self.now());

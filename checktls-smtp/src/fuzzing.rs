@@ -72,6 +72,16 @@ pub fn session(data: &[u8]) {
     }
     let record = s.finish();
     let _ = record.transcript.render();
+    // What the politeness reads from the outcome: busy, deferred, a wait named in the text.
+    let busy = record.outcome.is_busy();
+    let deferred = record.outcome.rcpt_deferred().is_some();
+    assert!(
+        !(busy && deferred),
+        "a refusal is busy or deferred, not both"
+    );
+    if let Some(wait) = record.outcome.retry_after() {
+        assert!(wait.as_secs() <= 3600);
+    }
 }
 
 /// Arbitrary option strings (EHLO name, MAIL FROM, RCPT TO, AUTH user and password, taken from

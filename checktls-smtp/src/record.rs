@@ -483,17 +483,86 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Whether the server asked us to come back later before the dialog got going (a 421 or
-    /// other 4xx greeting): the caller backs off.
+    /// Whether the server asked us to come back later: a 4xx greeting, or a 421 ("service
+    /// not available, closing", RFC 5321 §3.8) at any stage (EHLO, STARTTLS, MAIL FROM, RCPT
+    /// TO). The host was busy, not tested: the caller backs off and tries again.
     pub fn is_busy(&self) -> bool {
-        matches!(
-            self,
+        match self {
             Outcome::Failed {
                 stage: Stage::Connect,
-                reason: FailReason::Temporary { .. }
-            }
-        )
+                reason: FailReason::Temporary { .. },
+            } => true,
+            Outcome::Failed {
+                reason: FailReason::Temporary { code, .. },
+                ..
+            } => *code == 421,
+            _ => false,
+        }
     }
+
+    /// A temporary refusal of the recipient other than 421 (a 450, 451 or 452 at RCPT TO:
+    /// greylisting, postscreen's "come back later"): a temporary result, not a judgement of
+    /// the server's TLS. The code and the reply text.
+    pub fn rcpt_deferred(&self) -> Option<(u16, &str)> {
+        match self {
+            Outcome::Failed {
+                stage: Stage::RcptTo,
+                reason: FailReason::Temporary { code, text },
+            } if *code != 421 => Some((*code, text.as_str())),
+            _ => None,
+        }
+    }
+
+    /// How long the server asked us to wait, when its temporary refusal says so in its text
+    /// ("try again in 30 seconds", "retry after 2 minutes", "wait 10s").
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Outcome::Failed {
+                reason: FailReason::Temporary { text, .. },
+                ..
+            } => wait_in_text(text),
+            _ => None,
+        }
+    }
+}
+
+/// A number of seconds or minutes named in a reply's text: a number followed by `s`, `sec`,
+/// `second(s)`, `m`, `min`, `minute(s)` (at most an hour is believed).
+pub fn wait_in_text(text: &str) -> Option<std::time::Duration> {
+    let lower = text.to_ascii_lowercase();
+    let bytes = lower.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if !bytes.get(i).is_some_and(u8::is_ascii_digit)
+            || (i > 0
+                && bytes
+                    .get(i - 1)
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'.'))
+        {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        let number: u64 = lower.get(start..i)?.parse().ok()?;
+        let unit: String = lower
+            .get(i..)?
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_alphabetic)
+            .collect();
+        let secs = match unit.as_str() {
+            "s" | "sec" | "secs" | "second" | "seconds" => Some(number),
+            "m" | "min" | "mins" | "minute" | "minutes" => number.checked_mul(60),
+            _ => None,
+        };
+        if let Some(secs) = secs.filter(|s| (1..=3600).contains(s)) {
+            return Some(std::time::Duration::from_secs(secs));
+        }
+    }
+    None
 }
 
 /// Both EHLO replies.
@@ -533,5 +602,55 @@ impl SessionRecord {
     /// Whether a stage was run and passed.
     pub fn passed(&self, stage: Stage) -> bool {
         self.stage(stage).is_some_and(|s| s.ok)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(stage: Stage, code: u16, text: &str) -> Outcome {
+        Outcome::Failed {
+            stage,
+            reason: FailReason::Temporary {
+                code,
+                text: text.into(),
+            },
+        }
+    }
+
+    #[test]
+    fn busy_deferred_and_the_wait_named_in_the_text() {
+        let too_many = "4.7.0 mx Error: too many connections from 127.0.0.1";
+        for stage in [
+            Stage::Connect,
+            Stage::Ehlo,
+            Stage::TlsOffered,
+            Stage::MailFrom,
+        ] {
+            assert!(temp(stage, 421, too_many).is_busy(), "{stage}");
+        }
+        assert!(temp(Stage::Connect, 450, "later").is_busy());
+        // Greylisting at RCPT TO: deferred, not busy.
+        let grey = temp(Stage::RcptTo, 450, "4.2.0 Greylisted, see http://postgrey");
+        assert!(!grey.is_busy());
+        assert_eq!(grey.rcpt_deferred().map(|(c, _)| c), Some(450));
+        assert!(temp(Stage::RcptTo, 421, too_many).rcpt_deferred().is_none());
+        assert!(temp(Stage::RcptTo, 421, too_many).is_busy());
+        let secs = |t: &str| wait_in_text(t).map(|d| d.as_secs());
+        assert_eq!(secs("try again in 30 seconds"), Some(30));
+        assert_eq!(secs("4.7.0 retry after 2 minutes"), Some(120));
+        assert_eq!(secs("wait 10s please"), Some(10));
+        assert_eq!(secs(too_many), None, "an address is not a wait");
+        assert_eq!(secs("4.7.0 see RFC 5321"), None);
+        assert_eq!(
+            secs("come back in 99999 seconds"),
+            None,
+            "more than an hour"
+        );
+        assert_eq!(
+            temp(Stage::Connect, 421, "busy, try again in 5 s").retry_after(),
+            Some(std::time::Duration::from_secs(5))
+        );
     }
 }

@@ -590,7 +590,10 @@ impl Session {
             Step::Ehlo { after_tls } => self.ehlo_reply(reply, after_tls, now),
             Step::Helo => self.helo_reply(reply, now),
             Step::StartTls => {
-                if reply.code == 220 {
+                if reply.code == 421 {
+                    // "Closing": busy, not a refusal of TLS.
+                    self.fail(Stage::TlsOffered, reply_reason(&reply), now, true);
+                } else if reply.code == 220 {
                     self.stage(Stage::TlsOffered, true, now);
                     self.note(now, "STARTTLS command works on this server");
                     self.tls_started = now;

@@ -6,13 +6,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use checktls_lab::pki::Pki;
-use checktls_lab::smtp::{Behaviour, Posture, SmtpReceiver};
+use checktls_lab::smtp::{Behaviour, Gauge, Posture, SessionLimits, SmtpReceiver};
 use checktls_smtp::record::Direction;
 use checktls_smtp::{
     Auth, AuthMechanism, FailReason, Finding, Outcome, ProbeOptions, Secret, SmtpRecord, Socks5,
     Stage, StopAfter, Timeouts, open_for_tls, probe,
 };
-use checktls_tls::TlsVersion;
+use checktls_tls::{FailureKind, TlsVersion};
 
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
@@ -497,6 +497,91 @@ async fn hostile_reset_and_garbage_during_tls() {
         );
         assert!(r.tls_failure.is_some());
     }
+}
+
+#[tokio::test]
+async fn hostile_abort_after_server_hello_is_an_aborted_handshake() {
+    // OpenSMTPD 6.8 on OpenSSL 3: ServerHello, Certificate, then alert 80.
+    let (r, _) = hostile(Behaviour::AbortAfterServerHello, Duration::from_secs(5)).await;
+    assert!(r.passed(Stage::TlsOffered));
+    assert!(!r.passed(Stage::Secure));
+    assert!(r.tls.is_none(), "no session: {:?}", r.tls);
+    assert!(
+        matches!(
+            r.outcome,
+            Outcome::Failed {
+                stage: Stage::Secure,
+                reason: FailReason::Tls { .. }
+            }
+        ),
+        "{:?}",
+        r.outcome
+    );
+    let failure = r.tls_failure.as_ref().expect("the failure is recorded");
+    assert_eq!(
+        failure.kind,
+        FailureKind::Aborted {
+            version: TlsVersion::Tls12
+        }
+    );
+    assert!(!failure.kind.is_refusal(), "no fallback prober for it");
+    assert_eq!(failure.partial.alert, Some(80), "internal_error");
+    assert!(
+        failure.error.contains("TLSv1.2"),
+        "the version it chose is named: {}",
+        failure.error
+    );
+    // No stage after the failed handshake was attempted.
+    assert!(!r.passed(Stage::MailFrom) && !r.passed(Stage::RcptTo));
+}
+
+#[tokio::test]
+async fn hostile_session_limits_answer_421_beyond_them() {
+    // Postfix's anvil: one session at a time, two per window per client, 421 beyond.
+    let leaf = pki().valid("mx.lab.test").unwrap();
+    let gauge = Gauge::new();
+    // Long enough that the three first connections fall in one window on a loaded machine.
+    let window = Duration::from_secs(4);
+    let rx = receiver(
+        Posture::tls(&leaf)
+            .unwrap()
+            .limits(SessionLimits {
+                at_once: 1,
+                per_window: 2,
+                window,
+            })
+            .count_into(gauge.clone()),
+    )
+    .await;
+    let o = options();
+    // A session held open: the next one is refused (one at a time).
+    let mut held = tokio::net::TcpStream::connect(rx.addr()).await.unwrap();
+    let mut greeting = [0u8; 3];
+    tokio::io::AsyncReadExt::read_exact(&mut held, &mut greeting)
+        .await
+        .unwrap();
+    assert_eq!(&greeting, b"220");
+    let r = probe(rx.addr(), &o).await;
+    assert!(r.outcome.is_busy(), "one at a time: {:?}", r.outcome);
+    assert!(matches!(
+        r.outcome,
+        Outcome::Failed {
+            stage: Stage::Connect,
+            reason: FailReason::Temporary { code: 421, .. }
+        }
+    ));
+    drop(held);
+    // The window is spent (the held session and the refused one): refused again.
+    let r = probe(rx.addr(), &o).await;
+    assert!(r.outcome.is_busy(), "two per window: {:?}", r.outcome);
+    assert_eq!(gauge.refused(), 2);
+    // A new window: the whole dialog goes through.
+    tokio::time::sleep(window + Duration::from_millis(200)).await;
+    let r = probe(rx.addr(), &o).await;
+    assert!(r.passed(Stage::RcptTo), "{:?}", r.outcome);
+    assert_eq!(r.tls.as_ref().map(|t| t.version), Some(TlsVersion::Tls13));
+    assert_eq!(gauge.refused(), 2);
+    assert_eq!(gauge.connections(), 4);
 }
 
 #[tokio::test]

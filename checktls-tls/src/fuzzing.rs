@@ -231,3 +231,31 @@ pub fn crl(data: &[u8]) {
     let _ = crate::revocation::check_crl(data, leaf, issuer, now);
     let _ = crate::revocation::revocation_urls(leaf);
 }
+
+/// Feeds arbitrary bytes, in chunks sized by the first byte, to the reader of a handshake's
+/// first flight beside rustls ([`crate::first_flight::FirstFlight`]) and classifies a failure
+/// with what it read.
+pub fn first_flight(data: &[u8]) {
+    let (split, rest) = data
+        .split_first()
+        .map_or((1, data), |(b, r)| (usize::from(*b).max(1), r));
+    let mut f = crate::first_flight::FirstFlight::default();
+    for chunk in rest.chunks(split) {
+        f.feed(chunk);
+    }
+    let partial = crate::facts::PartialFacts {
+        server_hello: f.server_hello(),
+        alert: f.alert(),
+        ..crate::facts::PartialFacts::default()
+    };
+    let error = crate::Error::AlertReceived {
+        description: "HandshakeFailure".into(),
+    };
+    let kind = crate::facts::FailureKind::of(&error, &partial);
+    // A ServerHello read means the server chose: never a plain refusal.
+    if f.server_hello()
+        .is_some_and(|v| v >= crate::TlsVersion::Tls12)
+    {
+        assert!(!kind.is_refusal());
+    }
+}

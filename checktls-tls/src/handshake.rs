@@ -24,7 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::Error;
 use crate::danger::RecordingVerifier;
-use crate::facts::{PartialFacts, TlsFacts};
+use crate::facts::{FailureKind, PartialFacts, TlsFacts};
+use crate::first_flight::FirstFlight;
 use crate::version::{CipherSuite, NamedGroup};
 
 /// Which protocol versions the client offers (rustls speaks only TLS 1.2 and 1.3; older
@@ -179,6 +180,37 @@ pub struct HandshakeFailure {
     pub partial: PartialFacts,
 }
 
+impl HandshakeFailure {
+    /// How it failed: refused before any ServerHello, an older version chosen, or aborted
+    /// after the ServerHello.
+    pub fn kind(&self) -> FailureKind {
+        FailureKind::of(&self.error, &self.partial)
+    }
+
+    /// A sentence: the error, and for a handshake the server aborted, which version it had
+    /// chosen and the alert it sent.
+    pub fn describe(&self) -> String {
+        match self.kind() {
+            FailureKind::Aborted { version } => {
+                let alert = match (&self.error, self.partial.alert) {
+                    (Error::AlertReceived { description }, _) => format!("the alert {description}"),
+                    (_, Some(d)) => {
+                        format!("the alert {d} ({})", crate::probe::parse::alert_name(d))
+                    }
+                    (e, None) => format!("{e}"),
+                };
+                format!(
+                    "the server aborted the handshake after its ServerHello ({version}): {alert}"
+                )
+            }
+            FailureKind::OlderVersion { version } => {
+                format!("the server chose {version}, which this client does not speak")
+            }
+            _ => self.error.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for HandshakeFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.error.fmt(f)
@@ -193,13 +225,54 @@ impl std::error::Error for HandshakeFailure {
 
 /// An established TLS client stream over `S`.
 pub struct TlsStream<S> {
-    inner: tokio_rustls::client::TlsStream<S>,
+    inner: tokio_rustls::client::TlsStream<Sniff<S>>,
 }
 
 impl<S> TlsStream<S> {
     /// The underlying stream.
     pub fn get_ref(&self) -> &S {
-        self.inner.get_ref().0
+        &self.inner.get_ref().0.inner
+    }
+}
+
+/// The caller's stream, with the server's bytes of the handshake read beside rustls
+/// ([`FirstFlight`]) until the handshake ends.
+struct Sniff<S> {
+    inner: S,
+    flight: Option<FirstFlight>,
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Sniff<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let me = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut me.inner).poll_read(cx, buf);
+        if let (Poll::Ready(Ok(())), Some(f)) = (&polled, me.flight.as_mut()) {
+            f.feed(buf.filled().get(before..).unwrap_or_default());
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Sniff<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 
@@ -265,7 +338,27 @@ where
     })?;
     let (server_name, sni) = server_name(options.sni.as_deref());
     let connector = tokio_rustls::TlsConnector::from(config);
-    let result = connector.connect(server_name, stream).await;
+    let sniffed = Sniff {
+        inner: stream,
+        flight: Some(FirstFlight::default()),
+    };
+    // The server's first flight is read beside rustls only while the handshake runs; a
+    // failure keeps what it showed (see FailureKind).
+    let (result, flight) = match connector
+        .connect(server_name, sniffed)
+        .into_fallible()
+        .await
+    {
+        Ok(mut tls) => {
+            let flight = tls.get_mut().0.flight.take();
+            (Ok(tls), flight)
+        }
+        Err((e, mut s)) => {
+            let flight = s.flight.take();
+            (Err(e), flight)
+        }
+    };
+    let flight = flight.unwrap_or_default();
     let elapsed = start.elapsed();
     let recorded = verifier.recorded();
     match result {
@@ -289,6 +382,8 @@ where
                 chain: recorded.chain,
                 stapled_ocsp: recorded.stapled_ocsp,
                 elapsed,
+                server_hello: flight.server_hello(),
+                alert: flight.alert(),
             },
         }),
     }

@@ -44,6 +44,7 @@ pub mod dane;
 pub mod danger;
 mod error;
 pub mod facts;
+pub mod first_flight;
 #[cfg(feature = "tokio")]
 pub mod handshake;
 #[cfg(feature = "tokio")]
@@ -58,7 +59,7 @@ pub mod trust;
 pub mod version;
 
 pub use error::Error;
-pub use facts::{PartialFacts, TlsFacts};
+pub use facts::{FailureKind, PartialFacts, TlsFacts};
 pub use trust::TrustStore;
 pub use version::{CipherSuite, NamedGroup, TlsVersion};
 

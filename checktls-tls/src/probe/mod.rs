@@ -208,6 +208,34 @@ pub struct SuiteKeyExchange {
     pub signature_scheme: Option<u16>,
 }
 
+/// How far the server carried a handshake at one version. Only a version whose handshake the
+/// server carried through its part ([`Completion::FlightComplete`]) earns a TLS band in the
+/// receiver test; [`Completion::OfferedNotCompleted`] never does.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Completion {
+    /// Not accepted, or not probed.
+    #[default]
+    None,
+    /// The server's whole first flight came: ServerHello through ServerHelloDone (or an
+    /// abbreviated handshake's ChangeCipherSpec; SSLv2's SERVER-HELLO). The server chose the
+    /// version and did its part up to the client's key exchange. TLS 1.2 and older.
+    FlightComplete,
+    /// Offered, not completed: the server chose this version, but the handshake was not
+    /// carried to its end. A TLS 1.3 answer is always this (the prober sends no key share, so
+    /// it sees a HelloRetryRequest and nothing the server signed), and so is a TLS 1.2-or-older
+    /// flight cut by an alert or a close before ServerHelloDone.
+    OfferedNotCompleted,
+}
+
+impl Completion {
+    /// Whether the version counts as negotiated (earns a TLS band).
+    pub fn counts(self) -> bool {
+        self == Self::FlightComplete
+    }
+}
+
 /// What one version gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -234,6 +262,12 @@ pub struct VersionResult {
     /// The enumeration stopped before the server refused (a connection or time bound).
     #[serde(default)]
     pub truncated: bool,
+    /// How far the server carried the handshake at this version.
+    #[serde(default)]
+    pub completion: Completion,
+    /// Why the handshake was not completed, when it was not (an alert after ServerHello).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_completed: Option<String>,
 }
 
 impl VersionResult {
@@ -248,6 +282,8 @@ impl VersionResult {
             weaknesses: Vec::new(),
             refusal: None,
             truncated: false,
+            completion: Completion::None,
+            not_completed: None,
         }
     }
 
@@ -439,6 +475,18 @@ impl ProbeReport {
         self.versions
             .iter()
             .any(|v| v.version == version && v.accepted)
+    }
+
+    /// The newest version whose handshake the server carried through its part
+    /// ([`Completion::counts`]), with its preferred suite: what a receiver test may grade when
+    /// its own TLS library could not negotiate. A version only offered, not completed, never
+    /// counts.
+    pub fn best_negotiated(&self) -> Option<(TlsVersion, &CipherSuite)> {
+        self.versions
+            .iter()
+            .filter(|v| v.accepted && v.completion.counts())
+            .filter_map(|v| Some((v.version, v.suites.first()?)))
+            .max_by_key(|(v, _)| *v)
     }
 
     /// The result for one version, if probed.

@@ -115,6 +115,10 @@ pub struct ServerFlight {
     pub resumed: bool,
     /// The handshake messages received, headers included (for the Finished hash).
     pub transcript: Vec<u8>,
+    /// The alert that cut the flight short (its description), when one came before
+    /// ServerHelloDone: the server chose a version and suite and then aborted.
+    #[serde(default)]
+    pub alert: Option<u8>,
 }
 
 /// What the server answered a ClientHello with.
@@ -303,8 +307,11 @@ impl FlightParser {
                     else {
                         return Err(FlightError::Malformed("alert"));
                     };
-                    if self.flight.is_some() {
+                    if let Some(f) = &mut self.flight {
                         // An alert after the hello ends the flight.
+                        if !f.done {
+                            f.alert = Some(description);
+                        }
                         self.done = true;
                         continue;
                     }
@@ -369,6 +376,7 @@ impl FlightParser {
                     done: false,
                     resumed: false,
                     transcript: whole,
+                    alert: None,
                 });
                 if tls13 {
                     self.done = true;

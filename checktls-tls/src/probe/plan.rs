@@ -28,8 +28,8 @@ use super::parse::{
 };
 use super::suites::{self, Authentication, GroupKind, KeyExchange, Mode};
 use super::{
-    Check, Checks, GroupsResult, Preference, ProbeReport, ServedChain, SuiteKeyExchange, Verdict,
-    VersionResult,
+    Check, Checks, Completion, GroupsResult, Preference, ProbeReport, ServedChain,
+    SuiteKeyExchange, Verdict, VersionResult,
 };
 use crate::version::{CipherSuite, NamedGroup, TlsVersion};
 
@@ -150,6 +150,10 @@ struct Chain {
     preference: Preference,
     reorder: Task,
     chain: Vec<Vec<u8>>,
+    /// A flight at this version came whole (ServerHelloDone, a resumption's CCS, SSLv2).
+    complete: bool,
+    /// A flight at this version was cut short after the ServerHello: why.
+    cut: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -930,6 +934,19 @@ impl Planner {
                 }
                 c.found.push(cipher);
                 c.offered.retain(|x| *x != cipher);
+                if version != TlsVersion::Tls13 {
+                    if f.done || f.resumed {
+                        c.complete = true;
+                    } else if c.cut.is_none() {
+                        c.cut = Some(match f.alert {
+                            Some(d) => format!(
+                                "the server sent the alert {d} ({}) after its ServerHello",
+                                alert_name(d)
+                            ),
+                            None => "the server stopped after its ServerHello".to_owned(),
+                        });
+                    }
+                }
                 if c.found.len() >= self.options.max_suites {
                     c.done = true;
                     c.truncated = !c.offered.is_empty();
@@ -944,6 +961,7 @@ impl Planner {
                 certificate,
             }) if version == TlsVersion::Ssl2 => {
                 c.ssl2 = ciphers;
+                c.complete = true;
                 c.chain = if certificate.is_empty() {
                     Vec::new()
                 } else {
@@ -1074,6 +1092,22 @@ impl Planner {
                     .then(|| "not probed: the connection bound was reached".to_owned())
             });
             r.truncated = c.truncated || (accepted && !c.done);
+            if accepted {
+                r.completion = if version != TlsVersion::Tls13 && c.complete {
+                    Completion::FlightComplete
+                } else {
+                    Completion::OfferedNotCompleted
+                };
+                r.not_completed = match (r.completion, &c.cut) {
+                    (Completion::FlightComplete, _) => None,
+                    (_, Some(why)) => Some(why.clone()),
+                    _ => Some(
+                        "TLS 1.3 is probed without a key share: the server's HelloRetryRequest \
+                         shows the version and suite, not a completed handshake"
+                            .to_owned(),
+                    ),
+                };
+            }
             if accepted
                 && version <= TlsVersion::Tls12
                 && !c.chain.is_empty()
