@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -51,15 +51,11 @@ impl Daemon {
             .stderr(log)
             .spawn()?;
         let mut me = Self { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline || matches!(me.child.try_wait(), Ok(Some(_))) {
-                return Err(failed(format!(
-                    "{cmd:?} did not listen on {addr}: {}",
-                    me.log()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        if !crate::wait_listening(addr, || matches!(me.child.try_wait(), Ok(Some(_)))) {
+            return Err(failed(format!(
+                "{cmd:?} did not listen on {addr}: {}",
+                me.log()
+            )));
         }
         Ok(me)
     }

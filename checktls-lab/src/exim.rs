@@ -23,7 +23,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -195,16 +195,12 @@ impl Exim {
             addr: config.addr,
             child,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect_timeout(&me.addr, Duration::from_millis(200)).is_err() {
-            if Instant::now() > deadline || matches!(me.child.try_wait(), Ok(Some(_))) {
-                return Err(failed(format!(
-                    "Exim did not listen on {}: {}",
-                    me.addr,
-                    me.log()
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        let addr = me.addr;
+        if !crate::wait_listening(addr, || matches!(me.child.try_wait(), Ok(Some(_)))) {
+            return Err(failed(format!(
+                "Exim did not listen on {addr}: {}",
+                me.log()
+            )));
         }
         Ok(me)
     }

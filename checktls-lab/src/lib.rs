@@ -71,3 +71,18 @@ pub enum Error {
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
+
+/// Waits until something accepts TCP connections on `addr`, as the harnesses of real servers
+/// (Postfix, Exim, OpenSMTPD, aiosmtpd) do after starting one: true when it does within 20 s,
+/// false when the time runs out or `exited()` says the server's process is gone.
+pub(crate) fn wait_listening(addr: std::net::SocketAddr, mut exited: impl FnMut() -> bool) -> bool {
+    use std::time::{Duration, Instant};
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if Instant::now() > deadline || exited() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    true
+}

@@ -19,7 +19,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -464,18 +464,12 @@ impl Postfix {
             addr,
             master_pid: None,
         };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Io(std::io::Error::other(format!(
-                    "Postfix did not listen on {addr}: {}",
-                    me.log()
-                ))));
-            }
-            std::thread::sleep(Duration::from_millis(100));
+        // `postfix start` daemonizes: no child of ours to watch, only the time.
+        if !crate::wait_listening(addr, || false) {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "Postfix did not listen on {addr}: {}",
+                me.log()
+            ))));
         }
         me.master_pid = std::fs::read_to_string(me.dir.join("queue/pid/master.pid"))
             .ok()
