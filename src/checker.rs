@@ -52,7 +52,7 @@ use crate::fetch::{self, FetchContext};
 use crate::judge::{self, JudgeContext};
 use crate::options::{ReceiverOptions, StopAfter};
 use crate::plan::HostPlan;
-use crate::politeness::AddressGroup;
+use crate::politeness::{AddressGroup, Ticket};
 use crate::probe::{self, AuthGate, HostProbe, ProbeKey};
 use crate::progress::{HostKey, HostObserver, Progress, ProgressSink};
 use crate::report::{Finding, HostReport, MtaStsReport, ReceiverReport, Severity};
@@ -554,7 +554,7 @@ impl Run {
                     out.push(Probed::Not);
                     continue;
                 }
-                let p = self.probe_once(plan, rcpt, deadline, progress).await;
+                let p = self.probe_once(plan, None, rcpt, deadline, progress).await;
                 answered = p.probe().is_some_and(HostProbe::answered);
                 out.push(p);
             }
@@ -586,7 +586,12 @@ impl Run {
                         let me = &me;
                         let rcpt = rcpt.as_deref();
                         let progress = progress.as_ref();
-                        async move { (i, me.probe_once(&plan, rcpt, deadline, progress).await) }
+                        async move {
+                            (
+                                i,
+                                me.probe_once(&plan, None, rcpt, deadline, progress).await,
+                            )
+                        }
                     })
                     .buffered(sessions)
                     .collect::<Vec<_>>()
@@ -604,14 +609,37 @@ impl Run {
         out
     }
 
+    /// A place in line at the plan's address (see [`Ticket`]), taken now: call it when the
+    /// plan is made, so names that share an address are probed in the plans' order whatever
+    /// order their tasks run in. `None` for a plan without an address.
+    pub(crate) fn ticket(&self, plan: &HostPlan) -> Option<Ticket> {
+        let address = SocketAddr::new(plan.address?, plan.port);
+        let group = {
+            let opts = &self.checker.inner.options;
+            let mut map = lock(&self.observed.groups);
+            Arc::clone(
+                map.entry(address)
+                    .or_insert_with(|| Arc::new(AddressGroup::new(opts.shared_address_sessions))),
+            )
+        };
+        Some(group.ticket())
+    }
+
+    /// Probes one plan (once per run: a second call for the same name, address and
+    /// recipient shares the first's probe). `ticket` is the plan's place in its address's
+    /// line, taken when the plan was made; `None` takes one now.
     pub(crate) async fn probe_once(
         &self,
         plan: &HostPlan,
+        ticket: Option<Ticket>,
         rcpt: Option<&str>,
         deadline: Deadline,
         progress: Option<&ProgressSink>,
     ) -> Probed {
         let Some(address) = plan.address else {
+            return Probed::Not;
+        };
+        let Some(mut ticket) = ticket.or_else(|| self.ticket(plan)) else {
             return Probed::Not;
         };
         let key = ProbeKey {
@@ -623,36 +651,42 @@ impl Run {
             let mut map = lock(&self.observed.probes);
             Arc::clone(map.entry(key.clone()).or_default())
         };
-        let work = cell.get_or_init(|| async {
-            let group =
-                {
-                    let opts = &self.checker.inner.options;
-                    let mut map = lock(&self.observed.groups);
-                    Arc::clone(map.entry(key.address).or_insert_with(|| {
-                        Arc::new(AddressGroup::new(opts.shared_address_sessions))
-                    }))
-                };
-            // Names that share the address take turns, in the order they asked (preference
-            // order within a target); the facts of another name are reused when SNI does not
-            // change what the server presents.
-            let _turn = group.turn().await;
-            let sni_fixed = self.checker.inner.options.sni.is_some();
-            if let Some(probe) = group.reusable(&key, sni_fixed) {
-                return Arc::new(probe);
+        // A call that finds the probe made returns it; any other waits for its place in line,
+        // even one that finds the probe being made (it then returns it when made): waiting on
+        // the cell outside the line would hold an earlier place while the one making the
+        // probe, with a later place, waits for it.
+        let work = async {
+            if let Some(made) = cell.get() {
+                return Arc::clone(made);
             }
-            let sem = self.checker.semaphore(address);
-            let probe = Arc::new(
-                self.probe_politely(&sem, plan, &key, deadline, progress)
-                    .await,
-            );
-            self.checker.release(address, sem);
-            group.learn(&key, &probe);
-            probe
-        });
+            // Names that share the address take turns, in the order their plans were made
+            // (preference order within a target); the facts of another name are reused when
+            // SNI does not change what the server presents.
+            ticket.turn().await;
+            let group = ticket.group();
+            let probe = cell
+                .get_or_init(|| async {
+                    let sni_fixed = self.checker.inner.options.sni.is_some();
+                    if let Some(probe) = group.reusable(&key, sni_fixed) {
+                        return Arc::new(probe);
+                    }
+                    let sem = self.checker.semaphore(address);
+                    let probe = Arc::new(
+                        self.probe_politely(&sem, plan, &key, deadline, progress)
+                            .await,
+                    );
+                    self.checker.release(address, sem);
+                    group.learn(&key, &probe);
+                    probe
+                })
+                .await;
+            Arc::clone(probe)
+        };
         let probed = match tokio::time::timeout_at(deadline, work).await {
-            Ok(p) => Probed::Done(Arc::clone(p)),
+            Ok(p) => Probed::Done(p),
             Err(_) => Probed::CutOff,
         };
+        drop(ticket);
         if let Some(p) = progress {
             p.send(Progress::HostDone {
                 host: host_key(plan),

@@ -1,6 +1,7 @@
 //! Politeness per address: the MX names that share an address and port are probed one at a
 //! time (at most [`shared_address_sessions`](crate::options::ReceiverOptions::shared_address_sessions),
-//! default 1), in the order they asked (preference order within a target), and the TLS facts
+//! default 1), in the order their plans were made (preference order within a target: each
+//! takes a [`Ticket`] when its plan is made, before its task first runs), and the TLS facts
 //! of one name are reused for the others when the server presents the same thing whatever
 //! the SNI; a busy answer backs off with a growing wait.
 //!
@@ -18,11 +19,11 @@
 //! is probed once per name. An SNI given in the options is the same for every name, so the
 //! facts of the first name serve all.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::Notify;
 
 use crate::probe::{HostProbe, ProbeKey};
 
@@ -65,23 +66,100 @@ enum Sni {
 
 /// The names of one run that share an address and port.
 pub(crate) struct AddressGroup {
-    turns: Semaphore,
+    sessions: usize,
+    line: Mutex<Line>,
+    changed: Notify,
     sni: Mutex<HashMap<Option<String>, Sni>>,
+}
+
+/// Who waits for a session at the address, and how many sessions are open.
+#[derive(Default)]
+struct Line {
+    next: u64,
+    waiting: BTreeSet<u64>,
+    running: usize,
+}
+
+/// A place in an address's line, taken when the plan is made (synchronously, so the order is
+/// the plans' order, not the order in which their tasks happen to be polled). Its turn comes
+/// when every ticket taken before it has had its turn (or was dropped) and a session is free;
+/// dropping it, waiting or running, gives the place up.
+pub(crate) struct Ticket {
+    group: Arc<AddressGroup>,
+    number: u64,
+    running: bool,
 }
 
 impl AddressGroup {
     pub(crate) fn new(sessions: usize) -> Self {
         Self {
-            turns: Semaphore::new(sessions.max(1)),
+            sessions: sessions.max(1),
+            line: Mutex::new(Line::default()),
+            changed: Notify::new(),
             sni: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Waits for this name's turn (first come, first served).
-    pub(crate) async fn turn(&self) -> Option<SemaphorePermit<'_>> {
-        self.turns.acquire().await.ok()
+    /// Takes the next place in line.
+    pub(crate) fn ticket(self: &Arc<Self>) -> Ticket {
+        let mut line = lock(&self.line);
+        let number = line.next;
+        line.next += 1;
+        line.waiting.insert(number);
+        Ticket {
+            group: Arc::clone(self),
+            number,
+            running: false,
+        }
+    }
+}
+
+impl Ticket {
+    /// The group the ticket is of.
+    pub(crate) fn group(&self) -> &AddressGroup {
+        &self.group
     }
 
+    /// Waits for this ticket's turn: first in line, and a session free.
+    pub(crate) async fn turn(&mut self) {
+        if self.running {
+            return;
+        }
+        loop {
+            let changed = self.group.changed.notified();
+            tokio::pin!(changed);
+            // Registered before the line is read, so a change in between is not missed.
+            changed.as_mut().enable();
+            {
+                let mut line = lock(&self.group.line);
+                if line.running < self.group.sessions && line.waiting.first() == Some(&self.number)
+                {
+                    line.waiting.remove(&self.number);
+                    line.running += 1;
+                    self.running = true;
+                    return;
+                }
+            }
+            changed.await;
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        {
+            let mut line = lock(&self.group.line);
+            if self.running {
+                line.running -= 1;
+            } else {
+                line.waiting.remove(&self.number);
+            }
+        }
+        self.group.changed.notify_waiters();
+    }
+}
+
+impl AddressGroup {
     /// Another name's probe to reuse for `key`, when SNI was shown to change nothing here
     /// (or is fixed by the options).
     pub(crate) fn reusable(&self, key: &ProbeKey, sni_fixed: bool) -> Option<HostProbe> {
@@ -152,6 +230,41 @@ pub(crate) fn back_off(attempt: u32, named: Option<Duration>) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tickets taken 0, 2, 3 whose tasks first run 3, 2, 0 still get their turns 0, 2, 3,
+    /// one at a time; ticket 1, dropped while waiting, lets the next go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn turns_follow_the_tickets_not_the_polls() {
+        let group = Arc::new(AddressGroup::new(1));
+        let tickets: Vec<Ticket> = (0..4).map(|_| group.ticket()).collect();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        let mut tickets = tickets.into_iter().enumerate().collect::<Vec<_>>();
+        // Ticket 1 is given up before its turn (as when another target's probe of the same
+        // name is already under way): until then, 2 and 3 wait behind it.
+        let (_, gone) = tickets.remove(1);
+        for (i, mut ticket) in tickets.into_iter().rev() {
+            let (order, open) = (Arc::clone(&order), Arc::clone(&open));
+            tasks.push(tokio::spawn(async move {
+                ticket.turn().await;
+                let now = open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                assert_eq!(now, 0, "two sessions at once");
+                lock(&order).push(i);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                open.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }));
+            // Let the later ticket's task run (and wait) before the earlier one starts.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(gone);
+        for t in tasks {
+            t.await.unwrap();
+        }
+        assert_eq!(*lock(&order), [0, 2, 3]);
+        let line = lock(&group.line);
+        assert!(line.waiting.is_empty() && line.running == 0);
+    }
 
     #[test]
     fn the_wait_grows_and_honours_the_reply() {

@@ -54,6 +54,8 @@ impl Prober {
         if !plan.probed() {
             return;
         }
+        // The place in line is taken here, in plan order, not when the task first runs.
+        let ticket = run.ticket(plan);
         let (run, plan, rcpt, deadline, progress) = (
             run.clone(),
             plan.clone(),
@@ -63,7 +65,7 @@ impl Prober {
         );
         self.tasks.spawn(async move {
             let probed = run
-                .probe_once(&plan, rcpt.as_deref(), deadline, progress.as_ref())
+                .probe_once(&plan, ticket, rcpt.as_deref(), deadline, progress.as_ref())
                 .await;
             (index, probed)
         });
