@@ -159,17 +159,35 @@ async fn a_relay_that_does_not_answer_is_a_temporary_failure() {
     );
 }
 
-/// The attachment of an mbox message whose Content-Disposition names `file`, decoded.
+/// The attachment named `file` of the first message in an mbox, as Python's `email` package
+/// (an independent MIME parser) decodes it, whatever transfer encoding was chosen; text line
+/// ends as LF.
 fn attachment(mbox: &str, file: &str) -> Option<Vec<u8>> {
-    let start = mbox.find(&format!("attachment; filename=\"{file}\""))?;
-    let body = &mbox[start..];
-    let body = &body[body.find("\n\n")? + 2..];
-    let b64: String = body
-        .lines()
-        .take_while(|l| !l.starts_with("--"))
-        .map(str::trim)
-        .collect();
-    Base64::decode_vec(&b64).ok()
+    use std::io::Write as _;
+    const PY: &str = r#"
+import sys, base64, email, email.policy
+m = email.message_from_bytes(sys.stdin.buffer.read(), policy=email.policy.default)
+for part in m.walk():
+    if part.get_filename() == sys.argv[1]:
+        print(base64.b64encode(part.get_payload(decode=True)).decode())
+        break
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", PY, file])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child.stdin.take()?.write_all(mbox.as_bytes()).ok()?;
+    let out = child.wait_with_output().ok()?;
+    let b64 = String::from_utf8(out.stdout).ok()?;
+    let bytes = Base64::decode_vec(b64.trim()).ok()?;
+    Some(
+        String::from_utf8(bytes)
+            .ok()?
+            .replace("\r\n", "\n")
+            .into_bytes(),
+    )
 }
 
 #[tokio::test]

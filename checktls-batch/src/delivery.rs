@@ -2,8 +2,9 @@
 //!
 //! ```text
 //!   pure:
-//!     compose(&MailParts) ─► RFC 5322 / MIME message (CRLF): results inline in the chosen
-//!                            format, the input XML (secrets redacted) attached
+//!     compose(&MailParts) ─► RFC 5322 / MIME message (CRLF, by mail-builder): results
+//!                            inline in the chosen format, the input XML (secrets redacted)
+//!                            attached
 //!     RetryPolicy::delay_before(attempt)   when to try a temporary failure again
 //!     result_file_name(batch, time, format)    "<batch>-20261122T120000Z.txt"
 //!
@@ -33,12 +34,16 @@
 //! let text = String::from_utf8(message).unwrap();
 //! assert!(text.contains("\r\n114 205.139.110.177\r\n"));
 //! assert!(text.contains("Content-Disposition: attachment; filename=\"batch.xml\""));
+//! assert!(text.lines().all(|l| l.len() <= 78));
 //! ```
 
-use std::fmt::Write as _;
 use std::time::Duration;
 
-use base64ct::{Base64, Encoding};
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::content_type::ContentType;
+use mail_builder::headers::date::Date;
+use mail_builder::mime::MimePart;
 use time::OffsetDateTime;
 
 use crate::model::Format;
@@ -125,98 +130,52 @@ pub struct MailParts {
     pub batch_name: String,
 }
 
-/// Composes a results message: `multipart/mixed` with the results inline (7bit when they are
-/// short ASCII lines, base64 otherwise) and the batch XML attached (base64). Lines end in
-/// CRLF; header values lose any CR or LF; a non-ASCII subject is RFC 2047 encoded.
+/// Composes a results message with `mail-builder`: `multipart/mixed` with the results inline
+/// and the batch XML attached, each in the transfer encoding that fits it (7bit, quoted-printable
+/// or base64); headers folded, a non-ASCII subject in RFC 2047 encoded words of at most 75
+/// characters. Lines end in CRLF. Header values lose any control character (no header
+/// injection through a subject or an address), and the Message-ID is derived from the content
+/// and the date, so the same parts give the same message.
 pub fn compose(parts: &MailParts) -> Vec<u8> {
-    let results = body_part(&parts.results);
-    let attachment = base64_lines(parts.batch_xml.as_bytes());
-    let boundary = boundary(parts, &results.1, &attachment);
-    let domain = parts
-        .from
-        .rsplit_once('@')
-        .map_or("checktls.invalid", |(_, d)| d);
-    let date = parts
-        .date
-        .format(&time::format_description::well_known::Rfc2822)
-        .unwrap_or_default();
-    let mut m = String::new();
-    let _ = write!(m, "From: {}\r\n", header_value(&parts.from));
-    let _ = write!(m, "To: {}\r\n", header_value(&parts.to.join(", ")));
-    let _ = write!(m, "Subject: {}\r\n", encoded_subject(&parts.subject));
-    let _ = write!(m, "Date: {date}\r\n");
-    let _ = write!(
-        m,
-        "Message-ID: <{}.{:016x}@{}>\r\n",
+    let from = header_value(&parts.from);
+    let domain = from.rsplit_once('@').map_or("checktls.invalid", |(_, d)| d);
+    let message_id = format!(
+        "{}.{:016x}@{}",
         parts.date.unix_timestamp(),
         fnv(&[
             parts.results.as_bytes(),
             parts.batch_xml.as_bytes(),
             parts.subject.as_bytes()
         ]),
-        header_value(domain)
+        domain_value(domain)
     );
-    m.push_str("MIME-Version: 1.0\r\n");
-    let _ = write!(
-        m,
-        "Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n"
+    let to: Vec<Address<'_>> = parts
+        .to
+        .iter()
+        .map(|a| Address::from(header_value(a)))
+        .collect();
+    let results = MimePart::new(
+        ContentType::new(parts.results_type).attribute("charset", "utf-8"),
+        parts.results.as_str(),
+    )
+    .header(
+        "Content-Disposition",
+        ContentType::new("inline").attribute("filename", file_name_value(&parts.results_name)),
     );
-    m.push_str("This is a MIME message: the results, then the batch that produced them.\r\n");
-    let _ = write!(m, "\r\n--{boundary}\r\n");
-    let _ = write!(m, "Content-Type: {}; charset=utf-8\r\n", parts.results_type);
-    let _ = write!(m, "Content-Transfer-Encoding: {}\r\n", results.0);
-    let _ = write!(
-        m,
-        "Content-Disposition: inline; filename=\"{}\"\r\n\r\n",
-        file_name_value(&parts.results_name)
-    );
-    m.push_str(&results.1);
-    let _ = write!(m, "\r\n--{boundary}\r\n");
-    m.push_str("Content-Type: application/xml; charset=utf-8\r\n");
-    m.push_str("Content-Transfer-Encoding: base64\r\n");
-    let _ = write!(
-        m,
-        "Content-Disposition: attachment; filename=\"{}\"\r\n\r\n",
-        file_name_value(&parts.batch_name)
-    );
-    m.push_str(&attachment);
-    let _ = write!(m, "\r\n--{boundary}--\r\n");
-    m.into_bytes()
-}
-
-/// The body's transfer encoding and its encoded text (CRLF lines, no final CRLF).
-fn body_part(text: &str) -> (&'static str, String) {
-    let plain = text.is_ascii()
-        && text
-            .lines()
-            .all(|l| l.len() <= 998 && !l.contains('\r') && !l.starts_with('.'));
-    if plain {
-        ("7bit", text.lines().collect::<Vec<_>>().join("\r\n"))
-    } else {
-        ("base64", base64_lines(text.as_bytes()))
-    }
-}
-
-fn base64_lines(bytes: &[u8]) -> String {
-    let encoded = Base64::encode_string(bytes);
-    encoded
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\r\n")
-}
-
-/// A boundary that occurs in neither part.
-fn boundary(parts: &MailParts, body: &str, attachment: &str) -> String {
-    let mut seed = fnv(&[body.as_bytes(), attachment.as_bytes()]);
-    loop {
-        let b = format!("=_checktls_batch_{seed:016x}");
-        if !body.contains(&b) && !attachment.contains(&b) && !parts.subject.contains(&b) {
-            return b;
-        }
-        seed = seed.wrapping_mul(0x0100_0000_01b3).wrapping_add(1);
-    }
+    let batch = MimePart::new(
+        ContentType::new("application/xml").attribute("charset", "utf-8"),
+        parts.batch_xml.as_str(),
+    )
+    .attachment(file_name_value(&parts.batch_name));
+    MessageBuilder::new()
+        .from(Address::from(from.clone()))
+        .to(Address::new_list(to))
+        .subject(header_value(&parts.subject))
+        .date(Date::new(parts.date.unix_timestamp()))
+        .message_id(message_id)
+        .body(MimePart::new("multipart/mixed", vec![results, batch]))
+        .write_to_vec()
+        .unwrap_or_default()
 }
 
 fn fnv(parts: &[&[u8]]) -> u64 {
@@ -231,9 +190,17 @@ fn fnv(parts: &[&[u8]]) -> u64 {
     h
 }
 
+/// A header value with every control character (CR and LF above all) made a space.
 fn header_value(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// The domain part of the Message-ID: letters, digits, dots and hyphens only.
+fn domain_value(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'))
         .collect()
 }
 
@@ -247,15 +214,6 @@ fn file_name_value(s: &str) -> String {
             }
         })
         .collect()
-}
-
-fn encoded_subject(s: &str) -> String {
-    let s = header_value(s);
-    if s.is_ascii() {
-        s
-    } else {
-        format!("=?utf-8?B?{}?=", Base64::encode_string(s.as_bytes()))
-    }
 }
 
 /// The file name of a results file: the batch name (letters, digits, `.`, `-`, `_`; at most

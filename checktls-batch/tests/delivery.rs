@@ -51,9 +51,15 @@ fn files(dir: &Path) -> Vec<String> {
     v
 }
 
-/// A parsed MIME part: headers (lower-case names) and decoded body.
+/// A MIME part as Python's `email` package (an independent parser, policy `default`) read it:
+/// its headers (lower-case names, encoded words decoded) and its decoded body.
 struct Part {
     headers: Vec<(String, String)>,
+    /// Media type, charset, disposition and file name as Python parsed them.
+    content_type: String,
+    charset: Option<String>,
+    disposition: Option<String>,
+    filename: Option<String>,
     body: Vec<u8>,
 }
 
@@ -66,52 +72,92 @@ impl Part {
     }
 }
 
-fn split_headers(text: &str) -> (Vec<(String, String)>, &str) {
-    let (head, body) = text.split_once("\r\n\r\n").unwrap();
-    let headers = head
-        .split("\r\n")
-        .map(|l| {
-            let (k, v) = l.split_once(": ").unwrap();
-            (k.to_ascii_lowercase(), v.to_owned())
-        })
-        .collect();
-    (headers, body)
-}
+/// Reads a message as Python's `email` parser does; panics on any defect it reports, on a bare
+/// CR or LF, and on a line longer than RFC 5322's 78 characters.
+const PY_PARSE: &str = r#"
+import sys, json, base64, email, email.policy
+raw = sys.stdin.buffer.read()
+m = email.message_from_bytes(raw, policy=email.policy.default)
+def hs(p):
+    return [[k.lower(), str(v)] for k, v in p.items()]
+def defects(p):
+    return [type(d).__name__ for d in p.defects] + [type(d).__name__ for h in p.values() for d in getattr(h, 'defects', ())]
+out = {"headers": hs(m), "defects": defects(m), "type": m.get_content_type(), "parts": []}
+for part in m.iter_parts():
+    out["parts"].append({
+        "headers": hs(part),
+        "defects": defects(part),
+        "type": part.get_content_type(),
+        "charset": part.get_param("charset"),
+        "disposition": part.get_content_disposition(),
+        "filename": part.get_filename(),
+        "body": base64.b64encode(part.get_payload(decode=True)).decode(),
+    })
+print(json.dumps(out))
+"#;
 
 fn parse_message(message: &[u8]) -> (Vec<(String, String)>, Vec<Part>) {
+    use std::io::Write as _;
     let text = std::str::from_utf8(message).unwrap();
     assert!(!text.replace("\r\n", "").contains('\n'), "bare LF");
     assert!(!text.replace("\r\n", "").contains('\r'), "bare CR");
-    let (headers, body) = split_headers(text);
-    let ctype = &headers.iter().find(|(k, _)| k == "content-type").unwrap().1;
-    let boundary = ctype
-        .split("boundary=\"")
-        .nth(1)
-        .unwrap()
-        .trim_end_matches('"');
-    let delimiter = format!("\r\n--{boundary}");
-    let mut parts = Vec::new();
-    let mut sections = body.split(&delimiter).skip(1);
-    for section in sections.by_ref() {
-        if section.starts_with("--") {
-            break;
-        }
-        let section = section.strip_prefix("\r\n").unwrap();
-        let (headers, raw) = split_headers(section);
-        let encoding = headers
-            .iter()
-            .find(|(k, _)| k == "content-transfer-encoding")
-            .unwrap()
-            .1
-            .clone();
-        let body = if encoding == "base64" {
-            Base64::decode_vec(&raw.replace("\r\n", "")).unwrap()
-        } else {
-            raw.replace("\r\n", "\n").into_bytes()
-        };
-        parts.push(Part { headers, body });
+    for line in text.split("\r\n") {
+        assert!(line.len() <= 78, "a line over 78 characters: {line}");
     }
-    (headers, parts)
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", PY_PARSE])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 (the independent MIME parser) runs");
+    child.stdin.take().unwrap().write_all(message).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python3 could not parse:\n{text}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let headers = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| {
+                (
+                    h[0].as_str().unwrap().to_owned(),
+                    h[1].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let no_defects = |v: &serde_json::Value| {
+        assert_eq!(
+            v["defects"],
+            serde_json::json!([]),
+            "Python saw defects in:\n{text}"
+        );
+    };
+    no_defects(&v);
+    assert_eq!(v["type"], "multipart/mixed");
+    let opt = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    let parts = v["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            no_defects(p);
+            Part {
+                headers: headers(p),
+                content_type: p["type"].as_str().unwrap().to_owned(),
+                charset: opt(&p["charset"]),
+                disposition: opt(&p["disposition"]),
+                filename: opt(&p["filename"]),
+                // Text: lines as lines, whatever the transfer encoding made of their ends.
+                body: String::from_utf8(Base64::decode_vec(p["body"].as_str().unwrap()).unwrap())
+                    .unwrap()
+                    .replace("\r\n", "\n")
+                    .into_bytes(),
+            }
+        })
+        .collect();
+    (headers(&v), parts)
 }
 
 fn parts(results: &str, subject: &str) -> MailParts {
@@ -149,42 +195,72 @@ fn the_message_has_the_results_inline_and_the_batch_attached() {
     assert_eq!(h("mime-version"), Some("1.0"));
     assert!(h("message-id").unwrap().ends_with("@example.com>"));
     assert_eq!(parts.len(), 2);
-    assert_eq!(
-        parts[0].header("content-type"),
-        Some("text/plain; charset=utf-8")
-    );
+    assert_eq!(parts[0].content_type, "text/plain");
+    assert_eq!(parts[0].charset.as_deref(), Some("utf-8"));
+    assert_eq!(parts[0].disposition.as_deref(), Some("inline"));
+    assert_eq!(parts[0].filename.as_deref(), Some("results.txt"));
     assert_eq!(parts[0].header("content-transfer-encoding"), Some("7bit"));
-    assert_eq!(parts[0].body, b"114 205.139.110.177\n114 207.211.30.221");
-    assert_eq!(
-        parts[1].header("content-disposition"),
-        Some("attachment; filename=\"weekly.xml\"")
-    );
+    assert_eq!(parts[0].body, b"114 205.139.110.177\n114 207.211.30.221\n");
+    assert_eq!(parts[1].content_type, "application/xml");
+    assert_eq!(parts[1].disposition.as_deref(), Some("attachment"));
+    assert_eq!(parts[1].filename.as_deref(), Some("weekly.xml"));
     assert_eq!(
         parts[1].body,
         b"<BatchTest TestType=\"receiver\">\n<Target>a.example</Target>\n</BatchTest>\n"
     );
+    // The same parts, the same message (the Message-ID comes from the content and date).
+    let again = compose(&self::parts(
+        "114 205.139.110.177\n114 207.211.30.221\n",
+        "Weekly results",
+    ));
+    assert_eq!(
+        String::from_utf8_lossy(&message)
+            .lines()
+            .find(|l| l.starts_with("Message-ID")),
+        String::from_utf8_lossy(&again)
+            .lines()
+            .find(|l| l.starts_with("Message-ID"))
+    );
 }
 
 #[test]
-fn non_ascii_results_are_base64_and_the_subject_is_encoded() {
+fn non_ascii_results_are_encoded_and_the_subject_cannot_inject_a_header() {
     let results = "114 bücher.example\n";
     let message = compose(&parts(results, "Résultats\r\nBcc: evil@example.com"));
     let (headers, parts) = parse_message(&message);
     let subject = &headers.iter().find(|(k, _)| k == "subject").unwrap().1;
-    assert!(subject.starts_with("=?utf-8?B?"), "{subject}");
+    assert_eq!(subject, "Résultats  Bcc: evil@example.com");
     assert!(!headers.iter().any(|(k, _)| k == "bcc"), "header injection");
-    let decoded = Base64::decode_vec(
-        subject
-            .trim_start_matches("=?utf-8?B?")
-            .trim_end_matches("?="),
-    )
-    .unwrap();
-    assert_eq!(
-        String::from_utf8(decoded).unwrap(),
-        "Résultats  Bcc: evil@example.com"
-    );
-    assert_eq!(parts[0].header("content-transfer-encoding"), Some("base64"));
+    let raw = String::from_utf8(message.clone()).unwrap();
+    assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
+    assert_ne!(parts[0].header("content-transfer-encoding"), Some("7bit"));
     assert_eq!(parts[0].body, results.as_bytes());
+}
+
+/// A long non-ASCII subject (the old hand-written encoder made one encoded word of any
+/// length): every encoded word is at most 75 characters (RFC 2047 section 2), the header is
+/// folded, and Python reads back the subject as given.
+#[test]
+fn a_long_subject_is_folded_into_short_encoded_words() {
+    let subject = "Résultats du lot hebdomadaire: ".repeat(8);
+    let message = compose(&parts("114 a.example\n", &subject));
+    let (headers, _) = parse_message(&message);
+    let got = &headers.iter().find(|(k, _)| k == "subject").unwrap().1;
+    assert_eq!(got.trim_end(), subject.trim_end());
+    let raw = String::from_utf8(message).unwrap();
+    let head = raw.split("\r\n\r\n").next().unwrap();
+    let words: Vec<&str> = head
+        .split(|c: char| c.is_whitespace())
+        .filter(|w| w.starts_with("=?"))
+        .collect();
+    assert!(words.len() > 1, "{head}");
+    for w in &words {
+        assert!(
+            w.len() <= 75,
+            "an encoded word of {} characters: {w}",
+            w.len()
+        );
+    }
 }
 
 #[test]
