@@ -81,6 +81,8 @@ struct Inner {
     global: Semaphore,
     /// Admission shared beyond this process (a fleet's leases), when given.
     gate: Option<Arc<dyn crate::fleet::AddressGate>>,
+    /// Certificate judgements by their inputs (a pure function's memo; see judge.rs).
+    certs: crate::judge::CertMemo,
 }
 
 /// Runs receiver tests. Cheap to clone; clones share the resolver, the trust anchors and the
@@ -169,6 +171,7 @@ impl CheckerBuilder {
                 per_address: Mutex::new(HashMap::new()),
                 global: Semaphore::new(concurrency),
                 gate: self.gate,
+                certs: crate::judge::CertMemo::default(),
                 options,
             }),
         })
@@ -417,6 +420,7 @@ impl Run {
             options: opts,
             trust: &inner.trust,
             now: self.checker.now(),
+            certs: &inner.certs,
         };
         let assessments: Vec<_> = plans
             .iter()

@@ -8,6 +8,8 @@
 //!               ─► host_report(): stages, TLS, certificate, DANE, MTA-STS, revocation, evidence
 //! ```
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::SystemTime;
 
 use rustls_pki_types::CertificateDer;
@@ -36,6 +38,66 @@ pub(crate) struct JudgeContext<'a> {
     pub(crate) options: &'a ReceiverOptions,
     pub(crate) trust: &'a TrustStore,
     pub(crate) now: SystemTime,
+    pub(crate) certs: &'a CertMemo,
+}
+
+/// Certificate judgements already made with this checker's trust anchors, by their inputs: the
+/// chain (its SHA-256), the expected name, the time in whole seconds (the granularity of the
+/// judgement's clock) and the expiry warning. [`evaluate`] is a pure function of these, so
+/// a hit is the judgement itself, not an observation carried over; a batch of addresses at a
+/// few MX hosts verifies each chain's signatures once per second instead of once per
+/// address. Bounded: emptied when full.
+#[derive(Default)]
+pub(crate) struct CertMemo {
+    made: Mutex<HashMap<CertKey, CertReport>>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CertKey {
+    chain: [u8; 32],
+    name: Option<String>,
+    now: u64,
+    expiry_warning_days: u32,
+}
+
+/// The most judgements a [`CertMemo`] holds.
+const CERT_MEMO_LIMIT: usize = 1024;
+
+impl CertMemo {
+    /// [`evaluate`], or the judgement it made before on the same inputs. The key holds every
+    /// field of the policy: one added to `CertPolicy` must be added here.
+    fn evaluate(&self, chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertReport {
+        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+        for c in chain {
+            h.update(&(c.len() as u64).to_be_bytes());
+            h.update(c.as_ref());
+        }
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(h.finish().as_ref());
+        let key = CertKey {
+            chain: digest,
+            name: policy.name.map(str::to_owned),
+            now: policy.now.as_secs(),
+            expiry_warning_days: policy.expiry_warning_days,
+        };
+        if let Some(made) = lock(&self.made).get(&key) {
+            return made.clone();
+        }
+        let report = evaluate(chain, policy);
+        let mut made = lock(&self.made);
+        if made.len() >= CERT_MEMO_LIMIT {
+            made.clear();
+        }
+        made.insert(key, report.clone());
+        report
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 /// What the pure judgements of a host's chain say, before any fetch.
@@ -109,7 +171,7 @@ pub(crate) fn assess(
         let expected = plan.expected_name(cx.options);
         let mut policy = CertPolicy::new(cx.trust, expected, unix(cx.now));
         policy.expiry_warning_days = cx.options.expiry_warning_days;
-        evaluate(&chain, &policy)
+        cx.certs.evaluate(&chain, &policy)
     });
     let dane = plan.tlsa.as_ref().map(|t| {
         let base = t.base.to_string();

@@ -861,3 +861,31 @@ async fn ksk_zsk_csk_and_nsec3_zones_validate() {
     let root = island.lookup_mx(&d("csk.test")).await.expect("answered");
     assert_eq!(root.proof, Proof::Indeterminate, "outside the anchor");
 }
+
+/// Twenty askers of one question at once share one resolution (and one validation), with the
+/// cache on; with it off, each resolves its own.
+#[tokio::test]
+async fn concurrent_askers_of_one_question_share_its_answer() {
+    let lab = lab().start().await.expect("lab starts");
+    for (cache, expected) in [(true, 1), (false, 20)] {
+        let mut o = options(&lab);
+        o.cache = cache;
+        let r = Resolver::new(o).await.expect("resolver builds");
+        let before = r.questions_resolved();
+        let name = d("example.test");
+        let answers = futures_util::future::join_all((0..20).map(|_| r.lookup_mx(&name))).await;
+        for a in &answers {
+            let a = a.as_ref().expect("answered");
+            assert_eq!(a.proof, Proof::Secure);
+            assert_eq!(a.records().len(), 2);
+        }
+        assert_eq!(
+            r.questions_resolved() - before,
+            expected,
+            "cache {cache}: questions resolved"
+        );
+        // Asked again, with the cache on: from the cache.
+        r.lookup_mx(&d("example.test")).await.expect("answered");
+        assert_eq!(r.questions_resolved() - before, if cache { 1 } else { 21 });
+    }
+}

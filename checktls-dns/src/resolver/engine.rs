@@ -186,7 +186,16 @@ pub(crate) struct Engine {
     anchors: TrustAnchors,
     pub(crate) options: ResolverOptions,
     cache: Option<Mutex<HashMap<(DomainName, RecordType), CacheEntry>>>,
+    /// With the cache on: the questions being asked, so that concurrent askers of the same
+    /// question share one answer (and one validation) instead of each validating its own.
+    flights: Mutex<HashMap<(DomainName, RecordType), Flight>>,
+    /// Questions resolved upstream (see [`Engine::resolved`]).
+    resolved: std::sync::atomic::AtomicU64,
 }
+
+/// One question in flight: filled once, by whichever asker runs first (another takes over if
+/// that one is dropped).
+type Flight = Arc<tokio::sync::OnceCell<Result<Raw, Error>>>;
 
 impl Engine {
     pub(crate) async fn new(options: ResolverOptions) -> Result<Self, Error> {
@@ -253,6 +262,8 @@ impl Engine {
             validating,
             anchors,
             cache: options.cache.then(|| Mutex::new(HashMap::new())),
+            flights: Mutex::new(HashMap::new()),
+            resolved: std::sync::atomic::AtomicU64::new(0),
             options,
         })
     }
@@ -308,17 +319,33 @@ impl Engine {
     /// One question, its CNAME chain followed, its proof computed.
     pub(crate) async fn resolve(&self, name: &DomainName, rtype: RecordType) -> Result<Raw, Error> {
         let key = (name.clone(), rtype);
-        if let Some(cache) = &self.cache {
-            let now = Instant::now();
-            if let Ok(map) = cache.lock()
-                && let Some(e) = map.get(&key)
-                && e.until > now
-            {
-                return Ok(e.raw.clone());
-            }
+        let Some(cache) = &self.cache else {
+            return self.resolve_uncached(name, rtype).await;
+        };
+        if let Ok(map) = cache.lock()
+            && let Some(e) = map.get(&key)
+            && e.until > Instant::now()
+        {
+            return Ok(e.raw.clone());
         }
-        let raw = self.resolve_uncached(name, rtype).await?;
-        if let Some(cache) = &self.cache {
+        // Concurrent askers of one question share its flight: one question, one validation.
+        let flight = match self.flights.lock() {
+            Ok(mut map) => Arc::clone(map.entry(key.clone()).or_default()),
+            Err(_) => Flight::default(),
+        };
+        let result = flight
+            .get_or_init(|| self.resolve_uncached(name, rtype))
+            .await
+            .clone();
+        // The first asker back keeps the answer, then lands the flight (in that order, so a
+        // new asker finds one or the other).
+        let Ok(mut flights) = self.flights.lock() else {
+            return result;
+        };
+        if !flights.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+            return result;
+        }
+        if let Ok(raw) = &result {
             let ttl = raw.ttl.unwrap_or(NEGATIVE_TTL).min(MAX_TTL);
             if ttl > 0
                 && let Ok(mut map) = cache.lock()
@@ -327,7 +354,7 @@ impl Engine {
                     map.clear();
                 }
                 map.insert(
-                    key,
+                    key.clone(),
                     CacheEntry {
                         until: Instant::now() + Duration::from_secs(u64::from(ttl)),
                         raw: raw.clone(),
@@ -335,10 +362,18 @@ impl Engine {
                 );
             }
         }
-        Ok(raw)
+        flights.remove(&key);
+        result
+    }
+
+    /// Questions resolved upstream so far.
+    pub(crate) fn resolved(&self) -> u64 {
+        self.resolved.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     async fn resolve_uncached(&self, name: &DomainName, rtype: RecordType) -> Result<Raw, Error> {
+        self.resolved
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let query = Query::new(name.clone(), rtype);
         let htype = to_htype(rtype);
         let mut current = to_name(name)?;
