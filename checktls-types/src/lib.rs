@@ -17,10 +17,16 @@
 //! assert_eq!(f.code, "smtp.no_starttls");
 //! ```
 //!
-//! No features.
+//! # Features
+//!
+//! - `schema` (off): `schemars::JsonSchema` on every type here that reports hold, and the
+//!   [`schema`] module's pieces for fields written in another form than their type's (the
+//!   checktls crates' own `schema` features turn it on).
 
 mod finding;
 mod key;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod secret;
 mod stage;
 mod version;
