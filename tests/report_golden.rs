@@ -3,7 +3,8 @@
 //! certificates and dates) is replaced by placeholders before the comparison.
 //!
 //! Every report also reads back from its JSON (serde) as an equal report, and its JSON, as
-//! serde writes it and at each level rendered here, is valid against the report's JSON Schema,
+//! serde writes it and at each level rendered here, is valid against the report's JSON Schema
+//! (so are the reports of a second pass with AssureTLS, the full prober and raw traffic on),
 //! `schema/report.schema.json` (checked with boon, a validator independent of schemars, which
 //! makes the schema from the types: `checktls::output::json_schema()`). The checked-in schema is
 //! held to what the types make, like the golden files.
@@ -239,27 +240,37 @@ fn the_schema_refuses_what_is_never_written() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn lab_reports_match_their_golden_files() {
-    let lab = Scenario::start().await.expect("lab");
+/// A checker of the lab; with `every_part`, also AssureTLS, the full prober and raw traffic.
+async fn lab_checker(lab: &Scenario, every_part: bool) -> Checker {
     let mut opts = ReceiverOptions::default();
     opts.port = Some(lab.smtp_port());
     opts.timeout = Duration::from_secs(5);
     opts.resolver.nameservers = vec![lab.dns_addr()];
     opts.resolver.dnssec_anchors = Some(lab.trust_anchor().to_owned());
     opts.allow_non_global = true; // the lab lives on loopback
+    if every_part {
+        opts.assure_tls = true;
+        opts.ssl_probe = true;
+        opts.record_raw = true;
+    }
     let mut trust = TrustStore::empty();
     trust.add_der(lab.root_ca().clone()).expect("root");
     let mut routes = StaticConnector::new().allowing_non_global();
     for (h, a) in lab.https_routes() {
         routes.insert(h, *a);
     }
-    let checker = Checker::builder(opts)
+    Checker::builder(opts)
         .trust(trust)
         .https_connector(Arc::new(routes))
         .build()
         .await
-        .expect("checker");
+        .expect("checker")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lab_reports_match_their_golden_files() {
+    let lab = Scenario::start().await.expect("lab");
+    let checker = lab_checker(&lab, false).await;
     let bless = std::env::var_os("CHECKTLS_BLESS").is_some();
     let dir = golden_dir();
     if bless {
@@ -310,9 +321,27 @@ async fn lab_reports_match_their_golden_files() {
             }
         }
     }
+    // The parts the golden reports leave out (AssureTLS, the full prober, raw traffic), at
+    // the levels that show them.
+    let checker = lab_checker(&lab, true).await;
+    for d in lab.domains() {
+        let target: Target = format!("postmaster@{}", d.domain).parse().expect("target");
+        let report = checker.check(&target).await.expect("report");
+        let mut written = vec![("serde", serde_json::to_string(&report).expect("serialise"))];
+        for level in [Level::SslDetail, Level::Debug, Level::SslProbe] {
+            written.push((level.name(), render(&report, level, Format::Json)));
+        }
+        for (how, text) in written {
+            let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+            if let Some(why) = validator.violations(&value, "") {
+                invalid.push(format!("{} (every part, {how}): {why}", d.domain));
+            }
+            validated += 1;
+        }
+    }
     assert!(invalid.is_empty(), "{}", invalid.join("\n\n"));
     assert!(
-        validated >= 3 * lab.domains().len(),
+        validated >= 7 * lab.domains().len(),
         "{validated} reports validated"
     );
     eprintln!(
