@@ -4,11 +4,11 @@
 //!   ReceiverReport and every type in it ── #[derive(JsonSchema)] (feature "schema")
 //!     └─ schemars, serialize contract (what is written, not all that reads back)
 //!          ├─ the fields a level leaves out are not required   (LEFT_OUT_BY_LEVELS)
-//!          └─ every object closed: no property but those listed
+//!          └─ every object closed: no property but those listed (close_objects)
 //!             ─► schema/report.schema.json   (checked by tests/report_golden.rs)
 //! ```
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::report::ReceiverReport;
 
@@ -20,9 +20,6 @@ const LEFT_OUT_BY_LEVELS: [(&str, &str); 2] = [
     // Below `certdetail`.
     ("CertSummary", "pem"),
 ];
-
-/// The keywords whose subschemas describe the same instance as their parent.
-const IN_PLACE: [&str; 3] = ["allOf", "anyOf", "oneOf"];
 
 /// The JSON Schema (draft 2020-12) of the JSON that `checktls receiver --format json` and
 /// [`render`](super::render) with [`Format::Json`](super::Format::Json) write, at any level.
@@ -52,52 +49,6 @@ pub fn json_schema() -> schemars::Schema {
             }
         }
     }
-    if let Some(root) = schema.as_object_mut() {
-        close_object(root, false);
-    }
+    checktls_types::schema::close_objects(&mut schema);
     schema
-}
-
-/// Closes every object schema under `schema`: `additionalProperties: false`, or
-/// `unevaluatedProperties: false` where subschemas (`$ref`, `allOf`, `oneOf`, `anyOf`) add
-/// properties of the same object. A subschema in place of an object schema is left open: its
-/// parent closes it, seeing the properties of both.
-fn close(schema: &mut Value, under_object: bool) {
-    if let Some(obj) = schema.as_object_mut() {
-        close_object(obj, under_object);
-    }
-}
-
-fn close_object(obj: &mut Map<String, Value>, under_object: bool) {
-    let object = obj.contains_key("properties");
-    if object && !under_object && !obj.contains_key("additionalProperties") {
-        let composed = obj.contains_key("$ref") || IN_PLACE.iter().any(|k| obj.contains_key(*k));
-        let key = if composed {
-            "unevaluatedProperties"
-        } else {
-            "additionalProperties"
-        };
-        obj.insert(key.to_owned(), Value::Bool(false));
-    }
-    for (key, value) in obj.iter_mut() {
-        match key.as_str() {
-            k if IN_PLACE.contains(&k) => {
-                for sub in value.as_array_mut().into_iter().flatten() {
-                    close(sub, object || under_object);
-                }
-            }
-            "properties" | "$defs" | "patternProperties" => {
-                for sub in value.as_object_mut().into_iter().flat_map(Map::values_mut) {
-                    close(sub, false);
-                }
-            }
-            "items" | "additionalProperties" | "not" => close(value, false),
-            "prefixItems" => {
-                for sub in value.as_array_mut().into_iter().flatten() {
-                    close(sub, false);
-                }
-            }
-            _ => {}
-        }
-    }
 }
