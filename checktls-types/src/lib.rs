@@ -20,8 +20,9 @@
 //! # Features
 //!
 //! - `schema` (off): `schemars::JsonSchema` on every type here that reports hold, and the
-//!   [`schema`] module's pieces for fields written in another form than their type's (the
-//!   checktls crates' own `schema` features turn it on).
+//!   `schema` module: pieces for fields written in another form than their type's, and
+//!   `close_objects` for generated schemas (the checktls crates' own `schema` features turn it
+//!   on).
 
 mod finding;
 mod key;
