@@ -8,6 +8,8 @@
 //!   Format: text | json (the serde form of ReceiverReport) | xml (<CheckTLS> … </CheckTLS>)
 //! ```
 //!
+//! The JSON's schema is `schema/report.schema.json` (`json_schema()`, feature `schema`).
+//!
 //! ```no_run
 //! # async fn run(report: checktls::ReceiverReport) {
 //! use checktls::output::{render, Format, Level};
@@ -24,6 +26,11 @@ use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 
 use crate::report::{HostReport, ReceiverReport};
 use crate::smtp::Stage;
+
+#[cfg(feature = "schema")]
+mod schema;
+#[cfg(feature = "schema")]
+pub use schema::json_schema;
 
 /// How much to show (CheckTLS's output levels).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -15,7 +15,8 @@
 //! ```
 //!
 //! The JSON form of this type (serde) is the documented schema of `checktls receiver --format
-//! json`; its field names are stable.
+//! json`; its field names are stable. Its JSON Schema is `schema/report.schema.json`, made from
+//! these types by `output::json_schema()` (feature `schema`).
 
 use std::net::IpAddr;
 
@@ -35,6 +36,7 @@ pub(crate) fn reported(f: &Finding) -> Finding {
 
 /// The receiver test's report of one target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ReceiverReport {
     /// The target as tested.
@@ -85,6 +87,7 @@ impl ReceiverReport {
 
 /// One stage of one host: passed or failed, and how long it took.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct StageView {
     /// The stage: `answer`, `connect`, `ehlo`, `tls_offered`, `cert`, `secure`, `mail_from`,
@@ -98,6 +101,7 @@ pub struct StageView {
 
 /// How a host's TLS facts were learnt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum TlsSource {
@@ -119,6 +123,7 @@ impl TlsSource {
 
 /// The TLS session of a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TlsView {
     /// `TLSv1.3`, `TLSv1.2`, `TLSv1.1`, `TLSv1`, `SSLv3`.
@@ -141,6 +146,7 @@ pub use crate::tls::cert::CertSummary as CertSummaryView;
 
 /// The judgement of a host's certificate chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct CertificateView {
     /// The chain leads to a trust anchor (dates apart).
@@ -167,6 +173,7 @@ pub struct CertificateView {
 
 /// DANE's verdict for a host, as the report states it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum DaneState {
@@ -218,6 +225,7 @@ impl From<&crate::tls::dane::DaneStatus> for DaneState {
 
 /// DANE for a host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct DaneView {
     /// The verdict.
@@ -235,6 +243,7 @@ pub struct DaneView {
 
 /// The MTA-STS policy of the domain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct MtaStsReport {
     /// The TXT id, if the record was found.
@@ -253,6 +262,7 @@ pub struct MtaStsReport {
 
 /// MTA-STS as it applies to one host.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct HostMtaSts {
     /// Whether the domain has a valid policy.
@@ -267,6 +277,7 @@ pub struct HostMtaSts {
 
 /// What a domain's MTA-STS policy means for mail to one host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MtaStsVerdict {
@@ -309,6 +320,7 @@ impl From<crate::tls::mta_sts::HostEffect> for MtaStsVerdict {
 
 /// The revocation verdict of a leaf, as the report states it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum RevocationState {
@@ -352,6 +364,7 @@ impl From<&crate::tls::revocation::RevocationStatus> for RevocationState {
 
 /// Revocation of the leaf.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct RevocationView {
     /// The verdict.
@@ -364,6 +377,7 @@ pub struct RevocationView {
 
 /// One MX address tested.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct HostReport {
     /// The MX host name (or the address, for an address target).

@@ -138,6 +138,25 @@ impl<'de> serde::Deserialize<'de> for Target {
     }
 }
 
+/// A string in the target grammar (`user@example.com[mx.example.net:2525]`).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for Target {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Target".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "checktls::Target".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "What was tested: `user@example.com`, `example.com`, either with a given host (`user@example.com[mx.example.net:2525]`), or an address (`192.0.2.7`, `[2001:db8::7]:587`).",
+            "type": "string",
+        })
+    }
+}
+
 impl FromStr for Target {
     type Err = TargetError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {

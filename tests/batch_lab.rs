@@ -1,5 +1,10 @@
 //! Batches end to end on the embedded lab: the receiver test as the batch executor, over real
 //! signed DNS, real SMTP receivers and real TLS on loopback.
+//!
+//! The results' JSON (`json` format) is valid against its checked-in JSON Schema,
+//! `checktls-batch/schema/results.schema.json`, which is held to what the types make
+//! (`checktls::batch::format::json_schema()`; bless with `CHECKTLS_BLESS=1 cargo test --test
+//! batch_lab`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,4 +182,105 @@ async fn an_unreadable_target_is_not_tested_and_nothing_tested_is_status_3() {
     let r = result.targets[0].runs[0].report().expect("tested");
     assert!(!r.answered());
     assert_eq!(r.score, 50);
+}
+
+fn results_schema_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("checktls-batch/schema/results.schema.json")
+}
+
+#[test]
+fn the_checked_in_results_schema_is_what_the_types_make() {
+    let mut text =
+        serde_json::to_string_pretty(&checktls::batch::format::json_schema()).expect("json");
+    text.push('\n');
+    let path = results_schema_path();
+    if std::env::var_os("CHECKTLS_BLESS").is_some() {
+        std::fs::write(&path, &text).expect("write");
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (bless first)", path.display()));
+    assert!(
+        want == text,
+        "{} is not what the types make (bless it)",
+        path.display()
+    );
+}
+
+#[tokio::test]
+async fn the_results_of_every_lab_domain_are_valid_against_the_results_schema() {
+    let lab = Scenario::start().await.expect("lab");
+    let targets: String = lab
+        .domains()
+        .iter()
+        .map(|d| format!("<Target>{}</Target>", d.domain))
+        .collect();
+    // And one that cannot be tested.
+    let xml = format!(
+        r#"<BatchTest TestType="receiver">{targets}<Target Host="mx..test">tls13.test</Target>
+        <Total Function="average"/></BatchTest>"#
+    );
+    let result = run_batch(&lab, &xml).await;
+    let text = render(&result, Format::Json, &Selection::all());
+    let results: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(results_schema_path()).expect("the checked-in schema"),
+    )
+    .expect("schema is JSON");
+    let mut compiler = boon::Compiler::new();
+    compiler.set_default_draft(boon::Draft::V2020_12);
+    compiler
+        .add_resource("urn:checktls:results.schema.json", schema)
+        .expect("resource");
+    let mut schemas = boon::Schemas::new();
+    let index = compiler
+        .compile("urn:checktls:results.schema.json", &mut schemas)
+        .unwrap_or_else(|e| panic!("the schema does not compile: {e:#}"));
+    if let Err(e) = schemas.validate(&results, index) {
+        panic!("the lab's results are not valid against the schema: {e}");
+    }
+    let outcomes: Vec<&str> = results["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|r| r["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes.len(), lab.domains().len() + 1);
+    assert!(outcomes.contains(&"tested") && outcomes.contains(&"not_tested"));
+    assert!(results.get("total").is_some());
+    // The same results, broken, are not.
+    for (what, at, with) in [
+        (
+            "an unknown outcome",
+            "/results/0/outcome",
+            Some(serde_json::json!("skipped")),
+        ),
+        ("no run number", "/results/0/run", None),
+        (
+            "a misspelt field",
+            "/results/0/mx/0/tls_versoin",
+            Some(serde_json::json!("TLSv1.3")),
+        ),
+        (
+            "an unknown stage",
+            "/results/0/mx/0/stages/0/stage",
+            Some(serde_json::json!("helo")),
+        ),
+    ] {
+        let mut value = results.clone();
+        let (parent, key) = at.rsplit_once('/').expect("pointer");
+        let obj = value
+            .pointer_mut(parent)
+            .and_then(|p| p.as_object_mut())
+            .expect("parent");
+        match with {
+            Some(w) => obj.insert(key.to_owned(), w),
+            None => obj.remove(key),
+        };
+        assert!(
+            schemas.validate(&value, index).is_err(),
+            "results with {what} ({at}) are valid against the schema"
+        );
+    }
 }

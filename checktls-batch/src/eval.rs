@@ -71,6 +71,7 @@ pub struct TargetResult {
 
 /// The Total: one number for the batch, and whether it passes.
 #[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TotalVerdict {
     /// How the grades are rolled up.

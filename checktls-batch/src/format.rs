@@ -14,7 +14,8 @@
 //! A target that could not be tested keeps its line: `- example.com (not tested: why)` in
 //! text, an empty grade in csv and pager, `<NotTested>` in XML. When the batch has a
 //! `<Total>`, every format ends with it. OnlyNode/OnlyField ([`Selection`]) trim the XML and
-//! JSON results; each result keeps its target so it can still be told apart.
+//! JSON results; each result keeps its target so it can still be told apart. The JSON's schema
+//! is `schema/results.schema.json` beside this crate (`json_schema()`, feature `schema`).
 //!
 //! ```
 //! use checktls_batch::eval::BatchResult;
@@ -34,6 +35,11 @@ use serde_json::json;
 use crate::eval::{BatchResult, Line, TotalVerdict};
 use crate::model::{Format, Selection};
 use crate::report::{MxRow, Outcome, Stage, TargetReport, TlsVersion};
+
+#[cfg(feature = "schema")]
+mod schema;
+#[cfg(feature = "schema")]
+pub use schema::json_schema;
 
 /// Renders the lines shown of a batch result in a format, trimmed by a selection.
 pub fn render(result: &BatchResult, format: Format, selection: &Selection) -> String {

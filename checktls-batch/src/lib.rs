@@ -50,6 +50,9 @@
 //!   queue and workers ([`fleet`]), and the monitor service (hyper).
 //! - `postgres` (default): the PostgreSQL history store (tokio-postgres, deadpool-postgres),
 //!   for workers on many machines.
+//! - `schema` (off): `schemars::JsonSchema` on the results (outcomes, reports, the Total) and
+//!   `format::json_schema()`, the schema of the `json` format, checked in as
+//!   `schema/results.schema.json` beside `schema/BatchTest.xsd`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod delivery;

@@ -41,6 +41,7 @@ pub const EXTENSION_NAMESPACE: &str = "urn:checktls-rs:batch:1";
 
 /// What kind of test every target gets (`TestType`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum TestType {
@@ -496,6 +497,7 @@ impl Function {
 
 /// A comparison (`Test`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Test {
@@ -634,6 +636,7 @@ impl Suppress {
 
 /// How `<Total>` rolls the grades up.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum TotalFunction {

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 
 /// The result of one test of one target.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case", tag = "outcome")]
 #[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Outcome {
@@ -63,6 +64,7 @@ impl Outcome {
 
 /// Why a test could not be carried out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct NotTested {
     /// A sentence (never a secret).
@@ -71,6 +73,7 @@ pub struct NotTested {
 
 /// The batch-side summary of one receiver test.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 #[non_exhaustive]
 pub struct TargetReport {
@@ -119,6 +122,7 @@ pub use checktls_types::{Finding, Severity};
 
 /// One MX address tested.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 #[non_exhaustive]
 pub struct MxRow {
@@ -190,6 +194,7 @@ impl MxRow {
 
 /// One stage of one host.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct StageRow {
     /// Which stage.
@@ -202,6 +207,7 @@ pub struct StageRow {
 
 /// The certificate of one host, summarised.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(default)]
 #[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct CertRow {

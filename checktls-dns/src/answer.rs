@@ -10,6 +10,7 @@ use crate::{DomainName, Proof};
 /// The record types this crate asks for.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub enum RecordType {
     /// IPv4 address.
     A,
@@ -72,6 +73,7 @@ impl fmt::Display for RecordType {
 
 /// A question: a name and a type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(clippy::exhaustive_structs)] // a question is a name and a type
 pub struct Query {
     /// The name asked about.
@@ -97,6 +99,7 @@ impl fmt::Display for Query {
 /// One CNAME followed on the way to an answer.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CnameHop {
     /// The alias.
     pub from: DomainName,
@@ -116,6 +119,8 @@ impl CnameHop {
 /// What a lookup found at the end of its CNAME chain.
 #[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Outcome_{T}"))]
 #[serde(tag = "outcome", content = "records", rename_all = "snake_case")]
 pub enum Outcome<T> {
     /// One or more records of the asked type.
@@ -132,6 +137,8 @@ pub enum Outcome<T> {
 /// an answer is only as secure as its least secure step (RFC 7672 §2.1.1).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Answer_{T}"))]
 pub struct Answer<T> {
     /// The question as asked.
     pub query: Query,
@@ -202,6 +209,7 @@ impl<T> Answer<T> {
 /// A TXT record: its character-strings, decoded lossily as UTF-8.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TxtRecord {
     /// The character-strings as published (each at most 255 octets on the wire).
     pub strings: Vec<String>,

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::{Answer, CnameHop, TxtRecord};
 use crate::finding::Finding;
+#[cfg(feature = "schema")]
+use crate::lookup::Read;
 use crate::mx::{MxKind, MxRecord};
 use crate::records::Parsed;
 use crate::records::bimi::BimiRecord;
@@ -47,16 +49,19 @@ impl IpChoice {
 /// The addresses of one host: its A and AAAA answers (`None` when not asked for).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HostAddresses {
     /// The host name as given (the MX exchange).
     pub host: DomainName,
     /// The A answer, if asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Read<Answer<Ipv4Addr>>"))]
     pub ipv4: Option<Result<Answer<Ipv4Addr>, Error>>,
     /// The AAAA answer, if asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Read<Answer<Ipv6Addr>>"))]
     pub ipv6: Option<Result<Answer<Ipv6Addr>, Error>>,
 }
 
@@ -129,6 +134,7 @@ impl HostAddresses {
 /// One MX host with its addresses.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MxHost {
     /// The MX record (preference 0 and the domain itself for an implicit MX).
     pub record: MxRecord,
@@ -141,6 +147,7 @@ pub struct MxHost {
 /// A domain's MX set: the answer, its kind, and the selected hosts with their addresses.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MxSet {
     /// The domain asked about.
     pub domain: DomainName,
@@ -160,6 +167,7 @@ pub struct MxSet {
 /// expanded name first when the address chain is secure, then at the MX host name.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TlsaLookup {
     /// The MX host.
     pub host: DomainName,
@@ -202,6 +210,7 @@ impl TlsaLookup {
 /// ```
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DaneApplicability {
     /// The proof of the host's address records (the weakest of the A and AAAA answers).
     pub addresses: Proof,
@@ -214,6 +223,7 @@ pub struct DaneApplicability {
 /// Why DANE applies to a host or not, first reason first.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DaneVerdict {
     /// Secure addresses and a secure, non-empty TLSA RRset: DANE applies.
@@ -267,6 +277,7 @@ impl DaneVerdict {
 /// PTR records of an address and whether they lead back to it (forward-confirmed reverse DNS).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReverseDns {
     /// The address.
     pub address: IpAddr,
@@ -281,11 +292,13 @@ pub struct ReverseDns {
 /// The forward lookup of one PTR name.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ForwardCheck {
     /// The PTR name.
     pub name: DomainName,
     /// The addresses found (of the family of the address checked).
     #[serde(with = "crate::lookup")]
+    #[cfg_attr(feature = "schema", schemars(with = "Read<Answer<IpAddr>>"))]
     pub result: Result<Answer<IpAddr>, Error>,
     /// Whether they include the address.
     pub matches: bool,
@@ -294,6 +307,8 @@ pub struct ForwardCheck {
 /// A TXT lookup and the record parsed from it.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "TxtCheck_{T}"))]
 pub struct TxtCheck<T> {
     /// The TXT answer.
     pub answer: Answer<TxtRecord>,
@@ -304,6 +319,7 @@ pub struct TxtCheck<T> {
 /// A domain's SPF record and its recursive lookup count.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpfCheck {
     /// The TXT answer at the domain.
     pub answer: Answer<TxtRecord>,
@@ -316,6 +332,7 @@ pub struct SpfCheck {
 /// A domain's DMARC policy: looked up at the domain, then at its organisational domain.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DmarcCheck {
     /// The domain asked about.
     pub domain: DomainName,
@@ -336,11 +353,13 @@ pub struct DmarcCheck {
 /// One external report destination's authorisation (RFC 7489 §7.1).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExternalCheck {
     /// The destination.
     pub destination: ExternalDestination,
     /// The TXT answer at its verification name.
     #[serde(with = "crate::lookup")]
+    #[cfg_attr(feature = "schema", schemars(with = "Read<Answer<TxtRecord>>"))]
     pub answer: Result<Answer<TxtRecord>, Error>,
     /// Whether a `v=DMARC1` record there authorises the destination.
     pub authorised: bool,
@@ -349,6 +368,7 @@ pub struct ExternalCheck {
 /// A BIMI record: looked up at `<selector>._bimi.<domain>`, then at the organisational domain.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BimiCheck {
     /// The selector (`default` unless a message names another).
     pub selector: String,
@@ -363,6 +383,7 @@ pub struct BimiCheck {
 /// One DKIM selector's key record.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DkimCheck {
     /// The selector.
     pub selector: String,
@@ -370,6 +391,7 @@ pub struct DkimCheck {
     pub requested: bool,
     /// The lookup and the key parsed from it.
     #[serde(with = "crate::lookup")]
+    #[cfg_attr(feature = "schema", schemars(with = "Read<TxtCheck<DkimKey>>"))]
     pub result: Result<TxtCheck<DkimKey>, Error>,
 }
 
@@ -413,20 +435,24 @@ pub const COMMON_DKIM_SELECTORS: &[&str] = &[
 /// TLSA and reverse DNS of one selected MX host.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct HostDiscovery {
     /// The host.
     pub host: DomainName,
     /// TLSA per port asked for, in order.
     #[serde(with = "crate::lookup::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<Read<TlsaLookup>>"))]
     pub tlsa: Vec<Result<TlsaLookup, Error>>,
     /// Reverse DNS per address, in address order (empty unless asked for).
     #[serde(with = "crate::lookup::vec")]
+    #[cfg_attr(feature = "schema", schemars(with = "Vec<Read<ReverseDns>>"))]
     pub reverse: Vec<Result<ReverseDns, Error>>,
 }
 
 /// Everything discovered about a domain. Parts not asked for are `None` (or empty).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct Discovery {
     /// The domain.
     pub domain: DomainName,
@@ -434,23 +460,35 @@ pub struct Discovery {
     pub authoritative: bool,
     /// The MX set with the hosts' addresses.
     #[serde(with = "crate::lookup")]
+    #[cfg_attr(feature = "schema", schemars(with = "Read<MxSet>"))]
     pub mx: Result<MxSet, Error>,
     /// TLSA and reverse DNS of each selected host, in the MX set's order.
     pub hosts: Vec<HostDiscovery>,
     /// The MTA-STS TXT record.
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<Read<TxtCheck<MtaStsTxt>>>")
+    )]
     pub mta_sts: Option<Result<TxtCheck<MtaStsTxt>, Error>>,
     /// The TLS-RPT record.
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Option<Read<TxtCheck<TlsRptRecord>>>")
+    )]
     pub tls_rpt: Option<Result<TxtCheck<TlsRptRecord>, Error>>,
     /// The SPF record.
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Read<SpfCheck>>"))]
     pub spf: Option<Result<SpfCheck, Error>>,
     /// The DMARC policy.
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Read<DmarcCheck>>"))]
     pub dmarc: Option<Result<DmarcCheck, Error>>,
     /// The BIMI record.
     #[serde(with = "crate::lookup::option")]
+    #[cfg_attr(feature = "schema", schemars(with = "Option<Read<BimiCheck>>"))]
     pub bimi: Option<Result<BimiCheck, Error>>,
     /// DKIM keys: every requested selector, and the common selectors that exist.
     pub dkim: Vec<DkimCheck>,

@@ -9,6 +9,7 @@ use crate::answer::Query;
 /// A DNS response code other than NOERROR and NXDOMAIN (RFC 1035 §4.1.1, RFC 6895).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Rcode {
     /// SERVFAIL (2): the server could not answer; temporary. Also what a validating resolver
@@ -61,6 +62,7 @@ impl fmt::Display for Rcode {
 /// [`is_temporary`](Self::is_temporary) tells apart, and for bad input from the caller.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "error", rename_all = "snake_case")]
 pub enum Error {
     /// A domain name is not valid.

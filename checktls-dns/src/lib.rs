@@ -31,6 +31,8 @@
 //!
 //! - `resolver` (default): the async [`resolver`] on tokio and hickory-resolver (with DNSSEC
 //!   validation on ring). Without it only the types, parsers and checks build.
+//! - `schema` (off): `schemars::JsonSchema` on [`Discovery`](discovery::Discovery) and every
+//!   type in it, for the `checktls` facade's JSON Schema of the report.
 //!
 //! # DNSSEC
 //!

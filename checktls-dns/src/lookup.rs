@@ -3,6 +3,9 @@
 //! `#[serde(with = "crate::lookup")]` on `Result<T, Error>` fields, and the `option` and `vec`
 //! modules for `Option<Result<..>>` and `Vec<Result<..>>`.
 //!
+//! With the feature `schema`, such a field names [`Read`] in `#[schemars(with = ...)]`: its
+//! schema is the same `{"ok": ..} | {"error": ..}` (`Lookup_T` in the JSON Schema).
+//!
 //! ```
 //! # use checktls_dns::discovery::Discovery;
 //! // In JSON:  "spf": {"ok": {"answer": ..., "parsed": ...}}
@@ -22,9 +25,14 @@ enum Written<'a, T> {
     Error(&'a Error),
 }
 
+/// A lookup's result: `{"ok": value}` when it was answered, `{"error": error}` when no answer
+/// could be had.
+// Read back from the written form; its derived JSON Schema is that of the written form too.
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Lookup_{T}"))]
 #[serde(rename_all = "snake_case")]
-enum Read<T> {
+pub(crate) enum Read<T> {
     Ok(T),
     Error(Error),
 }

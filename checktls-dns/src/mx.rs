@@ -12,6 +12,7 @@ use crate::finding::Finding;
 
 /// One MX record.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(clippy::exhaustive_structs)] // an MX record is a preference and an exchange
 pub struct MxRecord {
     /// Lower is tried first.
@@ -120,6 +121,7 @@ fn hosts_in_levels(sorted: &[MxRecord], wanted: usize) -> usize {
 /// What the MX answer says about where mail goes.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MxKind {
     /// MX records name the hosts.

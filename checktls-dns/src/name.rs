@@ -221,6 +221,29 @@ impl<'de> Deserialize<'de> for DomainName {
     }
 }
 
+/// A string: printable ASCII, lower case, no trailing dot (`.` alone is the root).
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for DomainName {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DomainName".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "checktls_dns::DomainName".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A domain name: ASCII presentation form, lower case, without the trailing dot (`.` is the root).",
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NAME,
+            // Printable ASCII but upper-case letters.
+            "pattern": "^[!-@\\[-~]+$",
+        })
+    }
+}
+
 /// Keeps error values bounded when a caller passes a huge string.
 fn truncate_for_error(input: &str) -> String {
     const KEEP: usize = 300;

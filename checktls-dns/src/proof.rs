@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The DNSSEC state of an answer (RFC 4035 §4.3).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum Proof {
     /// Validated to a trust anchor.

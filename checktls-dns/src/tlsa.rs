@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// The certificate usage field.
 #[allow(clippy::exhaustive_enums)] // Unassigned(u8) covers the rest of the registry
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(from = "u8", into = "u8")]
 pub enum TlsaUsage {
     /// 0, PKIX-TA: unusable for SMTP (RFC 7672 §3.1.3).
@@ -48,6 +49,7 @@ impl From<TlsaUsage> for u8 {
 /// The selector field.
 #[allow(clippy::exhaustive_enums)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(from = "u8", into = "u8")]
 pub enum TlsaSelector {
     /// 0: the full certificate.
@@ -81,6 +83,7 @@ impl From<TlsaSelector> for u8 {
 /// The matching type field.
 #[allow(clippy::exhaustive_enums)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(from = "u8", into = "u8")]
 pub enum TlsaMatching {
     /// 0: the selected content itself.
@@ -117,6 +120,7 @@ impl From<TlsaMatching> for u8 {
 
 /// One TLSA record.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[allow(clippy::exhaustive_structs)] // built with struct literals by callers in other crates (inputs, not results); a new field is a breaking change on purpose
 pub struct TlsaRecord {
     /// Certificate usage.
@@ -127,6 +131,7 @@ pub struct TlsaRecord {
     pub matching: TlsaMatching,
     /// Certificate association data.
     #[serde(with = "hex_bytes")]
+    #[cfg_attr(feature = "schema", schemars(with = "checktls_types::schema::Hex"))]
     pub data: Vec<u8>,
 }
 

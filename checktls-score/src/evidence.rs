@@ -270,6 +270,7 @@ pub type KeyEvidence = checktls_types::PublicKeyInfo;
 /// The hash of a certificate signature, weakest first.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureHash {
     /// MD5 or older (MD2, MD4): collisions are practical.

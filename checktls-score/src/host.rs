@@ -14,6 +14,7 @@ use crate::table::{Band, ScoreTable, clamp_u16};
 
 /// A host's score with every point explained.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct HostScore {
     /// The host's name (from the evidence).

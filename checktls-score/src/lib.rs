@@ -181,7 +181,9 @@
 //!
 //! # Crate features
 //!
-//! None. The crate depends only on `serde` and `thiserror`.
+//! - `schema` (off): `schemars::JsonSchema` on the scores and reasons a report holds (the
+//!   `checktls` facade's `schema` feature turns it on). Without it the crate depends only on
+//!   `serde` and `thiserror`.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 mod error;

@@ -13,6 +13,7 @@ use crate::table::Band;
 
 /// One line of a host's score: what was found and the points it gained or lost.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Adjustment {
     /// What was found.
@@ -45,6 +46,7 @@ impl fmt::Display for Adjustment {
 /// What a host's adjustment is for.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Reason {
     /// The host was not reached, so nothing was tested (the unreachable band's value).
@@ -270,6 +272,7 @@ impl fmt::Display for Reason {
 /// Why a tested MTA-STS policy earns nothing.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum MtaStsGap {
     /// No valid policy was found.
@@ -293,6 +296,7 @@ impl fmt::Display for MtaStsGap {
 /// Why tested DANE earns nothing.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DaneGap {
     /// The host has no usable TLSA record.
@@ -318,6 +322,7 @@ impl fmt::Display for DaneGap {
 /// One line of a target's grade: a host's share of the weighted average, a host left out, or
 /// the rounding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct TargetAdjustment {
     /// What the line is for.
@@ -350,6 +355,7 @@ impl fmt::Display for TargetAdjustment {
 /// What a target's adjustment is for.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum TargetReason {
     /// A counted host's share of the weighted average.

@@ -22,6 +22,7 @@ use crate::evidence::TlsVersion;
 /// The bands of CheckTLS's scale.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Band {
     /// No TLS session: 0–49, higher the further the host got through the stages.

@@ -37,6 +37,7 @@ impl TargetOptions {
 /// Which grade a [`ConfidenceFactor`] is.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FactorKind {
     /// The Confidence Factor: every host counted, weighted.
@@ -48,6 +49,7 @@ pub enum FactorKind {
 /// A target's grade as CheckTLS shows it (four figures), with the hosts' scores and every
 /// share explained.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ConfidenceFactor {
     /// The Confidence Factor or the QFactor.
@@ -84,6 +86,7 @@ impl fmt::Display for ConfidenceFactor {
 /// The AssureTLS (mandatory-TLS) grade: 100 when every counted host refused plaintext
 /// `MAIL FROM`, else 0.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Assuredness {
     /// 0 or 100.
@@ -108,6 +111,7 @@ impl fmt::Display for Assuredness {
 
 /// One host's AssureTLS verdict.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct AssureHost {
     /// The host's name.
@@ -129,6 +133,7 @@ pub struct AssureHost {
 /// What AssureTLS saw of one host.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AssureVerdict {
     /// It refused `MAIL FROM` in plaintext: it mandates TLS (passes).
@@ -148,6 +153,7 @@ pub enum AssureVerdict {
 /// Why the Assuredness Factor is 0 or 100.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum AssureOutcome {
     /// Every counted host refused plaintext: 100.

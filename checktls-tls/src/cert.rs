@@ -611,6 +611,7 @@ mod tests {
 /// fingerprint and the certificate itself in PEM.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct CertSummary {
     /// Position (0 = leaf).
     pub depth: usize,
@@ -626,6 +627,7 @@ pub struct CertSummary {
     pub not_after: String,
     /// The public key (`EC 256`, `RSA 2048`), or `unknown`.
     #[serde(with = "key_text")]
+    #[cfg_attr(feature = "schema", schemars(schema_with = "key_text::schema"))]
     pub key: Option<checktls_types::PublicKeyInfo>,
     /// Signature algorithm, e.g. `sha256WithRSAEncryption` (OpenSSL's short name).
     pub signature: String,
@@ -658,6 +660,14 @@ mod key_text {
             return Ok(None);
         }
         text.parse().map(Some).map_err(serde::de::Error::custom)
+    }
+
+    #[cfg(feature = "schema")]
+    pub(super) fn schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let key = generator.subschema_for::<checktls_types::schema::PublicKeyText>();
+        schemars::json_schema!({
+            "anyOf": [key, {"const": "unknown"}],
+        })
     }
 }
 

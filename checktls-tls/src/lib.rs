@@ -37,6 +37,9 @@
 //!
 //! - `tokio` (default): the recording handshake over any tokio stream and the network fetches.
 //!   Without it, the judgements and parsers build alone (as the fuzz targets use them).
+//! - `schema` (off): `schemars::JsonSchema` on the types a report holds (certificate summaries,
+//!   MTA-STS modes, revocation sources, the prober's report), for the `checktls` facade's JSON
+//!   Schema of the report.
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
 pub mod cert;

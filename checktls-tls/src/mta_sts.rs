@@ -31,6 +31,7 @@ pub const MAX_MX_PATTERNS: usize = 256;
 
 /// A policy mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // matched exhaustively by the crates above; a new variant must be handled there
 pub enum Mode {

@@ -14,6 +14,7 @@ pub(crate) fn from_rustls(v: rustls::ProtocolVersion) -> Option<TlsVersion> {
 
 /// A cipher suite: its IANA code point and IANA name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct CipherSuite {
     /// The IANA code point.
@@ -74,6 +75,7 @@ impl fmt::Display for CipherSuite {
 
 /// A key-exchange group (TLS supported group): its code point and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct NamedGroup {
     /// The IANA code point.

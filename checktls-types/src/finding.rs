@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // three levels by design
 pub enum Severity {
@@ -41,6 +42,7 @@ impl fmt::Display for Severity {
 /// Something noticed: a stable dotted code (`smtp.no_starttls`), a severity, a sentence for
 /// people, and where in the checked text, when there is such a place.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Finding {
     /// A stable, machine-readable code, `<check>.<what>`.

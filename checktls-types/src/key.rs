@@ -10,6 +10,7 @@ use crate::UnknownName;
 /// A public-key algorithm.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum KeyAlgorithm {
     /// RSA.
@@ -25,6 +26,9 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// Every algorithm, in the order of [`name`](Self::name)'s list.
+    pub(crate) const ALL: [Self; 5] = [Self::Rsa, Self::Dsa, Self::Ec, Self::Ed25519, Self::Ed448];
+
     /// `RSA`, `DSA`, `EC`, `Ed25519`, `Ed448`.
     pub fn name(self) -> &'static str {
         match self {
@@ -69,16 +73,10 @@ impl FromStr for PublicKeyInfo {
             expected: "an algorithm and a size, such as RSA 2048 or EC 256".into(),
         };
         let (name, bits) = s.split_once(' ').ok_or_else(bad)?;
-        let algorithm = [
-            KeyAlgorithm::Rsa,
-            KeyAlgorithm::Dsa,
-            KeyAlgorithm::Ec,
-            KeyAlgorithm::Ed25519,
-            KeyAlgorithm::Ed448,
-        ]
-        .into_iter()
-        .find(|a| a.name() == name)
-        .ok_or_else(bad)?;
+        let algorithm = KeyAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .ok_or_else(bad)?;
         Ok(Self {
             algorithm,
             bits: bits.parse().map_err(|_| bad())?,

@@ -17,10 +17,17 @@
 //! assert_eq!(f.code, "smtp.no_starttls");
 //! ```
 //!
-//! No features.
+//! # Features
+//!
+//! - `schema` (off): `schemars::JsonSchema` on every type here that reports hold, and the
+//!   `schema` module: pieces for fields written in another form than their type's, and
+//!   `close_objects` for generated schemas (the checktls crates' own `schema` features turn it
+//!   on).
 
 mod finding;
 mod key;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod secret;
 mod stage;
 mod version;

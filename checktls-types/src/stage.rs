@@ -9,6 +9,7 @@ use crate::UnknownName;
 
 /// A stage of a receiver test, in CheckTLS's order (the columns of its MX matrix).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // CheckTLS's ten columns
 pub enum Stage {

@@ -141,6 +141,27 @@ impl<'de> Deserialize<'de> for TlsVersion {
     }
 }
 
+/// The names it is written with (`TLSv1.3` … `SSLv2`); reading accepts more spellings.
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for TlsVersion {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "TlsVersion".into()
+    }
+
+    fn schema_id() -> std::borrow::Cow<'static, str> {
+        "checktls_types::TlsVersion".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let names: Vec<&str> = Self::ALL.iter().rev().map(|v| v.name()).collect();
+        schemars::json_schema!({
+            "description": "An SSL/TLS protocol version.",
+            "type": "string",
+            "enum": names,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ use super::{Finding, Parsed, Severity, bounded, cut, duplicate, fields, select};
 /// A usable BIMI record. `Some("")` for `l`/`a` means the tag is present and empty.
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct BimiRecord {
     /// `l`: where the logo (SVG Tiny PS) is; empty declines to publish one.
     pub logo: Option<String>,

@@ -24,6 +24,7 @@ pub enum KeyType {
 /// A usable DKIM key record. Absent tags are `None`; `public_key` is empty for a revoked key.
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DkimKey {
     /// `v`: the version, `DKIM1` when present.
     pub version: Option<String>,
@@ -35,6 +36,7 @@ pub struct DkimKey {
     pub notes: Option<String>,
     /// `p`: the public key, decoded from base64; empty if the key is revoked.
     #[serde(serialize_with = "as_base64")]
+    #[cfg_attr(feature = "schema", schemars(with = "checktls_types::schema::Base64"))]
     pub public_key: Vec<u8>,
     /// `s`: service types (default `*`).
     pub service_types: Option<Vec<String>>,

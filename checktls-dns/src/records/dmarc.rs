@@ -11,6 +11,7 @@ use crate::{DomainName, org};
 
 /// A requested policy (`p`, `sp`, `np`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // the three policies of RFC 7489
 pub enum Policy {
@@ -52,6 +53,7 @@ impl Policy {
 
 /// An identifier alignment mode (`adkim`, `aspf`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)]
 pub enum Alignment {
@@ -81,6 +83,7 @@ impl Alignment {
 /// A reporting URI with its optional size limit (`mailto:a@example.com!10m`).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ReportUri {
     /// The URI without the size suffix.
     pub uri: String,
@@ -109,6 +112,7 @@ impl fmt::Display for ReportUri {
 /// A usable DMARC record. Absent optional tags are `None` (their RFC defaults apply).
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct DmarcRecord {
     /// `p`: the domain's policy. `None` if missing or invalid (then treated as `none` when
     /// `rua` is valid, RFC 7489 §6.6.3).
@@ -494,6 +498,7 @@ fn judge(r: &DmarcRecord, findings: &mut Vec<Finding>) {
 /// A report destination outside the policy domain's organisation, which must authorise it.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct ExternalDestination {
     /// The URI.
     pub uri: String,

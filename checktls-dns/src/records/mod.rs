@@ -40,6 +40,8 @@ pub mod tls_rpt;
 /// syntax, a required tag missing); an [`Severity::Error`] finding then says why.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schema", schemars(rename = "Parsed_{T}"))]
 pub struct Parsed<T> {
     /// The record, if usable.
     pub value: Option<T>,

@@ -11,6 +11,7 @@ use super::{Field, Finding, Parsed, Severity, bounded, cut, duplicate, fields, s
 /// A usable MTA-STS TXT record.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct MtaStsTxt {
     /// The policy id: senders refetch the policy when it changes.
     pub id: String,

@@ -10,6 +10,7 @@ use super::{Field, Finding, Parsed, Severity, bounded, cut, duplicate, fields, s
 /// A usable TLS-RPT record.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct TlsRptRecord {
     /// Where reports go: `mailto:` and `https:` URIs, in order.
     pub rua: Vec<String>,

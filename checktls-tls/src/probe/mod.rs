@@ -46,6 +46,7 @@ use crate::version::{CipherSuite, NamedGroup, TlsVersion};
 /// A weakness of the server, found by the prober.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Weakness {
     /// A deprecated or prohibited protocol version (before TLS 1.2).
@@ -183,6 +184,7 @@ pub fn suite_weaknesses(name: &str) -> Vec<Weakness> {
 /// Whose order decides the suite (or group) chosen.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Preference {
     /// The server's: the list is in its order of preference.
@@ -196,6 +198,7 @@ pub enum Preference {
 
 /// What the key exchange of one accepted suite used.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct SuiteKeyExchange {
     /// The suite's code point.
@@ -213,6 +216,7 @@ pub struct SuiteKeyExchange {
 /// receiver test; [`Completion::OfferedNotCompleted`] never does.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Completion {
     /// Not accepted, or not probed.
@@ -238,6 +242,7 @@ impl Completion {
 
 /// What one version gave.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct VersionResult {
     /// The version offered.
@@ -315,6 +320,7 @@ impl VersionResult {
 
 /// The key-exchange groups a server accepts.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct GroupsResult {
     /// TLS 1.3 groups (found by HelloRetryRequest), in the order found.
@@ -332,6 +338,7 @@ pub struct GroupsResult {
 
 /// A certificate chain the server serves, and for which suites.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ServedChain {
     /// The authentication of the suites it was served with (RSA, ECDSA, DSS).
@@ -342,12 +349,17 @@ pub struct ServedChain {
     pub signature: String,
     /// The chain, DER, leaf first.
     #[serde(with = "crate::serde_der::cert_list")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<checktls_types::schema::Base64>")
+    )]
     pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
 }
 
 /// The result of one check.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     /// Safe: protected, not vulnerable.
@@ -370,6 +382,7 @@ pub enum Verdict {
 
 /// A check's verdict and what it rests on.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Check {
     /// The verdict.
@@ -390,6 +403,7 @@ impl Check {
 
 /// The classic checks.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct Checks {
     /// TLS_FALLBACK_SCSV (RFC 7507): a fallback hello refused with inappropriate_fallback.
@@ -420,6 +434,7 @@ pub struct Checks {
 
 /// A weakness found, with its severity and where it was seen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ProbeFinding {
     /// What.
@@ -432,6 +447,7 @@ pub struct ProbeFinding {
 
 /// What the prober found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[non_exhaustive]
 pub struct ProbeReport {
     /// Per version, in the order probed (newest first by default).
@@ -443,6 +459,10 @@ pub struct ProbeReport {
     /// The chain sent in the clear with the newest version at or below TLS 1.2 (or SSLv2's
     /// single certificate), DER, leaf first.
     #[serde(with = "crate::serde_der::cert_list")]
+    #[cfg_attr(
+        feature = "schema",
+        schemars(with = "Vec<checktls_types::schema::Base64>")
+    )]
     pub chain: Vec<rustls_pki_types::CertificateDer<'static>>,
     /// Every distinct chain served (by leaf), with the authentication it was served for: a
     /// server with RSA and ECDSA certificates shows both.

@@ -59,6 +59,7 @@ pub enum KeyExchange {
 /// How the server is authenticated.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Authentication {
     /// Not at all: anyone in the path can impersonate the server.

@@ -37,6 +37,7 @@ pub const VOID_LIMIT: u32 = 2;
 
 /// A qualifier: the result a matching mechanism gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 #[allow(clippy::exhaustive_enums)] // the four qualifiers of RFC 7208 §4.6.2
 pub enum Qualifier {
@@ -64,6 +65,7 @@ impl Qualifier {
 /// A mechanism (RFC 7208 §5). Domain specifications are kept as written (they may hold macros).
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "mechanism", rename_all = "snake_case")]
 pub enum Mechanism {
     /// `all`.
@@ -188,6 +190,7 @@ impl fmt::Display for Mechanism {
 /// One term of a record.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(tag = "term", rename_all = "snake_case")]
 pub enum Term {
     /// A qualifier and a mechanism.
@@ -246,6 +249,7 @@ impl fmt::Display for Term {
 /// A syntactically valid SPF record.
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpfRecord {
     /// The terms, in order.
     pub terms: Vec<Term>,

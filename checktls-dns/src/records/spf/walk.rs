@@ -48,6 +48,7 @@ pub enum SpfReply {
 /// How a record was reached.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
     /// The domain checked.
@@ -61,6 +62,7 @@ pub enum Via {
 /// One record met on the walk.
 #[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpfNode {
     /// Whose record.
     pub domain: DomainName,
@@ -81,6 +83,7 @@ pub struct SpfNode {
 /// The result of a walk.
 #[non_exhaustive]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 pub struct SpfLookups {
     /// DNS-querying terms counted, through includes and redirects (limit 10).
     pub lookups: u32,
