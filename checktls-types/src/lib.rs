@@ -1,6 +1,6 @@
 //! The words every checktls crate uses, defined once: the SMTP stages of a receiver test, SSL
-//! and TLS protocol versions, where a dialog stops, findings with their severity, and secrets
-//! that never print. Pure data: no I/O, no dependencies beyond serde.
+//! and TLS protocol versions, where a dialog stops, findings with their severity, secrets
+//! that never print, and domain names. Pure data: no I/O, no dependencies beyond serde.
 //!
 //! ```text
 //!   checktls-types ◄── checktls-dns, checktls-tls, checktls-smtp, checktls-score,
@@ -21,12 +21,14 @@
 
 mod finding;
 mod key;
+mod name;
 mod secret;
 mod stage;
 mod version;
 
 pub use finding::{Finding, Severity};
 pub use key::{KeyAlgorithm, PublicKeyInfo};
+pub use name::{DomainName, NameError};
 pub use secret::Secret;
 pub use stage::{Stage, StopAfter};
 pub use version::TlsVersion;
