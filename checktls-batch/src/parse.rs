@@ -11,7 +11,7 @@
 //!   │              ct:IgnoreNoConnect ct:CheckOCSP ct:IP ct:EhloName ct:MailFrom
 //!   │              ct:SendEmail ct:ExpiryWarningDays
 //!   │   ├── Suppress*  Function Test Value ct:Field
-//!   │   └── text       address | domain | IP address | DEFAULT
+//!   │   └── text       address | domain | IP address (checktls-types' target grammar) | DEFAULT
 //!   ├── Total?     Function ct:Test ct:Value
 //!   └── Delivery*  ct:Subject
 //!       ├── To+ (address | File)   ├── Format?   ├── Suppress*
@@ -42,9 +42,9 @@ use crate::error::{Error, Position};
 use crate::field::{Field, FieldKind};
 use crate::model::{Alert, ScheduleSpec};
 use crate::model::{
-    AuthType, Batch, Delivery, EXTENSION_NAMESPACE, Function, IpFamily, Limit, Recipient, Secret,
-    StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test, TestType, Total, TotalFunction,
-    Value, parse_bool,
+    AuthType, Batch, Delivery, EXTENSION_NAMESPACE, Function, GivenHost, IpFamily, Limit,
+    Recipient, Secret, StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test, TestType,
+    Total, TotalFunction, Value, parse_bool,
 };
 
 const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -811,7 +811,20 @@ impl<'i> Parser<'i, '_> {
         for a in self.attrs(e, at, "Target")? {
             match a.name {
                 Name::Plain("SNI") => o.sni = Some(self.host_text(&a, "SNI")?),
-                Name::Plain("Host") => o.host = Some(self.host_text(&a, "Host")?),
+                Name::Plain("Host") => {
+                    o.host = Some(GivenHost::parse(&a.value).map_err(|e| {
+                        self.bad(
+                            &a,
+                            "Target",
+                            "Host",
+                            format!(
+                                "a host name or an IP address, with an optional :port (at \
+                                 character {}: {})",
+                                e.position, e.expected
+                            ),
+                        )
+                    })?);
+                }
                 Name::Plain("Port") => {
                     o.port = Some(self.number(&a, "Target", "Port", 1u16, 65535)?)
                 }
@@ -986,11 +999,21 @@ impl<'i> Parser<'i, '_> {
             return Ok(None);
         }
         let text_at = text.at + leading_ws(&text.text);
-        let target = Target::parse(trimmed).ok_or_else(|| Error::BadTarget {
+        let target = Target::parse(trimmed).map_err(|e| Error::BadTarget {
             at: self.pos(text_at),
             text: trimmed.chars().take(100).collect(),
+            position: e.position,
+            expected: e.expected,
         })?;
         let options = o.or(&defaults.0);
+        // The text's own "[host:port]" wins over a Host attribute; an IP target is its own host.
+        let target = match (&options.host, target) {
+            (
+                Some(host),
+                t @ (Target::Domain { host: None, .. } | Target::Address { host: None, .. }),
+            ) => t.with_host(host.clone()).unwrap_or_else(|t| t),
+            (_, t) => t,
+        };
         let has_pass = options.auth_pass.is_some() || options.auth_pass_env.is_some();
         if has_pass && options.auth_user.is_none() {
             return Err(Error::Missing {
@@ -1011,6 +1034,7 @@ impl<'i> Parser<'i, '_> {
         }
         Ok(Some(TargetSpec {
             at: self.pos(at),
+            text: trimmed.to_owned(),
             target,
             options,
             suppress,
@@ -1195,10 +1219,9 @@ impl<'i> Parser<'i, '_> {
                                 Recipient::File
                             } else {
                                 match Target::parse(&text) {
-                                    Some(Target {
-                                        kind: crate::model::TargetKind::Address { .. },
-                                        ..
-                                    }) => Recipient::Email(text),
+                                    Ok(Target::Address { host: None, .. }) => {
+                                        Recipient::Email(text)
+                                    }
                                     _ => {
                                         return Err(Error::BadValue {
                                             at: self.pos(text_at),

@@ -477,10 +477,13 @@ async fn demo(level: Level) -> ExitCode {
     // One run: domains that share an MX address probe it once.
     let run = checker.run();
     for d in lab.domains() {
-        let target = Target::domain(match d.domain.parse() {
-            Ok(n) => n,
-            Err(e) => return usage(e),
-        });
+        let target = Target::Domain {
+            domain: match d.domain.parse() {
+                Ok(n) => n,
+                Err(e) => return usage(e),
+            },
+            host: None,
+        };
         let report = match run.check(&target).await {
             Ok(r) => r,
             Err(e) => {

@@ -159,13 +159,26 @@ async fn run_prints_the_grades_writes_the_results_file_and_exits_by_the_total() 
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("114 tls13.test"));
 
-    // Nothing testable: exit 3.
+    // Nothing testable (the password's variable is not set): exit 3.
     let nothing = files.write(
         "nothing.xml",
-        r#"<BatchTest TestType="receiver"><Target Host="mx..test">tls13.test</Target></BatchTest>"#,
+        r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1"><Target AuthUser="u" ct:AuthPassEnv="CHECKTLS_BATCH_COMMAND_UNSET_PASSWORD">tls13.test</Target></BatchTest>"#,
     );
     let out = tokio::task::block_in_place(|| run_on_lab(&lab, &files, &nothing, &[]));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+
+    // A Host that is no host: a bad file, refused where it is written (exit 2).
+    let bad_host = files.write(
+        "bad-host.xml",
+        r#"<BatchTest TestType="receiver"><Target Host="mx..test">tls13.test</Target></BatchTest>"#,
+    );
+    let out = tokio::task::block_in_place(|| run_on_lab(&lab, &files, &bad_host, &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":1:46:"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // An email delivery without a relay is reported, and the run is not a success.
     let mail = files.write(

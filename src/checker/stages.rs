@@ -106,24 +106,21 @@ impl Run {
             deadline,
             progress: progress.cloned(),
         };
-        let (port, mx) = match (&target.host, &target.domain) {
-            (Some(given), _) => (port_of(given.port), false),
-            (None, Some(_)) => (port_of(None), true),
-            (None, None) => {
-                return Err(Error::BadTarget("a target needs a domain or a host".into()));
-            }
+        let given = target.given_host();
+        let (port, mx) = match &given {
+            Some(given) => (port_of(given.port()), false),
+            None => (port_of(None), true),
         };
         let resolver = self.resolver().await;
         let mut discovering = target
-            .domain
-            .as_ref()
+            .domain()
             .map(|d| self.start_discovery(&resolver, d, port, mx));
         // 1. Plans, each probed as soon as it is made; which MX host each plan is of.
         let mut host_of: Vec<usize> = Vec::new();
         let planned = tokio::time::timeout_at(deadline, async {
             let mut planner = Planner::new(opts, port);
             let mut target_findings = Vec::new();
-            match (&target.host, discovering.as_mut()) {
+            match (&given, discovering.as_mut()) {
                 (Some(given), _) => match &given.host {
                     HostSpec::Ip(ip) => {
                         let plan = HostPlan::given(*ip, port);
@@ -215,7 +212,7 @@ impl Run {
 
         // 2. The MTA-STS policy (once per domain and run) while the probes run.
         let policy = async {
-            let (Some(d), Some(discovering)) = (&target.domain, discovering.as_mut()) else {
+            let (Some(d), Some(discovering)) = (target.domain(), discovering.as_mut()) else {
                 return None;
             };
             let cell = {

@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,6 +35,7 @@ use checktls::dns::MxLimit;
 use checktls::options::{AuthCredentials, StopAfter};
 use checktls::output::{Format, Level, render};
 use checktls::progress::{HostKey, LineKind, Progress, ProgressSink};
+use checktls::target::{GivenHost, TargetError};
 use checktls::{Checker, ReceiverReport, Target};
 
 /// A test in progress, as the live views see it.
@@ -373,10 +375,8 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
     }
     let port = match given(&f.port) {
         Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("port {p:?}: expected 1 to 65535"))?,
+            p.parse::<NonZeroU16>()
+                .map_err(|_| format!("port {p:?}: expected 1 to 65535"))?,
         ),
         None => None,
     };
@@ -399,16 +399,20 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
     }
     o.record_raw = level == Level::Debug;
     o.ssl_probe = level == Level::SslProbe;
-    let mut text = f.target.trim().to_owned();
-    match (given(&f.host), port) {
-        (Some(h), Some(p)) => text = format!("{text}[{h}:{p}]"),
-        (Some(h), None) => text = format!("{text}[{h}]"),
-        (None, Some(p)) => o.port = Some(p),
-        (None, None) => {}
-    }
-    let target: Target = text
-        .parse()
-        .map_err(|e: checktls::target::TargetError| e.to_string())?;
+    let target: Target = f.target.parse().map_err(|e: TargetError| e.to_string())?;
+    let target = match given(&f.host) {
+        Some(h) => {
+            let mut host = GivenHost::parse(h).map_err(|e| format!("host: {e}"))?;
+            host.port = port.or(host.port);
+            target.with_host(host).map_err(|t| {
+                format!("{t} is an IP address: it is the host tested (leave the host empty)")
+            })?
+        }
+        None => {
+            o.port = port.map(NonZeroU16::get).or(o.port);
+            target
+        }
+    };
     o.validate().map_err(|e| e.to_string())?;
     Ok(Asked {
         target,
