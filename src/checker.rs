@@ -417,6 +417,7 @@ impl Run {
             options: opts,
             trust: &inner.trust,
             now: self.checker.now(),
+            domain: target.domain(),
         };
         let assessments: Vec<_> = plans
             .iter()

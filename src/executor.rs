@@ -256,11 +256,8 @@ pub fn options_for(
     if let Some(d) = t.smtp_timeout {
         o.timeout = d;
     }
-    if let Some(v) = t.direct_tls {
-        o.direct_tls = v;
-    }
-    if let Some(v) = t.compel_tls {
-        o.compel_tls = v;
+    if let Some(mode) = t.tls_mode {
+        o.tls_mode = mode;
     }
     if let Some(s) = t.stop_after {
         o.stop_after = s;
@@ -304,6 +301,9 @@ pub fn options_for(
     }
     if let Some(days) = t.expiry_warning_days {
         o.expiry_warning_days = days;
+    }
+    if let Some(names) = t.cert_names {
+        o.cert_names = names;
     }
     Ok(o)
 }
@@ -359,6 +359,7 @@ pub fn target_report(text: &str, report: &ReceiverReport) -> TargetReport {
 mod tests {
     use super::*;
     use crate::batch::model::Secret;
+    use crate::options::{CertNames, TlsMode};
     use std::time::Duration;
 
     fn opts(f: impl FnOnce(&mut TargetOptions)) -> TargetOptions {
@@ -385,6 +386,8 @@ mod tests {
             t.auth_type = Some(AuthType::Login);
             t.auth_user = Some("u".into());
             t.auth_pass = Some(Secret::new("s3cret"));
+            t.tls_mode = Some(TlsMode::Compel);
+            t.cert_names = Some(CertNames::MxHostOrDomain);
         });
         let o = options_for(&base, TestType::Receiver, &t).expect("options");
         assert_eq!(o.port, Some(2525), "a base option the target leaves alone");
@@ -395,6 +398,8 @@ mod tests {
         assert_eq!(o.host_limit, MxLimit::HostsPercent(50));
         assert_eq!(o.ip, IpChoice::V6);
         assert!(!o.revocation && !o.assure_tls);
+        assert_eq!(o.tls_mode, TlsMode::Compel);
+        assert_eq!(o.cert_names, CertNames::MxHostOrDomain);
         let auth = o.auth.expect("auth");
         assert!(auth.login && auth.user == "u" && auth.password == "s3cret");
         assert!(!format!("{auth:?}").contains("s3cret"));

@@ -3,7 +3,8 @@
 //! the host's report and its score evidence go out.
 //!
 //! ```text
-//!   probe facts ─► assess(): certificate (chain, name, dates), DANE, the revocation issuer
+//!   probe facts ─► assess(): certificate (chain, name: the MX host's, or also the mail
+//!                  domain's under CertNames::MxHostOrDomain, dates), DANE, the revocation issuer
 //!               ─► (fetch.rs: revocation with that issuer)
 //!               ─► host_report(): stages, TLS, certificate, DANE, MTA-STS, revocation, evidence
 //! ```
@@ -13,7 +14,8 @@ use std::time::SystemTime;
 use rustls_pki_types::CertificateDer;
 
 use crate::clock::unix;
-use crate::options::ReceiverOptions;
+use crate::dns::DomainName;
+use crate::options::{CertNames, LegacyProbe, ReceiverOptions};
 use crate::plan::{HostPlan, Skip};
 use crate::probe::HostProbe;
 use crate::report::{
@@ -36,6 +38,9 @@ pub(crate) struct JudgeContext<'a> {
     pub(crate) options: &'a ReceiverOptions,
     pub(crate) trust: &'a TrustStore,
     pub(crate) now: SystemTime,
+    /// The target's mail domain (none for an IP target): a certificate may name it when the
+    /// options accept that ([`CertNames::MxHostOrDomain`]).
+    pub(crate) domain: Option<&'a DomainName>,
 }
 
 /// What the pure judgements of a host's chain say, before any fetch.
@@ -109,6 +114,10 @@ pub(crate) fn assess(
         let expected = plan.expected_name(cx.options);
         let mut policy = CertPolicy::new(cx.trust, expected, unix(cx.now));
         policy.expiry_warning_days = cx.options.expiry_warning_days;
+        policy.alternative_name = match cx.options.cert_names {
+            CertNames::MxHost => None,
+            CertNames::MxHostOrDomain => cx.domain.map(DomainName::as_str),
+        };
         evaluate(&chain, &policy)
     });
     let dane = plan.tlsa.as_ref().map(|t| {
@@ -349,6 +358,19 @@ pub(crate) fn host_report(
             }
             let mut cert_ok = None;
             if let Some(report) = &assessment.cert {
+                if report.matched_alternative {
+                    findings.push(Finding::new(
+                        "cert.names_the_domain",
+                        Severity::Warning,
+                        format!(
+                            "the certificate names the mail domain ({}), not the MX host {}: \
+                             accepted, as the options ask (cert names: mx-host-or-domain), but \
+                             CheckTLS and MTA-STS senders check the MX host name",
+                            report.matched_name.as_deref().unwrap_or_default(),
+                            plan.expected_name(opts).unwrap_or_default(),
+                        ),
+                    ));
+                }
                 let (view, mut ev) = judge_certificate(report, &assessment.chain);
                 let revoked = matches!(
                     revocation.as_ref().map(|r| &r.status),
@@ -495,7 +517,7 @@ pub(crate) fn host_report(
             }
             transcript = r.transcript.render();
             sslprobe = p.legacy.clone();
-            if opts.ssl_probe
+            if opts.legacy_probe == LegacyProbe::Full
                 && let Some(l) = &p.legacy
             {
                 sslprobe_findings(l, &mut findings, &mut evidence);

@@ -220,7 +220,7 @@ pub struct Auth {
     pub password: Secret,
 }
 
-pub use checktls_types::StopAfter;
+pub use checktls_types::{CertNames, StopAfter, TlsMode};
 
 /// How many MX preference levels or hosts to test (`ct:MXLimit`, `ct:HostLimit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -293,10 +293,11 @@ pub struct TargetOptions {
     pub reply_timeout: Option<Duration>,
     /// `Count`: how many times the target is tested.
     pub count: Option<u32>,
-    /// `ct:DirectTLS`: TLS on connect (SMTPS) instead of STARTTLS.
-    pub direct_tls: Option<bool>,
-    /// `ct:CompelTLS`: send STARTTLS even when it is not offered.
-    pub compel_tls: Option<bool>,
+    /// `ct:DirectTLS` and `ct:CompelTLS`, one choice: TLS on connect (SMTPS), STARTTLS even
+    /// when it is not offered, or STARTTLS when offered (either given as no). Both yes on
+    /// one target is refused when the file is read; a target that gives either replaces the
+    /// DEFAULT's choice.
+    pub tls_mode: Option<TlsMode>,
     /// `ct:Quick`: CheckTLS's Quick test (the QFactor).
     pub quick: Option<bool>,
     /// `ct:StopAfter`: where the SMTP dialog stops.
@@ -319,6 +320,8 @@ pub struct TargetOptions {
     pub send_email: Option<bool>,
     /// `ct:ExpiryWarningDays`: warn when a certificate expires within this many days.
     pub expiry_warning_days: Option<u32>,
+    /// `ct:CertNames`: which names a certificate may carry to pass the Cert stage.
+    pub cert_names: Option<CertNames>,
 }
 
 impl TargetOptions {
@@ -353,8 +356,7 @@ impl TargetOptions {
             smtp_timeout: self.smtp_timeout.or(d.smtp_timeout),
             reply_timeout: self.reply_timeout.or(d.reply_timeout),
             count: self.count.or(d.count),
-            direct_tls: self.direct_tls.or(d.direct_tls),
-            compel_tls: self.compel_tls.or(d.compel_tls),
+            tls_mode: self.tls_mode.or(d.tls_mode),
             quick: self.quick.or(d.quick),
             stop_after: self.stop_after.or(d.stop_after),
             mx_limit: self.mx_limit.or(d.mx_limit),
@@ -366,6 +368,7 @@ impl TargetOptions {
             mail_from: self.mail_from.or(d.mail_from),
             send_email: self.send_email.or(d.send_email),
             expiry_warning_days: self.expiry_warning_days.or(d.expiry_warning_days),
+            cert_names: self.cert_names.or(d.cert_names),
         }
     }
 }

@@ -9,7 +9,7 @@
 //!   ├── Target*    SNI Host Port AuthType AuthUser AuthPass SMTPTimeOut ReplyTimeOut Count
 //!   │              ct:DirectTLS ct:CompelTLS ct:Quick ct:StopAfter ct:MXLimit ct:HostLimit
 //!   │              ct:IgnoreNoConnect ct:CheckOCSP ct:IP ct:EhloName ct:MailFrom
-//!   │              ct:SendEmail ct:ExpiryWarningDays
+//!   │              ct:SendEmail ct:ExpiryWarningDays ct:CertNames
 //!   │   ├── Suppress*  Function Test Value ct:Field
 //!   │   └── text       address | domain | IP address (checktls-types' target grammar) | DEFAULT
 //!   ├── Total?     Function ct:Test ct:Value
@@ -42,9 +42,9 @@ use crate::error::{Error, Position};
 use crate::field::{Field, FieldKind};
 use crate::model::{Alert, ScheduleSpec};
 use crate::model::{
-    AuthType, Batch, Delivery, EXTENSION_NAMESPACE, Function, GivenHost, IpFamily, Limit,
-    Recipient, Secret, StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test, TestType,
-    Total, TotalFunction, Value, parse_bool,
+    AuthType, Batch, CertNames, Delivery, EXTENSION_NAMESPACE, Function, GivenHost, IpFamily,
+    Limit, Recipient, Secret, StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test,
+    TestType, TlsMode, Total, TotalFunction, Value, parse_bool,
 };
 
 const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -54,7 +54,10 @@ const ROOT_ATTRS: &str = "TestType, ct:Name, ct:Description, ct:Schedule, ct:Tim
 const TARGET_ATTRS: &str = "one of SNI, Host, Port, AuthType, AuthUser, AuthPass, SMTPTimeOut, \
     ReplyTimeOut, Count, ct:DirectTLS, ct:CompelTLS, ct:Quick, ct:StopAfter, ct:MXLimit, \
     ct:HostLimit, ct:IgnoreNoConnect, ct:CheckOCSP, ct:IP, ct:EhloName, ct:MailFrom, \
-    ct:SendEmail, ct:ExpiryWarningDays, ct:AuthPassEnv, ct:DangerAuthOverUnverifiedTLS";
+    ct:SendEmail, ct:ExpiryWarningDays, ct:CertNames, ct:AuthPassEnv, \
+    ct:DangerAuthOverUnverifiedTLS";
+const TLS_MODE_CONFLICT: &str = "not both ct:DirectTLS and ct:CompelTLS: TLS on connect has \
+    no STARTTLS to compel";
 const SUPPRESS_ATTRS: &str = "Function, Test, Value or ct:Field";
 const TOTAL_ATTRS: &str = "Function, ct:Test or ct:Value";
 const DELIVERY_ATTRS: &str = "ct:Subject";
@@ -808,6 +811,7 @@ impl<'i> Parser<'i, '_> {
         defaults: &mut (TargetOptions, Vec<Suppress>),
     ) -> Result<Option<TargetSpec>, Error> {
         let mut o = TargetOptions::default();
+        let (mut direct, mut compel) = (None, None);
         for a in self.attrs(e, at, "Target")? {
             match a.name {
                 Name::Plain("SNI") => o.sni = Some(self.host_text(&a, "SNI")?),
@@ -895,8 +899,25 @@ impl<'i> Parser<'i, '_> {
                     o.danger_auth_over_unverified_tls =
                         Some(self.boolean(&a, "ct:DangerAuthOverUnverifiedTLS")?)
                 }
-                Name::Ext("DirectTLS") => o.direct_tls = Some(self.boolean(&a, "ct:DirectTLS")?),
-                Name::Ext("CompelTLS") => o.compel_tls = Some(self.boolean(&a, "ct:CompelTLS")?),
+                Name::Ext("DirectTLS") => {
+                    direct = Some(self.boolean(&a, "ct:DirectTLS")?);
+                    if direct == Some(true) && compel == Some(true) {
+                        return Err(self.bad(&a, "Target", "ct:DirectTLS", TLS_MODE_CONFLICT));
+                    }
+                }
+                Name::Ext("CompelTLS") => {
+                    compel = Some(self.boolean(&a, "ct:CompelTLS")?);
+                    if direct == Some(true) && compel == Some(true) {
+                        return Err(self.bad(&a, "Target", "ct:CompelTLS", TLS_MODE_CONFLICT));
+                    }
+                }
+                Name::Ext("CertNames") => {
+                    o.cert_names = Some(
+                        a.value
+                            .parse::<CertNames>()
+                            .map_err(|e| self.bad(&a, "Target", "ct:CertNames", e.expected))?,
+                    );
+                }
                 Name::Ext("Quick") => o.quick = Some(self.boolean(&a, "ct:Quick")?),
                 Name::Ext("IgnoreNoConnect") => {
                     o.ignore_no_connect = Some(self.boolean(&a, "ct:IgnoreNoConnect")?)
@@ -948,6 +969,9 @@ impl<'i> Parser<'i, '_> {
                 }
                 _ => return Err(self.unknown_attr(&a, "Target", TARGET_ATTRS)),
             }
+        }
+        if direct.is_some() || compel.is_some() {
+            o.tls_mode = TlsMode::from_flags(direct == Some(true), compel == Some(true));
         }
 
         let mut suppress = Vec::new();

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use checktls_batch::field::{Field, MxField};
 use checktls_batch::model::{
-    AuthType, Function, GivenHost, HostSpec, IpFamily, Limit, Recipient, StopAfter, Target, Test,
-    TotalFunction, Value,
+    AuthType, CertNames, Function, GivenHost, HostSpec, IpFamily, Limit, Recipient, StopAfter,
+    Target, Test, TlsMode, TotalFunction, Value,
 };
 use checktls_batch::report::{Stage, TlsVersion};
 use checktls_batch::{Error, Format, Limits, TestType, parse, parse_bytes, parse_with};
@@ -147,7 +147,7 @@ fn extensions_are_read() {
         Some("Every extension attribute once")
     );
     let o = &b.targets[2].options;
-    assert_eq!(o.compel_tls, Some(true));
+    assert_eq!(o.tls_mode, Some(TlsMode::Compel));
     assert_eq!(o.stop_after, Some(StopAfter::Ehlo2));
     assert_eq!(o.mx_limit, Some(Limit::Count(1)));
     assert_eq!(o.host_limit, Some(Limit::Percent(50)));
@@ -158,11 +158,12 @@ fn extensions_are_read() {
     assert_eq!(o.mail_from.as_deref(), Some("probe@example.com"));
     assert_eq!(o.send_email, Some(false));
     assert_eq!(o.expiry_warning_days, Some(21));
+    assert_eq!(o.cert_names, Some(CertNames::MxHostOrDomain));
     assert_eq!(
         b.targets[2].suppress[0].field,
         Field::Mx(MxField::StageMs(Stage::Connect))
     );
-    assert_eq!(b.targets[1].options.direct_tls, Some(true));
+    assert_eq!(b.targets[1].options.tls_mode, Some(TlsMode::Direct));
     assert_eq!(b.targets[1].options.port, Some(465));
     assert_eq!(b.deliveries[0].subject.as_deref(), Some("Batch: options"));
     assert_eq!(b.deliveries[0].format, Format::XmlMatrix);
@@ -174,7 +175,51 @@ fn any_prefix_bound_to_the_extension_namespace_works() {
         r#"<BatchTest TestType="receiver" xmlns:rs="urn:checktls-rs:batch:1"><Target rs:DirectTLS="1">a.example</Target></BatchTest>"#,
     )
     .unwrap();
-    assert_eq!(b.targets[0].options.direct_tls, Some(true));
+    assert_eq!(b.targets[0].options.tls_mode, Some(TlsMode::Direct));
+}
+
+/// ct:DirectTLS and ct:CompelTLS are one choice: both on is refused where the second is
+/// written; either given replaces the DEFAULT's choice; either given as no is STARTTLS.
+#[test]
+fn direct_and_compel_tls_are_one_choice() {
+    let e = at(
+        &format!(
+            "{HEAD}  <Target ct:CompelTLS=\"yes\" ct:DirectTLS=\"1\">a.example</Target>\n</BatchTest>"
+        ),
+        2,
+        44,
+    );
+    assert!(
+        e.to_string()
+            .contains("not both ct:DirectTLS and ct:CompelTLS"),
+        "{e}"
+    );
+    let b = parse(&format!(
+        r#"{HEAD}<Target ct:CompelTLS="yes">DEFAULT</Target>
+  <Target>a.example</Target>
+  <Target ct:DirectTLS="yes">b.example</Target>
+  <Target ct:DirectTLS="no">c.example</Target>
+  <Target ct:CompelTLS="no" ct:DirectTLS="no">d.example</Target>
+</BatchTest>"#
+    ))
+    .unwrap();
+    let modes: Vec<Option<TlsMode>> = b.targets.iter().map(|t| t.options.tls_mode).collect();
+    assert_eq!(
+        modes,
+        [
+            Some(TlsMode::Compel),
+            Some(TlsMode::Direct),
+            Some(TlsMode::StartTls),
+            Some(TlsMode::StartTls)
+        ]
+    );
+    let e = err(&format!(
+        "{HEAD}  <Target ct:CertNames=\"domain\">a.example</Target>\n</BatchTest>"
+    ));
+    assert!(
+        e.to_string().contains("one of mx-host, mx-host-or-domain"),
+        "{e}"
+    );
 }
 
 #[test]

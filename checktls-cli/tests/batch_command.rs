@@ -222,4 +222,35 @@ fn options_that_cannot_be_are_refused_before_any_test() {
         "{}",
         text(&out.stderr)
     );
+    // One TLS mode: TLS on connect has no STARTTLS to compel.
+    let out = checktls(&["receiver", "example.test", "--direct-tls", "--compel-tls"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The certificate-name choice, on both commands, by its names only.
+    for command in [
+        &["receiver", "example.test"][..],
+        &["batch", "run", "x.xml"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--cert-names", "domain"]);
+        let out = checktls(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("one of mx-host, mx-host-or-domain"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // A bad target says where it goes wrong.
+    let out = checktls(&["receiver", "user@[192.0.2.1]"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("at character 5: a domain after '@'"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -1,6 +1,7 @@
 //! The words every checktls crate uses, defined once: the SMTP stages of a receiver test, SSL
-//! and TLS protocol versions, where a dialog stops, findings with their severity, secrets
-//! that never print, domain names, and the [`target`] grammar (what a receiver test is asked
+//! and TLS protocol versions, where a dialog stops, how TLS starts and which certificate names
+//! pass, findings with their severity, secrets that never print, domain names, and the
+//! [`target`] grammar (what a receiver test is asked
 //! to test, read alike by the command, the web page and the Batch). Pure data: no I/O, no
 //! dependencies beyond serde.
 //!
@@ -24,6 +25,7 @@
 //!
 //! No features.
 
+mod choice;
 mod finding;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -34,6 +36,7 @@ mod stage;
 pub mod target;
 mod version;
 
+pub use choice::{CertNames, TlsMode};
 pub use finding::{Finding, Severity};
 pub use key::{KeyAlgorithm, PublicKeyInfo};
 pub use name::{DomainName, NameError};
