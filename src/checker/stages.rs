@@ -25,7 +25,6 @@ use super::{Probed, Run, deadline_finding, host_key, lock};
 use crate::dns::discovery::{Discovery, TlsaLookup};
 use crate::dns::resolver::{Discovering, DiscoveryOptions, Resolver};
 use crate::dns::{DomainName, MxKind, MxLimit};
-use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::plan::{HostPlan, Planner};
 use crate::progress::{Progress, ProgressSink};
@@ -93,7 +92,7 @@ impl Run {
         fetch_cx: &FetchContext<'_>,
         progress: Option<&ProgressSink>,
         findings: &mut Vec<Finding>,
-    ) -> Result<Staged, Error> {
+    ) -> Staged {
         let opts = self.checker().options();
         let port_of = |given: Option<u16>| given.unwrap_or_else(|| opts.effective_port());
         let quick = opts.first_answering_host_only;
@@ -176,6 +175,7 @@ impl Run {
                         }
                     }
                 }
+                // A domain or an address target is discovered; an IP target is given.
                 (None, None) => {}
             }
             let (plans, capped) = planner.finish();
@@ -190,12 +190,12 @@ impl Run {
                 if let Some(p) = progress {
                     p.send(Progress::Planned { hosts: Vec::new() });
                 }
-                return Ok(Staged {
+                return Staged {
                     discovery: None,
                     plans: Vec::new(),
                     probes: Vec::new(),
                     mta_sts: None,
-                });
+                };
             }
         };
         findings.extend(target_findings);
@@ -262,12 +262,12 @@ impl Run {
                 }
             }
         };
-        Ok(Staged {
+        Staged {
             discovery,
             plans,
             probes,
             mta_sts,
-        })
+        }
     }
 
     fn start_discovery(
