@@ -51,7 +51,7 @@ fn bench(c: &mut Criterion) {
         .enumerate()
         .map(|(i, t)| {
             let score = if i % 10 == 0 { 112 } else { 114 };
-            let mut r = TargetReport::graded(t.target.text.clone(), score);
+            let mut r = TargetReport::graded(t.text.clone(), score);
             r.mx.push(MxRow::passing("mx.example.com", None, score));
             vec![Outcome::Tested(r)]
         })

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
-use checktls::smtp::{Outcome, ProbeOptions, StopAfter, probe};
+use checktls::smtp::{Outcome, ProbeOptions, StopAfter, TlsMode, probe};
 use checktls_lab::pki::Pki;
 use checktls_lab::smtp::{Posture, SmtpReceiver};
 
@@ -66,7 +66,7 @@ async fn main() -> ExitCode {
             "--lab" => lab = true,
             "--sni" => options.tls.sni = args.next(),
             "--rcpt" => options.session.rcpt_to = args.next(),
-            "--direct-tls" => options.session.direct_tls = true,
+            "--direct-tls" => options.session.tls_mode = TlsMode::Direct,
             "--raw" => options.record_raw = true,
             "--stop-after" => match args.next().as_deref().and_then(stop_after) {
                 Some(s) => options.session.stop_after = s,
@@ -93,7 +93,7 @@ async fn main() -> ExitCode {
     // With --lab, a lab receiver stands in for a real server (kept alive until the end).
     let mut _receiver = None;
     let addr: SocketAddr = match (lab, target) {
-        (true, _) => match lab_receiver(options.session.direct_tls).await {
+        (true, _) => match lab_receiver(options.session.tls_mode == TlsMode::Direct).await {
             Ok(r) => {
                 options.tls.sni.get_or_insert_with(|| "mx.lab.test".into());
                 options

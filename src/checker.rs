@@ -406,7 +406,7 @@ impl Run {
             .filter(|_| opts.stop_after >= StopAfter::RcptTo || opts.send_email);
         let staged = self
             .plan_and_probe(target, rcpt, deadline, &fetch_cx, progress, &mut findings)
-            .await?;
+            .await;
         let (discovery, plans, probes, mta_sts) = (
             staged.discovery,
             staged.plans,
@@ -421,6 +421,7 @@ impl Run {
             trust: &inner.trust,
             now: self.checker.now(),
             certs: &inner.certs,
+            domain: target.domain(),
         };
         let assessments: Vec<_> = plans
             .iter()

@@ -10,9 +10,6 @@ pub enum Error {
     /// The target could not be read.
     #[error(transparent)]
     Target(#[from] TargetError),
-    /// A target that cannot be tested (for example an address without a domain or host).
-    #[error("bad target: {0}")]
-    BadTarget(String),
     /// An option that cannot be used (a control character in the EHLO name, MAIL FROM or
     /// AUTH credentials, ...).
     #[error("bad option: {0}")]

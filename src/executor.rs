@@ -1,11 +1,12 @@
 //! The receiver test as a batch [`Executor`]: what runs each `Target` of a Batch file.
 //!
 //! ```text
-//!   checktls_batch::run ──► Job { target, options (DEFAULT applied), test type }
+//!   checktls_batch::run ──► Job { text, target (Host applied), options (DEFAULT applied),
+//!                                 test type }
 //!                              │
 //!        ReceiverExecutor ─────┤ options_for(job): the base ReceiverOptions (the command's
 //!                              │   --nameserver, --port, --timeout, ...) + the target's
-//!                              │   attributes (Port, SNI, Host, Auth*, ct:Quick, ct:StopAfter, ...)
+//!                              │   attributes (Port, SNI, Auth*, ct:Quick, ct:StopAfter, ...)
 //!                              ▼
 //!        one Checker per distinct option set (shared DNS cache, politeness), one Run of it
 //!        per batch run (shared probes, verdicts, CRLs, policies)
@@ -16,8 +17,11 @@
 //!
 //! A test that ran is [`Outcome::Tested`], even when no host answered or DNS said nothing
 //! useful (`dns_failure`): that is the target's result. [`Outcome::NotTested`] is kept for a
-//! test that could not be carried out at all: a target the receiver test cannot read, an
-//! option it cannot use, or a checker that could not be set up.
+//! test that could not be carried out at all: an option it cannot use (`ct:AuthPassEnv`
+//! naming a variable that is not set) or a checker that could not be set up. Every target
+//! the Batch accepts is one the receiver test can run: both read it with one grammar
+//! ([`target`](crate::target)), and the Batch's `Host` attribute is already the target's
+//! given host.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), Box<dyn std::error::Error>> {
@@ -39,7 +43,7 @@ use std::time::SystemTime;
 
 use tokio::sync::Mutex;
 
-use crate::batch::model::{AuthType, IpFamily, Limit, TargetKind, TargetOptions, TestType};
+use crate::batch::model::{AuthType, IpFamily, Limit, TargetOptions, TestType};
 use crate::batch::report::{CertRow, MxRow, Outcome, StageRow, TargetReport};
 use crate::batch::run::{Executor, Job};
 use crate::dns::MxLimit;
@@ -48,7 +52,7 @@ use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
 use crate::report::{ReceiverReport, Severity};
 use crate::tls::TrustStore;
 use crate::tls::net::Connector;
-use crate::{Checker, Run, Target};
+use crate::{Checker, Run};
 
 type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 
@@ -194,37 +198,17 @@ impl ReceiverExecutor {
 
 impl Executor for ReceiverExecutor {
     async fn execute(&self, job: &Job) -> Outcome {
-        let target = match receiver_target(job) {
-            Ok(t) => t,
-            Err(e) => return Outcome::not_tested(e),
-        };
+        // The Batch read the target with the receiver test's grammar and applied its Host
+        // attribute: it is the receiver test's target as it is.
         let run = match self.run_for(job).await {
             Ok(r) => r,
             Err(e) => return Outcome::not_tested(e),
         };
-        match run.check(&target).await {
-            Ok(report) => Outcome::Tested(target_report(&job.target.text, &report)),
+        match run.check(&job.target).await {
+            Ok(report) => Outcome::Tested(target_report(&job.text, &report)),
             Err(e) => Outcome::not_tested(format!("the test could not be carried out: {e}")),
         }
     }
-}
-
-/// The receiver-test target of a job: its text, with the `Host` attribute as the given host.
-fn receiver_target(job: &Job) -> Result<Target, String> {
-    let text = job.target.text.as_str();
-    let spec = match (&job.options.host, &job.target.kind) {
-        (Some(host), TargetKind::Address { .. } | TargetKind::Domain) => {
-            let host = if host.contains(':') && !host.starts_with('[') {
-                format!("[{host}]")
-            } else {
-                host.clone()
-            };
-            format!("{text}[{host}]")
-        }
-        _ => text.to_owned(),
-    };
-    spec.parse::<Target>()
-        .map_err(|e| format!("the receiver test cannot read this target: {e}"))
 }
 
 /// The base options with a target's attributes applied.
@@ -272,11 +256,8 @@ pub fn options_for(
     if let Some(d) = t.smtp_timeout {
         o.timeout = d;
     }
-    if let Some(v) = t.direct_tls {
-        o.direct_tls = v;
-    }
-    if let Some(v) = t.compel_tls {
-        o.compel_tls = v;
+    if let Some(mode) = t.tls_mode {
+        o.tls_mode = mode;
     }
     if let Some(s) = t.stop_after {
         o.stop_after = s;
@@ -320,6 +301,9 @@ pub fn options_for(
     }
     if let Some(days) = t.expiry_warning_days {
         o.expiry_warning_days = days;
+    }
+    if let Some(names) = t.cert_names {
+        o.cert_names = names;
     }
     Ok(o)
 }
@@ -375,6 +359,7 @@ pub fn target_report(text: &str, report: &ReceiverReport) -> TargetReport {
 mod tests {
     use super::*;
     use crate::batch::model::Secret;
+    use crate::options::{CertNames, TlsMode};
     use std::time::Duration;
 
     fn opts(f: impl FnOnce(&mut TargetOptions)) -> TargetOptions {
@@ -401,6 +386,8 @@ mod tests {
             t.auth_type = Some(AuthType::Login);
             t.auth_user = Some("u".into());
             t.auth_pass = Some(Secret::new("s3cret"));
+            t.tls_mode = Some(TlsMode::Compel);
+            t.cert_names = Some(CertNames::MxHostOrDomain);
         });
         let o = options_for(&base, TestType::Receiver, &t).expect("options");
         assert_eq!(o.port, Some(2525), "a base option the target leaves alone");
@@ -411,6 +398,8 @@ mod tests {
         assert_eq!(o.host_limit, MxLimit::HostsPercent(50));
         assert_eq!(o.ip, IpChoice::V6);
         assert!(!o.revocation && !o.assure_tls);
+        assert_eq!(o.tls_mode, TlsMode::Compel);
+        assert_eq!(o.cert_names, CertNames::MxHostOrDomain);
         let auth = o.auth.expect("auth");
         assert!(auth.login && auth.user == "u" && auth.password == "s3cret");
         assert!(!format!("{auth:?}").contains("s3cret"));

@@ -3,7 +3,8 @@
 //! the host's report and its score evidence go out.
 //!
 //! ```text
-//!   probe facts ─► assess(): certificate (chain, name, dates), DANE, the revocation issuer
+//!   probe facts ─► assess(): certificate (chain, name: the MX host's, or also the mail
+//!                  domain's under CertNames::MxHostOrDomain, dates), DANE, the revocation issuer
 //!               ─► (fetch.rs: revocation with that issuer)
 //!               ─► host_report(): stages, TLS, certificate, DANE, MTA-STS, revocation, evidence
 //! ```
@@ -15,7 +16,8 @@ use std::time::SystemTime;
 use rustls_pki_types::CertificateDer;
 
 use crate::clock::unix;
-use crate::options::ReceiverOptions;
+use crate::dns::DomainName;
+use crate::options::{CertNames, LegacyProbe, ReceiverOptions};
 use crate::plan::{HostPlan, Skip};
 use crate::probe::HostProbe;
 use crate::report::{
@@ -39,10 +41,13 @@ pub(crate) struct JudgeContext<'a> {
     pub(crate) trust: &'a TrustStore,
     pub(crate) now: SystemTime,
     pub(crate) certs: &'a CertMemo,
+    /// The target's mail domain (none for an IP target): a certificate may name it when the
+    /// options accept that ([`CertNames::MxHostOrDomain`]).
+    pub(crate) domain: Option<&'a DomainName>,
 }
 
 /// Certificate judgements already made with this checker's trust anchors, by their inputs: the
-/// chain (its SHA-256), the expected name, the time in whole seconds (the granularity of the
+/// chain (its SHA-256), the expected name and the alternative one, the time in whole seconds (the granularity of the
 /// judgement's clock) and the expiry warning. [`evaluate`] is a pure function of these, so
 /// a hit is the judgement itself, not an observation carried over; a batch of addresses at a
 /// few MX hosts verifies each chain's signatures once per second instead of once per
@@ -56,6 +61,7 @@ pub(crate) struct CertMemo {
 struct CertKey {
     chain: [u8; 32],
     name: Option<String>,
+    alternative_name: Option<String>,
     now: u64,
     expiry_warning_days: u32,
 }
@@ -77,6 +83,7 @@ impl CertMemo {
         let key = CertKey {
             chain: digest,
             name: policy.name.map(str::to_owned),
+            alternative_name: policy.alternative_name.map(str::to_owned),
             now: policy.now.as_secs(),
             expiry_warning_days: policy.expiry_warning_days,
         };
@@ -171,6 +178,10 @@ pub(crate) fn assess(
         let expected = plan.expected_name(cx.options);
         let mut policy = CertPolicy::new(cx.trust, expected, unix(cx.now));
         policy.expiry_warning_days = cx.options.expiry_warning_days;
+        policy.alternative_name = match cx.options.cert_names {
+            CertNames::MxHost => None,
+            CertNames::MxHostOrDomain => cx.domain.map(DomainName::as_str),
+        };
         cx.certs.evaluate(&chain, &policy)
     });
     let dane = plan.tlsa.as_ref().map(|t| {
@@ -411,6 +422,19 @@ pub(crate) fn host_report(
             }
             let mut cert_ok = None;
             if let Some(report) = &assessment.cert {
+                if report.matched_alternative {
+                    findings.push(Finding::new(
+                        "cert.names_the_domain",
+                        Severity::Warning,
+                        format!(
+                            "the certificate names the mail domain ({}), not the MX host {}: \
+                             accepted, as the options ask (cert names: mx-host-or-domain), but \
+                             CheckTLS and MTA-STS senders check the MX host name",
+                            report.matched_name.as_deref().unwrap_or_default(),
+                            plan.expected_name(opts).unwrap_or_default(),
+                        ),
+                    ));
+                }
                 let (view, mut ev) = judge_certificate(report, &assessment.chain);
                 let revoked = matches!(
                     revocation.as_ref().map(|r| &r.status),
@@ -557,7 +581,7 @@ pub(crate) fn host_report(
             }
             transcript = r.transcript.render();
             sslprobe = p.legacy.clone();
-            if opts.ssl_probe
+            if opts.legacy_probe == LegacyProbe::Full
                 && let Some(l) = &p.legacy
             {
                 sslprobe_findings(l, &mut findings, &mut evidence);

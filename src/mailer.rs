@@ -32,7 +32,7 @@ use std::time::Duration;
 use crate::batch::Error;
 use crate::batch::delivery::{Envelope, Mailer};
 use crate::options::AuthCredentials;
-use crate::smtp::{FailReason, Outcome, ProbeOptions, Stage, StopAfter, Timeouts};
+use crate::smtp::{FailReason, Outcome, ProbeOptions, Stage, StopAfter, Timeouts, TlsMode};
 use crate::tls::TrustStore;
 
 /// The relay results are submitted to.
@@ -95,7 +95,11 @@ impl SmtpMailer {
         o.session.rcpt_to = Some(to.to_owned());
         o.session.stop_after = StopAfter::Data;
         o.session.message = Some(message.to_vec());
-        o.session.direct_tls = r.direct_tls;
+        o.session.tls_mode = if r.direct_tls {
+            TlsMode::Direct
+        } else {
+            TlsMode::StartTls
+        };
         o.session.require_tls = !r.allow_plaintext;
         o.session.timeouts = Timeouts::uniform(r.timeout);
         o.session.auth = r.auth.as_ref().map(AuthCredentials::to_smtp);

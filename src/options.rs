@@ -2,21 +2,32 @@
 //!
 //! ```text
 //!   ReceiverOptions
-//!   ├── what to test     port, direct_tls, compel_tls, sni, ehlo_name, mail_from, send_email,
-//!   │                    stop_after, assure_tls, ip (IPv4/IPv6), mx_limit, host_limit
+//!   ├── what to test     port, tls_mode (STARTTLS / direct / compel), sni, ehlo_name,
+//!   │                    mail_from, send_email, stop_after, assure_tls, ip (IPv4/IPv6),
+//!   │                    mx_limit, host_limit, legacy_probe (never / when refused / full)
 //!   ├── how long         timeout (per stage), connections_per_address
-//!   ├── what to judge    revocation, min_score, expiry_warning_days
+//!   ├── what to judge    revocation, min_score, expiry_warning_days, cert_names
 //!   ├── how to reach     socks5, auth, client certificate, tls versions / cipher suites
 //!   └── ResolverSetup    nameservers, tcp, cache, DNSSEC anchors
 //! ```
 //!
+//! Choices that are one of several are enums, so no two options can contradict each other:
+//! [`TlsMode`] (TLS on connect and a compelled STARTTLS cannot both apply), [`LegacyProbe`]
+//! and [`CertNames`].
+//!
 //! ```
-//! use checktls::options::ReceiverOptions;
+//! use checktls::options::{CertNames, LegacyProbe, ReceiverOptions, TlsMode};
 //! use std::time::Duration;
 //!
 //! let quick = ReceiverOptions::quick();
 //! assert_eq!(quick.timeout, Duration::from_secs(11));
 //! assert!(quick.ignore_no_connect && !quick.revocation);
+//!
+//! let mut smtps = ReceiverOptions::default();
+//! smtps.tls_mode = TlsMode::Direct;
+//! assert_eq!(smtps.effective_port(), 465);
+//! assert_eq!(smtps.legacy_probe, LegacyProbe::WhenRefused);
+//! assert_eq!(smtps.cert_names, CertNames::MxHost);
 //! ```
 
 use std::net::SocketAddr;
@@ -26,7 +37,24 @@ use crate::dns::MxLimit;
 use crate::dns::discovery::IpChoice;
 
 pub use crate::tls::handshake::VersionChoice;
-pub use checktls_types::StopAfter;
+pub use checktls_types::{CertNames, StopAfter, TlsMode};
+
+/// When the legacy ClientHello prober runs: the raw prober that sees what rustls does not
+/// speak (SSLv2, SSLv3, TLS 1.0 and 1.1, suites rustls lacks).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LegacyProbe {
+    /// Never (the command's `--no-legacy-probe`).
+    Never,
+    /// When the server refused every version or suite rustls offered: the versions and
+    /// their preferred suites, so a TLS 1.0-only server is graded for TLS 1.0, not as
+    /// plaintext. The default.
+    #[default]
+    WhenRefused,
+    /// On every host, listing every protocol, suite and group with the checks (Heartbleed,
+    /// CCS injection, ...): the command's level sslprobe.
+    Full,
+}
 
 /// Credentials for AUTH on a private system. The password never appears in Debug output,
 /// transcripts or reports.
@@ -89,12 +117,11 @@ pub struct ResolverSetup {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct ReceiverOptions {
-    /// The SMTP port of every MX. Default: 25 (465 with `direct_tls`).
+    /// The SMTP port of every MX. Default: 25 (465 with [`TlsMode::Direct`]).
     pub port: Option<u16>,
-    /// TLS on connect (SMTPS), no STARTTLS.
-    pub direct_tls: bool,
-    /// Send STARTTLS even when it is not offered.
-    pub compel_tls: bool,
+    /// How TLS starts: STARTTLS when offered (the default), on connect (SMTPS, no
+    /// STARTTLS), or STARTTLS even when not offered (CheckTLS's Compel TLS).
+    pub tls_mode: TlsMode,
     /// The name sent in SNI. Default: the MX host name.
     pub sni: Option<String>,
     /// The EHLO name. Default: `checktls.invalid`.
@@ -122,14 +149,16 @@ pub struct ReceiverOptions {
     pub ignore_no_connect: bool,
     /// Check OCSP and CRL revocation (CheckTLS's CHECKOCSP). Default: on (Quick: off).
     pub revocation: bool,
-    /// Run the legacy ClientHello prober when rustls cannot negotiate. Default: on.
-    pub legacy_probe: bool,
-    /// Run the legacy prober on every host, listing protocols and suites (level sslprobe).
-    pub ssl_probe: bool,
+    /// When the legacy ClientHello prober runs. Default: when the server refused what
+    /// rustls offered.
+    pub legacy_probe: LegacyProbe,
     /// The grade at which the test counts as passed (the command's exit code). Default: 90.
     pub min_score: u16,
     /// Warn when a certificate expires within this many days. Default: 30.
     pub expiry_warning_days: u32,
+    /// Which names a certificate may carry to pass the Cert stage. Default: the MX host
+    /// name (or the SNI given), as CheckTLS checks.
+    pub cert_names: CertNames,
     /// At most this many connections at once to one address. Default: 2.
     pub connections_per_address: usize,
     /// MX names that share one address and port are probed at most this many at a time, in
@@ -180,8 +209,7 @@ impl Default for ReceiverOptions {
     fn default() -> Self {
         Self {
             port: None,
-            direct_tls: false,
-            compel_tls: false,
+            tls_mode: TlsMode::StartTls,
             sni: None,
             ehlo_name: "checktls.invalid".to_owned(),
             mail_from: "test@checktls.invalid".to_owned(),
@@ -195,10 +223,10 @@ impl Default for ReceiverOptions {
             timeout: Duration::from_secs(30),
             ignore_no_connect: false,
             revocation: true,
-            legacy_probe: true,
-            ssl_probe: false,
+            legacy_probe: LegacyProbe::WhenRefused,
             min_score: 90,
             expiry_warning_days: 30,
+            cert_names: CertNames::MxHost,
             connections_per_address: 2,
             shared_address_sessions: 1,
             concurrency: 64,
@@ -236,7 +264,7 @@ impl ReceiverOptions {
 
     /// The port used for every MX.
     pub fn effective_port(&self) -> u16 {
-        self.port.unwrap_or(if self.direct_tls { 465 } else { 25 })
+        self.port.unwrap_or(self.tls_mode.default_port())
     }
 
     /// Which addresses fetches driven by peer data may reach.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::clock::unix;
-use crate::options::{AuthCredentials, ReceiverOptions, StopAfter};
+use crate::options::{AuthCredentials, LegacyProbe, ReceiverOptions, StopAfter};
 use crate::plan::HostPlan;
 use crate::smtp::{self, PeerCheck, PeerIdentity, ProbeOptions, SmtpRecord, Stage, Timeouts};
 use crate::tls::TlsFacts;
@@ -131,8 +131,7 @@ pub(crate) fn probe_options(
         s.message = Some(test_message(opts, rcpt));
     }
     s.timeouts = Timeouts::uniform(opts.timeout);
-    s.direct_tls = opts.direct_tls;
-    s.compel_tls = opts.compel_tls;
+    s.tls_mode = opts.tls_mode;
     s.plaintext_mail_from = opts.assure_tls;
     s.auth = opts.auth.as_ref().map(AuthCredentials::to_smtp);
     s.danger_auth_over_unverified_tls = opts.danger_auth_over_unverified_tls;
@@ -174,10 +173,12 @@ pub(crate) async fn probe_host(
         .tls_failure
         .as_ref()
         .is_some_and(|f| f.kind.is_refusal());
-    let legacy = if (refused && opts.legacy_probe) || opts.ssl_probe {
-        Some(legacy_probe(key.address, &options, opts).await)
-    } else {
-        None
+    let legacy = match opts.legacy_probe {
+        LegacyProbe::Full => Some(legacy_probe(key.address, &options, opts).await),
+        LegacyProbe::WhenRefused if refused => {
+            Some(legacy_probe(key.address, &options, opts).await)
+        }
+        LegacyProbe::WhenRefused | LegacyProbe::Never => None,
     };
     HostProbe {
         record,
@@ -214,7 +215,7 @@ async fn legacy_probe(
     // The sslprobe level: every suite, group and check; otherwise (rustls could not
     // negotiate) the versions and their preferred suites alone. One connection at a time: the
     // probe runs under one of the address's politeness permits.
-    let mut p = if opts.ssl_probe {
+    let mut p = if opts.legacy_probe == LegacyProbe::Full {
         crate::tls::probe::ProbeOptions::default()
     } else {
         crate::tls::probe::ProbeOptions::versions_only()

@@ -163,17 +163,26 @@ async fn suppress_on_other_fields_and_target_options() {
 }
 
 #[tokio::test]
-async fn an_unreadable_target_is_not_tested_and_nothing_tested_is_status_3() {
+async fn a_target_whose_options_cannot_be_used_is_not_tested_and_nothing_tested_is_status_3() {
     let lab = Scenario::start().await.expect("lab");
-    // The unreachable domain is tested (a result: no host answered); a target with a Host the
-    // receiver test cannot read is not tested at all.
-    let xml = r#"<BatchTest TestType="receiver">
-      <Target Host="mx..test">tls13.test</Target>
+    // The unreachable domain is tested (a result: no host answered); a target whose password
+    // variable is not set is not tested at all.
+    let xml = r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1">
+      <Target AuthUser="u" ct:AuthPassEnv="CHECKTLS_BATCH_LAB_UNSET_PASSWORD">tls13.test</Target>
     </BatchTest>"#;
     let result = run_batch(&lab, xml).await;
     assert!(result.targets[0].runs[0].report().is_none());
     assert_eq!(result.status(), Status::NothingTested);
     assert_eq!(result.status().exit_code(), 3);
+    // A Host the receiver test could not use is refused where it is written, before any test:
+    // the Batch reads hosts and targets with the receiver test's grammar.
+    let e = checktls::batch::parse(
+        r#"<BatchTest TestType="receiver">
+      <Target Host="mx..test">tls13.test</Target>
+    </BatchTest>"#,
+    )
+    .expect_err("refused");
+    assert!(e.to_string().starts_with("2:21:"), "{e}");
     let result = run_batch(
         &lab,
         r#"<BatchTest TestType="receiver"><Target>unreachable.test</Target></BatchTest>"#,
@@ -216,9 +225,9 @@ async fn the_results_of_every_lab_domain_are_valid_against_the_results_schema() 
         .iter()
         .map(|d| format!("<Target>{}</Target>", d.domain))
         .collect();
-    // And one that cannot be tested.
+    // And one that cannot be tested (its password variable is not set).
     let xml = format!(
-        r#"<BatchTest TestType="receiver">{targets}<Target Host="mx..test">tls13.test</Target>
+        r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1">{targets}<Target AuthUser="u" ct:AuthPassEnv="CHECKTLS_BATCH_LAB_UNSET_PASSWORD">tls13.test</Target>
         <Total Function="average"/></BatchTest>"#
     );
     let result = run_batch(&lab, &xml).await;
@@ -283,4 +292,23 @@ async fn the_results_of_every_lab_domain_are_valid_against_the_results_schema() 
             "results with {what} ({at}) are valid against the schema"
         );
     }
+}
+
+#[tokio::test]
+async fn the_host_attribute_is_the_targets_given_host() {
+    let lab = Scenario::start().await.expect("lab");
+    let result = run_batch(
+        &lab,
+        r#"<BatchTest TestType="receiver"><Target Host="mx.tls13.test">tls12.test</Target></BatchTest>"#,
+    )
+    .await;
+    let r = result.targets[0].runs[0].report().expect("tested");
+    assert_eq!(r.target, "tls12.test", "results name the target as written");
+    let names: Vec<&str> = r.mx.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["mx.tls13.test"], "no MX lookup: the given host");
+    assert_eq!(
+        r.score,
+        receiver_grade(&lab, "tls12.test[mx.tls13.test]").await,
+        "the grade of the same target given to the receiver test"
+    );
 }

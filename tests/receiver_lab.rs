@@ -1,15 +1,19 @@
 //! The receiver test end to end on the embedded lab: real DNS (signed), real SMTP receivers
 //! over real TLS with generated certificates, real HTTPS for MTA-STS, all on loopback.
 
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use checktls::options::ReceiverOptions;
+use checktls::options::{CertNames, LegacyProbe, ReceiverOptions};
 use checktls::output::{Format, Level, render};
 use checktls::tls::TrustStore;
 use checktls::tls::net::StaticConnector;
 use checktls::{Checker, ReceiverReport, Target};
+use checktls_lab::dns::{DnsLab, MailDomain};
+use checktls_lab::pki::Pki;
 use checktls_lab::scenario::Scenario;
+use checktls_lab::smtp::{Posture, SmtpReceiver};
 
 async fn checker(lab: &Scenario, tweak: impl FnOnce(&mut ReceiverOptions)) -> Checker {
     let mut opts = ReceiverOptions::default();
@@ -338,7 +342,7 @@ async fn a_tls10_only_server_is_found_by_the_legacy_prober() {
         "{text}"
     );
     // The sslprobe level lists every version of a modern host too.
-    let c = checker(&lab, |o| o.ssl_probe = true).await;
+    let c = checker(&lab, |o| o.legacy_probe = LegacyProbe::Full).await;
     let r = check(&c, "tls13.test").await;
     let probe = r.mx[0].sslprobe.as_ref().unwrap();
     assert_eq!(probe.best, Some(checktls::tls::TlsVersion::Tls13));
@@ -494,4 +498,91 @@ async fn tls_versions_choose_what_is_offered() {
     );
     let full = checker(&lab, |_| {}).await;
     assert!(r.score() < check(&full, "tls13.test").await.score());
+}
+
+/// Which names a certificate may carry (CheckTLS's name-matching choice): a receiver whose
+/// certificate names the mail domain but not the MX host fails the Cert stage by default
+/// (what CheckTLS checks) and passes when the domain is accepted, with a warning that says
+/// why it passed.
+#[tokio::test]
+async fn a_certificate_naming_the_domain_passes_only_when_the_domain_is_accepted() {
+    let pki = Pki::generate(SystemTime::now()).unwrap();
+    let ip = Ipv4Addr::new(127, 0, 14, 1);
+    let dns = DnsLab::builder()
+        .mail_domain(MailDomain::new("domaincert.test").mx(10, "mx", [IpAddr::V4(ip)]))
+        .start()
+        .await
+        .unwrap();
+    let leaf = pki.valid("domaincert.test").unwrap();
+    let rx = SmtpReceiver::start(
+        SocketAddr::new(IpAddr::V4(ip), 0),
+        Posture::tls(&leaf).unwrap().banner("mx.domaincert.test"),
+    )
+    .await
+    .unwrap();
+    let checker = |names: CertNames| {
+        let mut opts = ReceiverOptions::default();
+        opts.port = Some(rx.addr().port());
+        opts.timeout = Duration::from_secs(5);
+        opts.revocation = false;
+        opts.resolver.nameservers = vec![dns.addr()];
+        opts.resolver.dnssec_anchors = Some(dns.trust_anchor().to_owned());
+        opts.allow_non_global = true; // the lab lives on loopback
+        opts.cert_names = names;
+        let mut trust = TrustStore::empty();
+        trust.add_der(pki.root().der().clone()).unwrap();
+        Checker::builder(opts).trust(trust).build()
+    };
+    let cert_stage = |r: &ReceiverReport| {
+        r.mx[0]
+            .stages
+            .iter()
+            .find(|s| s.stage.name() == "cert")
+            .map(|s| s.ok)
+    };
+
+    let strict = checker(CertNames::MxHost).await.unwrap();
+    let r = check(&strict, "postmaster@domaincert.test").await;
+    let text = render(&r, Level::Detail, Format::Text);
+    assert_eq!(cert_stage(&r), Some(false), "{text}");
+    let cert = r.mx[0].certificate.as_ref().expect("a certificate");
+    assert_eq!(cert.name_match, Some(false), "{text}");
+    assert!(cert.chain_valid, "only the name is wrong: {text}");
+    assert!(
+        !r.mx[0]
+            .findings
+            .iter()
+            .any(|f| f.code == "cert.names_the_domain")
+    );
+
+    let lenient = checker(CertNames::MxHostOrDomain).await.unwrap();
+    let r2 = check(&lenient, "postmaster@domaincert.test").await;
+    let text2 = render(&r2, Level::Detail, Format::Text);
+    assert_eq!(cert_stage(&r2), Some(true), "{text2}");
+    let cert = r2.mx[0].certificate.as_ref().expect("a certificate");
+    assert_eq!(cert.name_match, Some(true), "{text2}");
+    assert_eq!(cert.matched_name.as_deref(), Some("domaincert.test"));
+    let warned = r2.mx[0]
+        .findings
+        .iter()
+        .find(|f| f.code == "cert.names_the_domain")
+        .unwrap_or_else(|| panic!("the reason it passed: {text2}"));
+    assert!(
+        warned.message.contains("mx.domaincert.test"),
+        "{}",
+        warned.message
+    );
+    assert!(
+        r2.score() > r.score(),
+        "the right name scores: {} vs {}",
+        r2.score(),
+        r.score()
+    );
+
+    // An IP target has no domain: the choice changes nothing (and given without SNI, an
+    // address has no host name to check either way).
+    let ip_target = format!("{}:{}", ip, rx.addr().port());
+    let r3 = check(&lenient, &ip_target).await;
+    let cert = r3.mx[0].certificate.as_ref().expect("a certificate");
+    assert_eq!(cert.name_match, None);
 }

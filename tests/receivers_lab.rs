@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use checktls::options::ReceiverOptions;
+use checktls::options::{LegacyProbe, ReceiverOptions};
 use checktls::output::{Format, Level, render};
 use checktls::tls::TrustStore;
 use checktls::{Checker, ReceiverReport, Target};
@@ -132,7 +132,7 @@ async fn a_handshake_aborted_after_server_hello_is_no_encryption() {
     assert!(!mx.findings.iter().any(|f| f.code == "tls.legacy_only"));
 
     // At level sslprobe the prober runs, and marks what it could not finish.
-    let c = checker(&lab, |o| o.ssl_probe = true).await;
+    let c = checker(&lab, |o| o.legacy_probe = LegacyProbe::Full).await;
     let r = check(&c, "abort.test").await;
     assert!(r.score() < 50, "still no encryption: {}", r.score());
     let probe = r.mx[0].sslprobe.as_ref().expect("the sslprobe level ran");

@@ -250,7 +250,7 @@ async fn lab_checker(lab: &Scenario, every_part: bool) -> Checker {
     opts.allow_non_global = true; // the lab lives on loopback
     if every_part {
         opts.assure_tls = true;
-        opts.ssl_probe = true;
+        opts.legacy_probe = checktls::options::LegacyProbe::Full;
         opts.record_raw = true;
     }
     let mut trust = TrustStore::empty();

@@ -186,15 +186,18 @@ pub enum Error {
         /// What may appear there.
         expected: &'static str,
     },
-    /// A Target's text is not an address, a domain or an IP address.
-    #[error(
-        "{at}: bad target {text:?}; expected an email address, a domain, an IP address or DEFAULT"
-    )]
+    /// A Target's text is not an address, a domain or an IP address (the receiver test's
+    /// target grammar), nor DEFAULT.
+    #[error("{at}: bad target {text:?} at character {position}: expected {expected}")]
     BadTarget {
         /// Where the text starts.
         at: Position,
-        /// The text.
+        /// The text (cut to 100 characters).
         text: String,
+        /// The character offset in the text (from 0) where the problem starts.
+        position: usize,
+        /// What was expected there.
+        expected: String,
     },
     /// A size bound other than the file size was reached.
     #[error("{at}: more than {limit} {what}")]

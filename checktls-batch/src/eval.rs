@@ -147,7 +147,7 @@ impl BatchResult {
                     !spec.suppress.is_empty() && spec.suppress.iter().all(|s| holds(s, &scope));
                 TargetResult {
                     index,
-                    target: spec.target.text.clone(),
+                    target: spec.text.clone(),
                     runs,
                     suppressed,
                 }

@@ -4,7 +4,7 @@
 //!   Batch
 //!   ├── test_type         receiver | assuretls                 (TestType)
 //!   ├── name, description (ct:Name, ct:Description)
-//!   ├── targets[]         TargetSpec { target, options, suppress[] }   DEFAULT already applied
+//!   ├── targets[]         TargetSpec { text, target, options, suppress[] }   DEFAULT applied
 //!   ├── total             Total { function, test, threshold }          (<Total>)
 //!   └── deliveries[]      Delivery { to[], format, suppress[], only_nodes[], only_fields[] }
 //! ```
@@ -18,13 +18,13 @@
 //!     <Target SNI="mx.example.com" Count="2">192.0.2.1</Target>
 //! </BatchTest>"#).unwrap();
 //! let t = &batch.targets[0];
-//! assert_eq!(t.target.text, "192.0.2.1");
+//! assert_eq!(t.text, "192.0.2.1");
+//! assert!(matches!(t.target, checktls_batch::model::Target::Ip { .. }));
 //! assert_eq!(t.options.count(), 2);
 //! assert_eq!(t.suppress.len(), 1);
 //! ```
 
 use std::fmt;
-use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -181,7 +181,10 @@ impl Batch {
 pub struct TargetSpec {
     /// Where its `<Target>` starts.
     pub at: Position,
-    /// What to test.
+    /// The target's text as written (trimmed): how the results name it.
+    pub text: String,
+    /// What to test: the text read, with the `Host` attribute as its given host unless the
+    /// text gives one (`user@example.com[mx.example.net:2525]`) or is an IP address.
     pub target: Target,
     /// How to test it (DEFAULT applied).
     pub options: TargetOptions,
@@ -189,104 +192,9 @@ pub struct TargetSpec {
     pub suppress: Vec<Suppress>,
 }
 
-/// The text of a `<Target>`: an address, a domain or an IP address.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Target {
-    /// The text as written, trimmed.
-    pub text: String,
-    /// What it is.
-    pub kind: TargetKind,
-}
-
-impl fmt::Display for Target {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-/// What a target's text names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
-#[non_exhaustive]
-pub enum TargetKind {
-    /// `user@example.com`: the domain is the part after the last `@`.
-    Address {
-        /// The domain (or address literal) of the address.
-        domain: String,
-    },
-    /// `example.com`: a mail domain.
-    Domain,
-    /// `192.0.2.1` or `2001:db8::1` (brackets allowed): one host, no MX lookup.
-    Ip(IpAddr),
-}
-
-impl Target {
-    /// Reads a target's text; `None` when it is none of an address, a domain or an address
-    /// literal.
-    pub fn parse(text: &str) -> Option<Self> {
-        let text = text.trim();
-        if text.is_empty() || text.len() > 320 || text.chars().any(char::is_whitespace) {
-            return None;
-        }
-        let kind = if let Some(ip) = ip_literal(text) {
-            TargetKind::Ip(ip)
-        } else if let Some((local, domain)) = text.rsplit_once('@') {
-            let local_ok = !local.is_empty()
-                && local.len() <= 64
-                && !local.contains(['<', '>', '(', ')', ',', ';', '[', ']', '\\', '@'])
-                || local.len() >= 2 && local.starts_with('"') && local.ends_with('"');
-            if !local_ok || !(ip_literal(domain).is_some() || is_domain(domain)) {
-                return None;
-            }
-            TargetKind::Address {
-                domain: domain.to_owned(),
-            }
-        } else if is_domain(text) {
-            TargetKind::Domain
-        } else {
-            return None;
-        };
-        Some(Self {
-            text: text.to_owned(),
-            kind,
-        })
-    }
-}
-
-fn ip_literal(s: &str) -> Option<IpAddr> {
-    let inner = s
-        .strip_prefix('[')
-        .and_then(|s| s.strip_suffix(']'))
-        .map(|s| s.strip_prefix("IPv6:").unwrap_or(s))
-        .unwrap_or(s);
-    inner.parse().ok()
-}
-
-/// A host name of at least two labels: letters (any script), digits, `-` and `_`; labels of
-/// 1 to 63 bytes not starting or ending with `-`; at most 253 bytes; one trailing dot allowed.
-fn is_domain(s: &str) -> bool {
-    let s = s.strip_suffix('.').unwrap_or(s);
-    if s.is_empty() || s.len() > 253 {
-        return false;
-    }
-    let mut labels = 0;
-    for label in s.split('.') {
-        labels += 1;
-        let ok = !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return false;
-        }
-    }
-    // A name of digits and dots only is a malformed IPv4 address, not a domain.
-    labels >= 2 && !s.chars().all(|c| c.is_ascii_digit() || c == '.')
-}
+/// What a `<Target>` tests: the receiver test's own target grammar (checktls-types), so a
+/// target the batch accepts is one the receiver test can run.
+pub use checktls_types::target::{GivenHost, HostSpec, Target, TargetError};
 
 pub use checktls_types::Secret;
 
@@ -313,7 +221,7 @@ pub struct Auth {
     pub password: Secret,
 }
 
-pub use checktls_types::StopAfter;
+pub use checktls_types::{CertNames, StopAfter, TlsMode};
 
 /// How many MX preference levels or hosts to test (`ct:MXLimit`, `ct:HostLimit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -362,8 +270,9 @@ pub enum IpFamily {
 pub struct TargetOptions {
     /// `SNI`: the name sent in the TLS SNI and checked against the certificate.
     pub sni: Option<String>,
-    /// `Host`: the server to test instead of the MX hosts.
-    pub host: Option<String>,
+    /// `Host`: the server to test instead of the MX hosts (`host`, `host:port`, an address),
+    /// already applied to [`TargetSpec::target`].
+    pub host: Option<GivenHost>,
     /// `Port`: the SMTP port.
     pub port: Option<u16>,
     /// `AuthType`: the AUTH mechanism.
@@ -385,10 +294,11 @@ pub struct TargetOptions {
     pub reply_timeout: Option<Duration>,
     /// `Count`: how many times the target is tested.
     pub count: Option<u32>,
-    /// `ct:DirectTLS`: TLS on connect (SMTPS) instead of STARTTLS.
-    pub direct_tls: Option<bool>,
-    /// `ct:CompelTLS`: send STARTTLS even when it is not offered.
-    pub compel_tls: Option<bool>,
+    /// `ct:DirectTLS` and `ct:CompelTLS`, one choice: TLS on connect (SMTPS), STARTTLS even
+    /// when it is not offered, or STARTTLS when offered (either given as no). Both yes on
+    /// one target is refused when the file is read; a target that gives either replaces the
+    /// DEFAULT's choice.
+    pub tls_mode: Option<TlsMode>,
     /// `ct:Quick`: CheckTLS's Quick test (the QFactor).
     pub quick: Option<bool>,
     /// `ct:StopAfter`: where the SMTP dialog stops.
@@ -411,6 +321,8 @@ pub struct TargetOptions {
     pub send_email: Option<bool>,
     /// `ct:ExpiryWarningDays`: warn when a certificate expires within this many days.
     pub expiry_warning_days: Option<u32>,
+    /// `ct:CertNames`: which names a certificate may carry to pass the Cert stage.
+    pub cert_names: Option<CertNames>,
 }
 
 impl TargetOptions {
@@ -445,8 +357,7 @@ impl TargetOptions {
             smtp_timeout: self.smtp_timeout.or(d.smtp_timeout),
             reply_timeout: self.reply_timeout.or(d.reply_timeout),
             count: self.count.or(d.count),
-            direct_tls: self.direct_tls.or(d.direct_tls),
-            compel_tls: self.compel_tls.or(d.compel_tls),
+            tls_mode: self.tls_mode.or(d.tls_mode),
             quick: self.quick.or(d.quick),
             stop_after: self.stop_after.or(d.stop_after),
             mx_limit: self.mx_limit.or(d.mx_limit),
@@ -458,6 +369,7 @@ impl TargetOptions {
             mail_from: self.mail_from.or(d.mail_from),
             send_email: self.send_email.or(d.send_email),
             expiry_warning_days: self.expiry_warning_days.or(d.expiry_warning_days),
+            cert_names: self.cert_names.or(d.cert_names),
         }
     }
 }

@@ -9,9 +9,9 @@
 //!   ├── Target*    SNI Host Port AuthType AuthUser AuthPass SMTPTimeOut ReplyTimeOut Count
 //!   │              ct:DirectTLS ct:CompelTLS ct:Quick ct:StopAfter ct:MXLimit ct:HostLimit
 //!   │              ct:IgnoreNoConnect ct:CheckOCSP ct:IP ct:EhloName ct:MailFrom
-//!   │              ct:SendEmail ct:ExpiryWarningDays
+//!   │              ct:SendEmail ct:ExpiryWarningDays ct:CertNames
 //!   │   ├── Suppress*  Function Test Value ct:Field
-//!   │   └── text       address | domain | IP address | DEFAULT
+//!   │   └── text       address | domain | IP address (checktls-types' target grammar) | DEFAULT
 //!   ├── Total?     Function ct:Test ct:Value
 //!   └── Delivery*  ct:Subject
 //!       ├── To+ (address | File)   ├── Format?   ├── Suppress*
@@ -42,9 +42,9 @@ use crate::error::{Error, Position};
 use crate::field::{Field, FieldKind};
 use crate::model::{Alert, ScheduleSpec};
 use crate::model::{
-    AuthType, Batch, Delivery, EXTENSION_NAMESPACE, Function, IpFamily, Limit, Recipient, Secret,
-    StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test, TestType, Total, TotalFunction,
-    Value, parse_bool,
+    AuthType, Batch, CertNames, Delivery, EXTENSION_NAMESPACE, Function, GivenHost, IpFamily,
+    Limit, Recipient, Secret, StopAfter, Suppress, Target, TargetOptions, TargetSpec, Test,
+    TestType, TlsMode, Total, TotalFunction, Value, parse_bool,
 };
 
 const XSI_NAMESPACE: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -54,7 +54,10 @@ const ROOT_ATTRS: &str = "TestType, ct:Name, ct:Description, ct:Schedule, ct:Tim
 const TARGET_ATTRS: &str = "one of SNI, Host, Port, AuthType, AuthUser, AuthPass, SMTPTimeOut, \
     ReplyTimeOut, Count, ct:DirectTLS, ct:CompelTLS, ct:Quick, ct:StopAfter, ct:MXLimit, \
     ct:HostLimit, ct:IgnoreNoConnect, ct:CheckOCSP, ct:IP, ct:EhloName, ct:MailFrom, \
-    ct:SendEmail, ct:ExpiryWarningDays, ct:AuthPassEnv, ct:DangerAuthOverUnverifiedTLS";
+    ct:SendEmail, ct:ExpiryWarningDays, ct:CertNames, ct:AuthPassEnv, \
+    ct:DangerAuthOverUnverifiedTLS";
+const TLS_MODE_CONFLICT: &str = "not both ct:DirectTLS and ct:CompelTLS: TLS on connect has \
+    no STARTTLS to compel";
 const SUPPRESS_ATTRS: &str = "Function, Test, Value or ct:Field";
 const TOTAL_ATTRS: &str = "Function, ct:Test or ct:Value";
 const DELIVERY_ATTRS: &str = "ct:Subject";
@@ -808,10 +811,24 @@ impl<'i> Parser<'i, '_> {
         defaults: &mut (TargetOptions, Vec<Suppress>),
     ) -> Result<Option<TargetSpec>, Error> {
         let mut o = TargetOptions::default();
+        let (mut direct, mut compel) = (None, None);
         for a in self.attrs(e, at, "Target")? {
             match a.name {
                 Name::Plain("SNI") => o.sni = Some(self.host_text(&a, "SNI")?),
-                Name::Plain("Host") => o.host = Some(self.host_text(&a, "Host")?),
+                Name::Plain("Host") => {
+                    o.host = Some(GivenHost::parse(&a.value).map_err(|e| {
+                        self.bad(
+                            &a,
+                            "Target",
+                            "Host",
+                            format!(
+                                "a host name or an IP address, with an optional :port (at \
+                                 character {}: {})",
+                                e.position, e.expected
+                            ),
+                        )
+                    })?);
+                }
                 Name::Plain("Port") => {
                     o.port = Some(self.number(&a, "Target", "Port", 1u16, 65535)?)
                 }
@@ -882,8 +899,25 @@ impl<'i> Parser<'i, '_> {
                     o.danger_auth_over_unverified_tls =
                         Some(self.boolean(&a, "ct:DangerAuthOverUnverifiedTLS")?)
                 }
-                Name::Ext("DirectTLS") => o.direct_tls = Some(self.boolean(&a, "ct:DirectTLS")?),
-                Name::Ext("CompelTLS") => o.compel_tls = Some(self.boolean(&a, "ct:CompelTLS")?),
+                Name::Ext("DirectTLS") => {
+                    direct = Some(self.boolean(&a, "ct:DirectTLS")?);
+                    if direct == Some(true) && compel == Some(true) {
+                        return Err(self.bad(&a, "Target", "ct:DirectTLS", TLS_MODE_CONFLICT));
+                    }
+                }
+                Name::Ext("CompelTLS") => {
+                    compel = Some(self.boolean(&a, "ct:CompelTLS")?);
+                    if direct == Some(true) && compel == Some(true) {
+                        return Err(self.bad(&a, "Target", "ct:CompelTLS", TLS_MODE_CONFLICT));
+                    }
+                }
+                Name::Ext("CertNames") => {
+                    o.cert_names = Some(
+                        a.value
+                            .parse::<CertNames>()
+                            .map_err(|e| self.bad(&a, "Target", "ct:CertNames", e.expected))?,
+                    );
+                }
                 Name::Ext("Quick") => o.quick = Some(self.boolean(&a, "ct:Quick")?),
                 Name::Ext("IgnoreNoConnect") => {
                     o.ignore_no_connect = Some(self.boolean(&a, "ct:IgnoreNoConnect")?)
@@ -936,6 +970,9 @@ impl<'i> Parser<'i, '_> {
                 _ => return Err(self.unknown_attr(&a, "Target", TARGET_ATTRS)),
             }
         }
+        if direct.is_some() || compel.is_some() {
+            o.tls_mode = TlsMode::from_flags(direct == Some(true), compel == Some(true));
+        }
 
         let mut suppress = Vec::new();
         let mut chunk: Option<Chunk> = None;
@@ -986,11 +1023,21 @@ impl<'i> Parser<'i, '_> {
             return Ok(None);
         }
         let text_at = text.at + leading_ws(&text.text);
-        let target = Target::parse(trimmed).ok_or_else(|| Error::BadTarget {
+        let target = Target::parse(trimmed).map_err(|e| Error::BadTarget {
             at: self.pos(text_at),
             text: trimmed.chars().take(100).collect(),
+            position: e.position,
+            expected: e.expected,
         })?;
         let options = o.or(&defaults.0);
+        // The text's own "[host:port]" wins over a Host attribute; an IP target is its own host.
+        let target = match (&options.host, target) {
+            (
+                Some(host),
+                t @ (Target::Domain { host: None, .. } | Target::Address { host: None, .. }),
+            ) => t.with_host(host.clone()).unwrap_or_else(|t| t),
+            (_, t) => t,
+        };
         let has_pass = options.auth_pass.is_some() || options.auth_pass_env.is_some();
         if has_pass && options.auth_user.is_none() {
             return Err(Error::Missing {
@@ -1011,6 +1058,7 @@ impl<'i> Parser<'i, '_> {
         }
         Ok(Some(TargetSpec {
             at: self.pos(at),
+            text: trimmed.to_owned(),
             target,
             options,
             suppress,
@@ -1195,10 +1243,9 @@ impl<'i> Parser<'i, '_> {
                                 Recipient::File
                             } else {
                                 match Target::parse(&text) {
-                                    Some(Target {
-                                        kind: crate::model::TargetKind::Address { .. },
-                                        ..
-                                    }) => Recipient::Email(text),
+                                    Ok(Target::Address { host: None, .. }) => {
+                                        Recipient::Email(text)
+                                    }
                                     _ => {
                                         return Err(Error::BadValue {
                                             at: self.pos(text_at),

@@ -44,7 +44,9 @@ pub struct Job {
     pub run: u32,
     /// The test type of the batch.
     pub test_type: TestType,
-    /// What to test.
+    /// The target's text as written: how the results name it.
+    pub text: String,
+    /// What to test (the `Host` attribute applied).
     pub target: Target,
     /// How (DEFAULT applied).
     pub options: TargetOptions,
@@ -109,6 +111,7 @@ pub fn jobs(batch: &Batch) -> Vec<Job> {
                     index,
                     run,
                     test_type: batch.test_type,
+                    text: spec.text.clone(),
                     target: spec.target.clone(),
                     options: spec.options.clone(),
                 });

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Deserialize;
 
-use crate::model::TargetKind;
+use crate::model::Target;
 use crate::report::{MxRow, Outcome, TargetReport};
 use crate::run::{Executor, Job};
 
@@ -103,7 +103,7 @@ impl ScriptedExecutor {
     }
 
     fn answer(&self, job: &Job) -> Outcome {
-        let Some(entries) = self.script.get(&job.target.text) else {
+        let Some(entries) = self.script.get(&job.text) else {
             return Outcome::not_tested("no script for this target");
         };
         let n = usize::try_from(job.run.saturating_sub(1)).unwrap_or(usize::MAX);
@@ -117,7 +117,7 @@ impl ScriptedExecutor {
                 if let Outcome::Tested(r) = &mut o
                     && r.target.is_empty()
                 {
-                    r.target = job.target.text.clone();
+                    r.target = job.text.clone();
                 }
                 o
             }
@@ -128,15 +128,19 @@ impl ScriptedExecutor {
 /// A tested report with one passing host: the target itself for an address literal, else
 /// `mx.<domain>`.
 fn report_for(job: &Job, score: u16) -> TargetReport {
-    let (name, address): (String, Option<IpAddr>) = match &job.target.kind {
-        TargetKind::Ip(ip) => (
-            job.options.sni.clone().unwrap_or_else(|| ip.to_string()),
-            Some(*ip),
+    let (name, address): (String, Option<IpAddr>) = match &job.target {
+        Target::Ip { address, .. } => (
+            job.options
+                .sni
+                .clone()
+                .unwrap_or_else(|| address.to_string()),
+            Some(*address),
         ),
-        TargetKind::Address { domain } => (format!("mx.{domain}"), None),
-        TargetKind::Domain => (format!("mx.{}", job.target.text), None),
+        Target::Domain { domain, .. } | Target::Address { domain, .. } => {
+            (format!("mx.{domain}"), None)
+        }
     };
-    let mut report = TargetReport::graded(job.target.text.clone(), score);
+    let mut report = TargetReport::graded(job.text.clone(), score);
     let mut row = MxRow::passing(name, address, score);
     if let Some(port) = job.options.port {
         row.port = port;
@@ -148,7 +152,7 @@ fn report_for(job: &Job, score: u16) -> TargetReport {
 impl Executor for ScriptedExecutor {
     async fn execute(&self, job: &Job) -> Outcome {
         if let Ok(mut calls) = self.calls.lock() {
-            calls.push((job.target.text.clone(), job.run));
+            calls.push((job.text.clone(), job.run));
         }
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.most_in_flight.fetch_max(now, Ordering::SeqCst);

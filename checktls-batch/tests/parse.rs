@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use checktls_batch::field::{Field, MxField};
 use checktls_batch::model::{
-    AuthType, Function, IpFamily, Limit, Recipient, StopAfter, TargetKind, Test, TotalFunction,
-    Value,
+    AuthType, CertNames, Function, GivenHost, HostSpec, IpFamily, Limit, Recipient, StopAfter,
+    Target, Test, TlsMode, TotalFunction, Value,
 };
 use checktls_batch::report::{Stage, TlsVersion};
 use checktls_batch::{Error, Format, Limits, TestType, parse, parse_bytes, parse_with};
@@ -22,10 +22,13 @@ fn seed_check_each_host() {
     assert_eq!(b.test_type, TestType::Receiver);
     assert_eq!(b.targets.len(), 22);
     let first = &b.targets[0];
-    assert_eq!(first.target.text, "205.139.110.177");
+    assert_eq!(first.text, "205.139.110.177");
     assert_eq!(
-        first.target.kind,
-        TargetKind::Ip("205.139.110.177".parse().unwrap())
+        first.target,
+        Target::Ip {
+            address: "205.139.110.177".parse().unwrap(),
+            port: None
+        }
     );
     assert_eq!(
         first.options.sni.as_deref(),
@@ -144,7 +147,7 @@ fn extensions_are_read() {
         Some("Every extension attribute once")
     );
     let o = &b.targets[2].options;
-    assert_eq!(o.compel_tls, Some(true));
+    assert_eq!(o.tls_mode, Some(TlsMode::Compel));
     assert_eq!(o.stop_after, Some(StopAfter::Ehlo2));
     assert_eq!(o.mx_limit, Some(Limit::Count(1)));
     assert_eq!(o.host_limit, Some(Limit::Percent(50)));
@@ -155,11 +158,12 @@ fn extensions_are_read() {
     assert_eq!(o.mail_from.as_deref(), Some("probe@example.com"));
     assert_eq!(o.send_email, Some(false));
     assert_eq!(o.expiry_warning_days, Some(21));
+    assert_eq!(o.cert_names, Some(CertNames::MxHostOrDomain));
     assert_eq!(
         b.targets[2].suppress[0].field,
         Field::Mx(MxField::StageMs(Stage::Connect))
     );
-    assert_eq!(b.targets[1].options.direct_tls, Some(true));
+    assert_eq!(b.targets[1].options.tls_mode, Some(TlsMode::Direct));
     assert_eq!(b.targets[1].options.port, Some(465));
     assert_eq!(b.deliveries[0].subject.as_deref(), Some("Batch: options"));
     assert_eq!(b.deliveries[0].format, Format::XmlMatrix);
@@ -171,7 +175,51 @@ fn any_prefix_bound_to_the_extension_namespace_works() {
         r#"<BatchTest TestType="receiver" xmlns:rs="urn:checktls-rs:batch:1"><Target rs:DirectTLS="1">a.example</Target></BatchTest>"#,
     )
     .unwrap();
-    assert_eq!(b.targets[0].options.direct_tls, Some(true));
+    assert_eq!(b.targets[0].options.tls_mode, Some(TlsMode::Direct));
+}
+
+/// ct:DirectTLS and ct:CompelTLS are one choice: both on is refused where the second is
+/// written; either given replaces the DEFAULT's choice; either given as no is STARTTLS.
+#[test]
+fn direct_and_compel_tls_are_one_choice() {
+    let e = at(
+        &format!(
+            "{HEAD}  <Target ct:CompelTLS=\"yes\" ct:DirectTLS=\"1\">a.example</Target>\n</BatchTest>"
+        ),
+        2,
+        44,
+    );
+    assert!(
+        e.to_string()
+            .contains("not both ct:DirectTLS and ct:CompelTLS"),
+        "{e}"
+    );
+    let b = parse(&format!(
+        r#"{HEAD}<Target ct:CompelTLS="yes">DEFAULT</Target>
+  <Target>a.example</Target>
+  <Target ct:DirectTLS="yes">b.example</Target>
+  <Target ct:DirectTLS="no">c.example</Target>
+  <Target ct:CompelTLS="no" ct:DirectTLS="no">d.example</Target>
+</BatchTest>"#
+    ))
+    .unwrap();
+    let modes: Vec<Option<TlsMode>> = b.targets.iter().map(|t| t.options.tls_mode).collect();
+    assert_eq!(
+        modes,
+        [
+            Some(TlsMode::Compel),
+            Some(TlsMode::Direct),
+            Some(TlsMode::StartTls),
+            Some(TlsMode::StartTls)
+        ]
+    );
+    let e = err(&format!(
+        "{HEAD}  <Target ct:CertNames=\"domain\">a.example</Target>\n</BatchTest>"
+    ));
+    assert!(
+        e.to_string().contains("one of mx-host, mx-host-or-domain"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -185,12 +233,9 @@ fn a_checktls_default_namespace_and_schema_location_are_accepted() {
 </BatchTest>"#,
     )
     .unwrap();
-    assert_eq!(
-        b.targets[0].target.kind,
-        TargetKind::Address {
-            domain: "example.com".into()
-        }
-    );
+    let t = &b.targets[0].target;
+    assert!(matches!(t, Target::Address { host: None, .. }), "{t:?}");
+    assert_eq!(t.address().as_deref(), Some("user@example.com"));
 }
 
 #[test]
@@ -232,8 +277,11 @@ fn auth_is_read_and_the_password_is_redacted() {
     assert_eq!(auth.mechanism, AuthType::Plain);
     assert_eq!(auth.user, "monitor");
     assert_eq!(auth.password.expose(), "not-a-real-password");
-    assert_eq!(o.host.as_deref(), Some("submit.example.net"));
+    let host: GivenHost = "submit.example.net".parse().unwrap();
+    assert_eq!(o.host.as_ref(), Some(&host));
     assert_eq!(o.port, Some(587));
+    // The Host attribute is the target's given host: no MX lookup.
+    assert_eq!(b.targets[0].target.given_host(), Some(host));
     let debug = format!("{b:?}");
     assert!(!debug.contains("not-a-real-password"), "{debug}");
     let redacted = b.redacted_source();
@@ -249,7 +297,7 @@ fn entities_are_predefined_or_character_references_only() {
     )
     .unwrap();
     assert_eq!(b.targets[0].options.sni.as_deref(), Some("mx.example.com"));
-    assert_eq!(b.targets[0].target.text, "a.example");
+    assert_eq!(b.targets[0].text, "a.example");
     assert_eq!(b.deliveries[0].subject.as_deref(), Some("a & b"));
 }
 
@@ -259,7 +307,7 @@ fn cdata_text_is_read() {
         "<BatchTest TestType=\"receiver\"><Target><![CDATA[cdata.example]]></Target></BatchTest>",
     )
     .unwrap();
-    assert_eq!(b.targets[0].target.text, "cdata.example");
+    assert_eq!(b.targets[0].text, "cdata.example");
 }
 
 // ---- errors, each with its exact line and column ----
@@ -402,6 +450,87 @@ fn error_bad_target_text() {
         7,
     );
     assert!(matches!(e, Error::BadTarget { .. }));
+}
+
+/// The Batch reads its targets with the receiver test's grammar: what it accepts, the
+/// receiver test can run, and a bad one is refused with where in the text and what was
+/// expected.
+#[test]
+fn targets_are_read_with_the_receiver_grammar() {
+    let e = at(
+        &format!("{HEAD}  <Target>user@@example.com</Target>\n</BatchTest>"),
+        2,
+        11,
+    );
+    let Error::BadTarget {
+        position, expected, ..
+    } = &e
+    else {
+        panic!("{e}");
+    };
+    assert_eq!(*position, 5, "{e}");
+    assert!(expected.contains("one '@'"), "{e}");
+    assert!(e.to_string().contains("at character 5"), "{e}");
+    // An address literal cannot be tested: refused when the file is read, not at run time.
+    let e = at(
+        &format!("{HEAD}  <Target>user@[192.0.2.1]</Target>\n</BatchTest>"),
+        2,
+        11,
+    );
+    assert!(e.to_string().contains("address literal"), "{e}");
+
+    // A host in the text wins over Host; Host applies to a domain or an address, not to an
+    // IP target (which is its own host).
+    let b = parse(&format!(
+        r#"{HEAD}<Target Host="mx.example.net:2525">DEFAULT</Target>
+  <Target>a.example</Target>
+  <Target>user@b.example[[2001:db8::25]:587]</Target>
+  <Target>[IPv6:2001:db8::7]</Target>
+</BatchTest>"#
+    ))
+    .unwrap();
+    let hosts: Vec<String> = b
+        .targets
+        .iter()
+        .map(|t| {
+            t.target
+                .given_host()
+                .map(|h| h.to_string())
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        hosts,
+        ["mx.example.net:2525", "[2001:db8::25]:587", "[2001:db8::7]"]
+    );
+    assert_eq!(
+        b.targets[2].text, "[IPv6:2001:db8::7]",
+        "the text as written"
+    );
+    assert!(matches!(
+        b.targets[0].options.host.as_ref().map(|h| &h.host),
+        Some(HostSpec::Name(_))
+    ));
+}
+
+#[test]
+fn a_host_that_is_no_host_is_refused_where_it_is_written() {
+    let e = at(
+        &format!("{HEAD}  <Target Host=\"mx..test\">a.example</Target>\n</BatchTest>"),
+        2,
+        17,
+    );
+    let text = e.to_string();
+    assert!(
+        text.contains("Host") && text.contains("a host name"),
+        "{text}"
+    );
+    let e = at(
+        &format!("{HEAD}  <Target Host=\"mx.test:0\">a.example</Target>\n</BatchTest>"),
+        2,
+        17,
+    );
+    assert!(e.to_string().contains("a port from 1 to 65535"), "{e}");
 }
 
 #[test]

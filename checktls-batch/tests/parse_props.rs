@@ -153,7 +153,7 @@ proptest! {
         let b = parse(&xml).unwrap();
         prop_assert_eq!(b.targets.len(), targets.len());
         for (got, want) in b.targets.iter().zip(&targets) {
-            prop_assert_eq!(&got.target.text, &want.target);
+            prop_assert_eq!(&got.text, &want.target);
             prop_assert_eq!(&got.options.sni, &want.sni);
             prop_assert_eq!(got.options.port, want.port);
             prop_assert_eq!(got.options.count(), want.count.unwrap_or(1));

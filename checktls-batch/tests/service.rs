@@ -731,7 +731,7 @@ struct Recording {
 impl Executor for Recording {
     async fn execute(&self, job: &Job) -> Outcome {
         if let Ok(mut s) = self.seen.lock() {
-            s.push((job.target.text.clone(), job.run));
+            s.push((job.text.clone(), job.run));
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
         self.script.execute(job).await

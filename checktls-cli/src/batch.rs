@@ -269,10 +269,7 @@ async fn run_file(a: RunArgs) -> ExitCode {
                 .outcome
                 .score()
                 .map_or_else(|| "not tested".to_owned(), |s| s.to_string());
-            eprint!(
-                "\r\x1b[K[{}/{}] {}: {grade}",
-                p.done, p.total, p.job.target.text
-            );
+            eprint!("\r\x1b[K[{}/{}] {}: {grade}", p.done, p.total, p.job.text);
             let _ = std::io::stderr().flush();
         }
     })

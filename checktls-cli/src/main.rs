@@ -20,7 +20,9 @@ use clap::{Args, Parser, Subcommand};
 
 use checktls::dns::MxLimit;
 use checktls::dns::discovery::IpChoice;
-use checktls::options::{AuthCredentials, ReceiverOptions, StopAfter, VersionChoice};
+use checktls::options::{
+    AuthCredentials, CertNames, LegacyProbe, ReceiverOptions, StopAfter, TlsMode, VersionChoice,
+};
 use checktls::output::{Format, Level, render};
 use checktls::tls::TrustStore;
 use checktls::tls::handshake::ClientCertificate;
@@ -171,9 +173,15 @@ pub(crate) struct EnvArgs {
     /// ct:ExpiryWarningDays).
     #[arg(long)]
     expiry_warning_days: Option<u32>,
-    /// Do not run the legacy ClientHello prober when rustls cannot negotiate.
+    /// Do not run the legacy ClientHello prober when rustls cannot negotiate (--level
+    /// sslprobe runs it on every host all the same).
     #[arg(long)]
     no_legacy_probe: bool,
+    /// Which names a certificate may carry to pass the Cert stage: mx-host (the default,
+    /// what CheckTLS checks) or mx-host-or-domain (also the mail domain; Batch
+    /// ct:CertNames).
+    #[arg(long)]
+    cert_names: Option<CertNames>,
 }
 
 fn parse_versions(s: &str) -> Result<VersionChoice, String> {
@@ -238,7 +246,10 @@ impl EnvArgs {
             o.expiry_warning_days = d;
         }
         if self.no_legacy_probe {
-            o.legacy_probe = false;
+            o.legacy_probe = LegacyProbe::Never;
+        }
+        if let Some(names) = self.cert_names {
+            o.cert_names = names;
         }
         if let Some(f) = &self.dnssec_anchor {
             o.resolver.dnssec_anchors = Some(String::from_utf8_lossy(&read(f)?).into_owned());
@@ -276,7 +287,7 @@ struct ReceiverArgs {
     #[arg(long)]
     no_revocation: bool,
     /// TLS on connect (port 465), no STARTTLS.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "compel_tls")]
     direct_tls: bool,
     /// Send STARTTLS even when it is not offered.
     #[arg(long)]
@@ -354,8 +365,8 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     if a.no_revocation {
         o.revocation = false;
     }
-    o.direct_tls = a.direct_tls;
-    o.compel_tls = a.compel_tls;
+    o.tls_mode = TlsMode::from_flags(a.direct_tls, a.compel_tls)
+        .ok_or("--direct-tls and --compel-tls: TLS on connect has no STARTTLS to compel")?;
     o.sni = a.sni.clone();
     if let Some(e) = &a.ehlo {
         o.ehlo_name = e.clone();
@@ -387,7 +398,9 @@ fn options(a: &ReceiverArgs) -> Result<(ReceiverOptions, TrustStore), String> {
     o.assure_tls = a.assure_tls;
     o.min_score = a.min_score;
     o.record_raw = a.raw || a.level == Level::Debug;
-    o.ssl_probe = a.level == Level::SslProbe;
+    if a.level == Level::SslProbe {
+        o.legacy_probe = LegacyProbe::Full;
+    }
     Ok((o, trust))
 }
 
@@ -477,10 +490,13 @@ async fn demo(level: Level) -> ExitCode {
     // One run: domains that share an MX address probe it once.
     let run = checker.run();
     for d in lab.domains() {
-        let target = Target::domain(match d.domain.parse() {
-            Ok(n) => n,
-            Err(e) => return usage(e),
-        });
+        let target = Target::Domain {
+            domain: match d.domain.parse() {
+                Ok(n) => n,
+                Err(e) => return usage(e),
+            },
+            host: None,
+        };
         let report = match run.check(&target).await {
             Ok(r) => r,
             Err(e) => {

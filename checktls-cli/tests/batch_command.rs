@@ -159,13 +159,26 @@ async fn run_prints_the_grades_writes_the_results_file_and_exits_by_the_total() 
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stdout).contains("114 tls13.test"));
 
-    // Nothing testable: exit 3.
+    // Nothing testable (the password's variable is not set): exit 3.
     let nothing = files.write(
         "nothing.xml",
-        r#"<BatchTest TestType="receiver"><Target Host="mx..test">tls13.test</Target></BatchTest>"#,
+        r#"<BatchTest TestType="receiver" xmlns:ct="urn:checktls-rs:batch:1"><Target AuthUser="u" ct:AuthPassEnv="CHECKTLS_BATCH_COMMAND_UNSET_PASSWORD">tls13.test</Target></BatchTest>"#,
     );
     let out = tokio::task::block_in_place(|| run_on_lab(&lab, &files, &nothing, &[]));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+
+    // A Host that is no host: a bad file, refused where it is written (exit 2).
+    let bad_host = files.write(
+        "bad-host.xml",
+        r#"<BatchTest TestType="receiver"><Target Host="mx..test">tls13.test</Target></BatchTest>"#,
+    );
+    let out = tokio::task::block_in_place(|| run_on_lab(&lab, &files, &bad_host, &[]));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(":1:46:"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // An email delivery without a relay is reported, and the run is not a success.
     let mail = files.write(
@@ -206,6 +219,37 @@ fn options_that_cannot_be_are_refused_before_any_test() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("\"1.1\" is not 1.2 or 1.3"),
+        "{}",
+        text(&out.stderr)
+    );
+    // One TLS mode: TLS on connect has no STARTTLS to compel.
+    let out = checktls(&["receiver", "example.test", "--direct-tls", "--compel-tls"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot be used with"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The certificate-name choice, on both commands, by its names only.
+    for command in [
+        &["receiver", "example.test"][..],
+        &["batch", "run", "x.xml"],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--cert-names", "domain"]);
+        let out = checktls(&args);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("one of mx-host, mx-host-or-domain"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // A bad target says where it goes wrong.
+    let out = checktls(&["receiver", "user@[192.0.2.1]"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("at character 5: a domain after '@'"),
         "{}",
         text(&out.stderr)
     );

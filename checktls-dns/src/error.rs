@@ -178,3 +178,13 @@ impl Error {
         }
     }
 }
+
+impl From<checktls_types::NameError> for Error {
+    fn from(e: checktls_types::NameError) -> Self {
+        Self::InvalidName {
+            input: e.input,
+            position: e.position,
+            reason: e.reason.into(),
+        }
+    }
+}

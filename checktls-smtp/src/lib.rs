@@ -48,4 +48,6 @@ pub use record::{
     Argument, Direction, Event, FailReason, Finding, Outcome, Stage, StageResult, Transcript,
     Withheld,
 };
-pub use session::{Auth, AuthMechanism, PeerIdentity, Secret, SessionOptions, StopAfter, Timeouts};
+pub use session::{
+    Auth, AuthMechanism, PeerIdentity, Secret, SessionOptions, StopAfter, Timeouts, TlsMode,
+};

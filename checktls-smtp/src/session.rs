@@ -50,7 +50,7 @@ use crate::record::{
 };
 use crate::reply::{Limits, Reply};
 
-pub use checktls_types::StopAfter;
+pub use checktls_types::{StopAfter, TlsMode};
 
 /// How long each wait may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,10 +130,9 @@ pub struct SessionOptions {
     pub stop_after: StopAfter,
     /// The waits.
     pub timeouts: Timeouts,
-    /// TLS on connect (port 465): no STARTTLS.
-    pub direct_tls: bool,
-    /// Send STARTTLS even when it is not offered.
-    pub compel_tls: bool,
+    /// How TLS starts: STARTTLS when offered (the default), on connect (port 465, no
+    /// STARTTLS), or STARTTLS even when not offered.
+    pub tls_mode: TlsMode,
     /// AssureTLS: skip STARTTLS and try MAIL FROM in plaintext; the host passes if it refuses.
     pub plaintext_mail_from: bool,
     /// AUTH after the EHLO over TLS. The credentials go only over TLS whose certificate the
@@ -162,8 +161,7 @@ impl Default for SessionOptions {
             rcpt_to: None,
             stop_after: StopAfter::RcptTo,
             timeouts: Timeouts::default(),
-            direct_tls: false,
-            compel_tls: false,
+            tls_mode: TlsMode::StartTls,
             plaintext_mail_from: false,
             auth: None,
             danger_auth_over_unverified_tls: false,
@@ -364,6 +362,11 @@ impl Session {
         });
     }
 
+    /// TLS on connect: no STARTTLS.
+    fn direct(&self) -> bool {
+        self.options.tls_mode == TlsMode::Direct
+    }
+
     fn stage(&mut self, stage: Stage, ok: bool, now: Duration) {
         let taken = now.saturating_sub(self.since);
         self.set_stage(stage, ok, ms(taken));
@@ -488,7 +491,7 @@ impl Session {
         self.since = now;
         if self.options.stop_after == StopAfter::Answer {
             self.stop(Stage::Answer);
-        } else if self.options.direct_tls {
+        } else if self.direct() {
             self.set_stage(Stage::TlsOffered, true, 0);
             self.tls_started = now;
             self.step = Step::Handshake;
@@ -543,13 +546,13 @@ impl Session {
                 self.encrypted = true;
                 self.set_stage(Stage::Cert, cert, ms(hs));
                 self.note(now, "Connection converted to SSL");
-                if self.options.stop_after == StopAfter::Starttls && !self.options.direct_tls {
+                if self.options.stop_after == StopAfter::Starttls && !self.direct() {
                     self.set_stage(Stage::Secure, true, ms(hs));
                     self.stop(Stage::Secure);
                     return;
                 }
                 self.since = now;
-                if self.options.direct_tls {
+                if self.direct() {
                     self.step = Step::Greeting;
                 } else {
                     self.ehlo(true);
@@ -683,7 +686,7 @@ impl Session {
                 self.stop(Stage::Connect);
             } else {
                 self.since = now;
-                let after_tls = self.options.direct_tls;
+                let after_tls = self.direct();
                 self.ehlo(after_tls);
             }
         } else {
@@ -696,14 +699,14 @@ impl Session {
         if reply.is_positive() {
             let caps = Capabilities::from_reply(&reply);
             if after_tls {
-                if caps.starttls && !self.options.direct_tls {
+                if caps.starttls && !self.direct() {
                     self.findings.push(Finding::StartTlsAfterTls);
                 }
                 self.ehlo.after_tls = Some(caps);
                 let since_tls = now.saturating_sub(self.tls_started);
                 self.set_stage(Stage::Secure, true, ms(since_tls));
                 self.note(now, "TLS successfully started on this server");
-                if self.options.direct_tls {
+                if self.direct() {
                     self.set_stage(Stage::Ehlo, true, ms(now.saturating_sub(self.since)));
                 }
                 if self.options.stop_after <= StopAfter::Ehlo2 {
@@ -768,7 +771,7 @@ impl Session {
             self.stop(Stage::Ehlo);
             return;
         }
-        if offered || self.options.compel_tls {
+        if offered || (self.options.tls_mode == TlsMode::Compel) {
             self.since = now;
             let t = self.options.timeouts.command;
             self.send(Step::StartTls, "STARTTLS".into(), "STARTTLS", false, t);

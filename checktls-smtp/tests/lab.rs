@@ -10,7 +10,7 @@ use checktls_lab::smtp::{Behaviour, Gauge, Posture, SessionLimits, SmtpReceiver}
 use checktls_smtp::record::Direction;
 use checktls_smtp::{
     Auth, AuthMechanism, FailReason, Finding, Outcome, ProbeOptions, Secret, SmtpRecord, Socks5,
-    Stage, StopAfter, Timeouts, open_for_tls, probe,
+    Stage, StopAfter, Timeouts, TlsMode, open_for_tls, probe,
 };
 use checktls_tls::{FailureKind, TlsVersion};
 
@@ -152,7 +152,7 @@ async fn compel_tls_sends_starttls_when_not_offered() {
     let leaf = pki().valid("mx.lab.test").unwrap();
     let rx = receiver(Posture::tls(&leaf).unwrap().no_starttls()).await;
     let mut o = options();
-    o.session.compel_tls = true;
+    o.session.tls_mode = TlsMode::Compel;
     let r = probe(rx.addr(), &o).await;
     assert!(r.passed(Stage::Secure), "{:#?}", r.transcript.render());
 }
@@ -243,7 +243,7 @@ async fn direct_tls() {
     let leaf = pki().valid("mx.lab.test").unwrap();
     let rx = receiver(Posture::tls(&leaf).unwrap().direct_tls()).await;
     let mut o = options();
-    o.session.direct_tls = true;
+    o.session.tls_mode = TlsMode::Direct;
     let r = probe(rx.addr(), &o).await;
     assert!(
         r.passed(Stage::Secure) && r.passed(Stage::RcptTo),

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 use checktls_lab::pki::Pki;
 use checktls_lab::postfix::{Postfix, PostfixConfig};
 use checktls_smtp::{
-    FailReason, Finding, Outcome, ProbeOptions, Stage, StopAfter, Timeouts, probe,
+    FailReason, Finding, Outcome, ProbeOptions, Stage, StopAfter, Timeouts, TlsMode, probe,
 };
 use checktls_tls::TlsVersion;
 
@@ -84,7 +84,7 @@ async fn postfix_starttls_tls13_tls12_refused_rcpt_and_plain() {
     assert!(r.passed(Stage::RcptTo));
     // Compelled STARTTLS on a Postfix without TLS is refused, and the dialog goes on.
     let mut o = options("a@accept.test");
-    o.session.compel_tls = true;
+    o.session.tls_mode = TlsMode::Compel;
     o.session.stop_after = StopAfter::MailFrom;
     let r = probe(pf.addr(), &o).await;
     assert!(

@@ -11,7 +11,7 @@ use checktls_smtp::record::{Direction, SessionRecord};
 use checktls_smtp::reply::Reply;
 use checktls_smtp::session::{Action, Session};
 use checktls_smtp::{
-    Auth, AuthMechanism, FailReason, Outcome, Secret, SessionOptions, Stage, StopAfter,
+    Auth, AuthMechanism, FailReason, Outcome, Secret, SessionOptions, Stage, StopAfter, TlsMode,
 };
 
 const SECRET: &str = "hunter2-Secret";
@@ -106,8 +106,7 @@ fn stop_after() -> impl Strategy<Value = StopAfter> {
 prop_compose! {
     fn options()(
         stop in stop_after(),
-        direct_tls in any::<bool>(),
-        compel_tls in any::<bool>(),
+        tls_mode in prop_oneof![Just(TlsMode::StartTls), Just(TlsMode::Direct), Just(TlsMode::Compel)],
         plaintext_mail_from in any::<bool>(),
         rcpt in any::<bool>(),
         message in any::<bool>(),
@@ -115,8 +114,7 @@ prop_compose! {
     ) -> SessionOptions {
         SessionOptions {
             stop_after: stop,
-            direct_tls,
-            compel_tls,
+            tls_mode,
             plaintext_mail_from,
             rcpt_to: rcpt.then(|| "user@example.com".to_owned()),
             message: message.then(|| b"Subject: x\r\n\r\n.dot\r\nbody".to_vec()),

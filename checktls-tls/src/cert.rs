@@ -25,6 +25,10 @@ pub struct CertPolicy<'a> {
     pub trust: &'a TrustStore,
     /// The name the certificate must carry (the MX host name); `None` skips the name check.
     pub name: Option<&'a str>,
+    /// A second name the certificate may carry instead of `name` (the mail domain, when the
+    /// caller accepts a certificate naming it). Used only with `name`: without a name there
+    /// is no name check. Default: none.
+    pub alternative_name: Option<&'a str>,
     /// The time at which validity is judged.
     pub now: UnixTime,
     /// Warn when fewer than this many days remain. Default: 30.
@@ -37,6 +41,7 @@ impl<'a> CertPolicy<'a> {
         Self {
             trust,
             name,
+            alternative_name: None,
             now,
             expiry_warning_days: 30,
         }
@@ -124,10 +129,13 @@ pub enum CertProblem {
         /// The issuer name that was not found.
         issuer: String,
     },
-    /// The certificate does not carry the expected name.
+    /// The certificate does not carry the expected name (nor the alternative one).
     NameMismatch {
         /// The expected name.
         expected: String,
+        /// The alternative name that would have done too, when the policy had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        alternative: Option<String>,
         /// The DNS names (SANs) the certificate carries.
         presented: Vec<String>,
     },
@@ -178,12 +186,15 @@ impl std::fmt::Display for CertProblem {
             }
             Self::NameMismatch {
                 expected,
+                alternative,
                 presented,
-            } => write!(
-                f,
-                "the certificate does not name {expected} (it names {})",
-                presented.join(", ")
-            ),
+            } => {
+                write!(f, "the certificate does not name {expected}")?;
+                if let Some(a) = alternative {
+                    write!(f, " nor {a}")?;
+                }
+                write!(f, " (it names {})", presented.join(", "))
+            }
         }
     }
 }
@@ -236,6 +247,9 @@ pub struct CertReport {
     pub problems: Vec<CertProblem>,
     /// The SAN (or, without SANs, the subject CN) that matched the expected name.
     pub matched_name: Option<String>,
+    /// The name matched is the policy's alternative name, not its name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub matched_alternative: bool,
     /// The validated path, leaf first, as subject names, ending with the trust anchor.
     pub path: Vec<String>,
     /// The certificate that issued the leaf in the validated path: the first intermediate, or
@@ -275,6 +289,7 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
         expiry_warning: false,
         problems: Vec::new(),
         matched_name: None,
+        matched_alternative: false,
         path: Vec::new(),
         issuer: None,
     };
@@ -317,19 +332,24 @@ pub fn evaluate(chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertRe
                 }
             }
             if let Some(expected) = policy.name {
-                let matched = name_matches(leaf_der, expected);
-                report.name_match = Some(matched);
-                if matched {
-                    report.matched_name = sans
-                        .iter()
-                        .find(|s| !bad_wildcard(s) && san_matches(s, expected))
-                        .cloned();
-                }
-                if !matched {
-                    report.problems.push(CertProblem::NameMismatch {
+                let matched = [Some(expected), policy.alternative_name]
+                    .into_iter()
+                    .flatten()
+                    .find(|n| name_matches(leaf_der, n));
+                report.name_match = Some(matched.is_some());
+                match matched {
+                    Some(n) => {
+                        report.matched_name = sans
+                            .iter()
+                            .find(|s| !bad_wildcard(s) && san_matches(s, n))
+                            .cloned();
+                        report.matched_alternative = n != expected;
+                    }
+                    None => report.problems.push(CertProblem::NameMismatch {
                         expected: expected.to_owned(),
+                        alternative: policy.alternative_name.map(str::to_owned),
                         presented: dns_names(&leaf),
-                    });
+                    }),
                 }
             }
         }

@@ -59,6 +59,38 @@ fn not_yet_valid_leaf() {
 }
 
 #[test]
+fn an_alternative_name_is_accepted_only_beside_the_name() {
+    let (pki, trust, now) = setup();
+    let domain_only = pki.valid("lab.test").unwrap();
+    let strict = CertPolicy::new(&trust, Some("mx.lab.test"), now);
+    let r = evaluate(&domain_only.chain, &strict);
+    assert_eq!(r.name_match, Some(false));
+    let mut either = strict.clone();
+    either.alternative_name = Some("lab.test");
+    let r = evaluate(&domain_only.chain, &either);
+    assert_eq!(r.name_match, Some(true), "{r:?}");
+    assert_eq!(r.matched_name.as_deref(), Some("lab.test"));
+    assert!(r.matched_alternative && r.is_acceptable(), "{r:?}");
+    // The host name still comes first.
+    let r = evaluate(&pki.valid("mx.lab.test").unwrap().chain, &either);
+    assert_eq!(r.matched_name.as_deref(), Some("mx.lab.test"));
+    assert!(!r.matched_alternative);
+    // Neither: the problem names both.
+    let r = evaluate(&pki.wrong_name().unwrap().chain, &either);
+    let problem = r.most_specific().expect("a problem");
+    assert!(
+        problem
+            .to_string()
+            .starts_with("the certificate does not name mx.lab.test nor lab.test"),
+        "{problem}"
+    );
+    // Without a name there is no name check, whatever the alternative.
+    let mut no_name = CertPolicy::new(&trust, None, now);
+    no_name.alternative_name = Some("mx.lab.test");
+    assert_eq!(evaluate(&domain_only.chain, &no_name).name_match, None);
+}
+
+#[test]
 fn wrong_name_self_signed_and_unknown_issuer() {
     let (pki, trust, now) = setup();
     let wrong = pki.wrong_name().unwrap();

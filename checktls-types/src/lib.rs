@@ -1,6 +1,9 @@
 //! The words every checktls crate uses, defined once: the SMTP stages of a receiver test, SSL
-//! and TLS protocol versions, where a dialog stops, findings with their severity, and secrets
-//! that never print. Pure data: no I/O, no dependencies beyond serde.
+//! and TLS protocol versions, where a dialog stops, how TLS starts and which certificate names
+//! pass, findings with their severity, secrets that never print, domain names, and the
+//! [`target`] grammar (what a receiver test is asked
+//! to test, read alike by the command, the web page and the Batch). Pure data: no I/O, no
+//! dependencies beyond serde.
 //!
 //! ```text
 //!   checktls-types ◄── checktls-dns, checktls-tls, checktls-smtp, checktls-score,
@@ -15,6 +18,9 @@
 //! assert!(StopAfter::Ehlo2 < StopAfter::RcptTo);
 //! let f = Finding::new("smtp.no_starttls", Severity::Error, "the server does not offer STARTTLS");
 //! assert_eq!(f.code, "smtp.no_starttls");
+//!
+//! let t: checktls_types::Target = "user@example.com[mx.example.net:2525]".parse().unwrap();
+//! assert_eq!(t.domain().map(|d| d.as_str()), Some("example.com"));
 //! ```
 //!
 //! # Features
@@ -24,18 +30,26 @@
 //!   `close_objects` for generated schemas (the checktls crates' own `schema` features turn it
 //!   on).
 
+mod choice;
 mod finding;
+#[doc(hidden)]
+pub mod fuzzing;
 mod key;
+mod name;
 #[cfg(feature = "schema")]
 pub mod schema;
 mod secret;
 mod stage;
+pub mod target;
 mod version;
 
+pub use choice::{CertNames, TlsMode};
 pub use finding::{Finding, Severity};
 pub use key::{KeyAlgorithm, PublicKeyInfo};
+pub use name::{DomainName, NameError};
 pub use secret::Secret;
 pub use stage::{Stage, StopAfter};
+pub use target::Target;
 pub use version::TlsVersion;
 
 /// A name that did not parse, and the names that would have.

@@ -25,7 +25,6 @@ use super::{Probed, Run, deadline_finding, host_key, lock};
 use crate::dns::discovery::{Discovery, TlsaLookup};
 use crate::dns::resolver::{Discovering, DiscoveryOptions, Resolver};
 use crate::dns::{DomainName, MxKind, MxLimit};
-use crate::error::Error;
 use crate::fetch::{self, FetchContext};
 use crate::plan::{HostPlan, Planner};
 use crate::progress::{Progress, ProgressSink};
@@ -95,7 +94,7 @@ impl Run {
         fetch_cx: &FetchContext<'_>,
         progress: Option<&ProgressSink>,
         findings: &mut Vec<Finding>,
-    ) -> Result<Staged, Error> {
+    ) -> Staged {
         let opts = self.checker().options();
         let port_of = |given: Option<u16>| given.unwrap_or_else(|| opts.effective_port());
         let quick = opts.first_answering_host_only;
@@ -108,24 +107,21 @@ impl Run {
             deadline,
             progress: progress.cloned(),
         };
-        let (port, mx) = match (&target.host, &target.domain) {
-            (Some(given), _) => (port_of(given.port), false),
-            (None, Some(_)) => (port_of(None), true),
-            (None, None) => {
-                return Err(Error::BadTarget("a target needs a domain or a host".into()));
-            }
+        let given = target.given_host();
+        let (port, mx) = match &given {
+            Some(given) => (port_of(given.port()), false),
+            None => (port_of(None), true),
         };
         let resolver = self.resolver().await;
         let mut discovering = target
-            .domain
-            .as_ref()
+            .domain()
             .map(|d| self.start_discovery(&resolver, d, port, mx));
         // 1. Plans, each probed as soon as it is made; which MX host each plan is of.
         let mut host_of: Vec<usize> = Vec::new();
         let planned = tokio::time::timeout_at(deadline, async {
             let mut planner = Planner::new(opts, port);
             let mut target_findings = Vec::new();
-            match (&target.host, discovering.as_mut()) {
+            match (&given, discovering.as_mut()) {
                 (Some(given), _) => match &given.host {
                     HostSpec::Ip(ip) => {
                         let plan = HostPlan::given(*ip, port);
@@ -181,6 +177,7 @@ impl Run {
                         }
                     }
                 }
+                // A domain or an address target is discovered; an IP target is given.
                 (None, None) => {}
             }
             let (plans, capped) = planner.finish();
@@ -195,12 +192,12 @@ impl Run {
                 if let Some(p) = progress {
                     p.send(Progress::Planned { hosts: Vec::new() });
                 }
-                return Ok(Staged {
+                return Staged {
                     discovery: None,
                     plans: Vec::new(),
                     probes: Vec::new(),
                     mta_sts: None,
-                });
+                };
             }
         };
         findings.extend(target_findings);
@@ -217,7 +214,7 @@ impl Run {
 
         // 2. The MTA-STS policy (once per domain and run) while the probes run.
         let policy = async {
-            let (Some(d), Some(discovering)) = (&target.domain, discovering.as_mut()) else {
+            let (Some(d), Some(discovering)) = (target.domain(), discovering.as_mut()) else {
                 return None;
             };
             let cell = {
@@ -267,12 +264,12 @@ impl Run {
                 }
             }
         };
-        Ok(Staged {
+        Staged {
             discovery,
             plans,
             probes,
             mta_sts,
-        })
+        }
     }
 
     fn start_discovery(

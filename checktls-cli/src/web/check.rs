@@ -14,6 +14,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
+use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,9 +32,10 @@ use super::html::{csrf_field, esc, page};
 use super::{App, Page, lock, random_token, store_error};
 use checktls::batch::store::StoredCheck;
 use checktls::dns::MxLimit;
-use checktls::options::{AuthCredentials, StopAfter};
+use checktls::options::{AuthCredentials, CertNames, LegacyProbe, StopAfter, TlsMode};
 use checktls::output::{Format, Level, render};
 use checktls::progress::{HostKey, LineKind, Progress, ProgressSink};
+use checktls::target::{GivenHost, TargetError};
 use checktls::{Checker, ReceiverReport, Target};
 
 /// A test in progress, as the live views see it.
@@ -204,6 +206,8 @@ fn form(app: &App, user: &User, f: Option<&CheckForm>, error: Option<&str>) -> S
          even when not offered)</label>\
          <label for=\"sni\">SNI name (default: the MX host name)</label>\
          <input type=\"text\" id=\"sni\" name=\"sni\" value=\"{}\">\
+         <label><input type=\"checkbox\" name=\"cert_domain\" value=\"on\"{}> Accept a \
+         certificate that names the mail domain instead of the MX host</label>\
          <label><input type=\"checkbox\" name=\"ignore_no_connect\" value=\"on\"{}> Leave hosts \
          that do not answer out of the grade</label>\
          <label><input type=\"checkbox\" name=\"no_revocation\" value=\"on\"{}> Do not check \
@@ -215,6 +219,7 @@ fn form(app: &App, user: &User, f: Option<&CheckForm>, error: Option<&str>) -> S
         checked(|f| &f.direct_tls),
         checked(|f| &f.compel_tls),
         val(|f| &f.sni),
+        checked(|f| &f.cert_domain),
         checked(|f| &f.ignore_no_connect),
         checked(|f| &f.no_revocation),
     );
@@ -292,6 +297,7 @@ pub(crate) struct CheckForm {
     direct_tls: Option<String>,
     compel_tls: Option<String>,
     sni: Option<String>,
+    cert_domain: Option<String>,
     ignore_no_connect: Option<String>,
     no_revocation: Option<String>,
     profile: Option<String>,
@@ -373,20 +379,24 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
     }
     let port = match given(&f.port) {
         Some(p) => Some(
-            p.parse::<u16>()
-                .ok()
-                .filter(|p| *p > 0)
-                .ok_or_else(|| format!("port {p:?}: expected 1 to 65535"))?,
+            p.parse::<NonZeroU16>()
+                .map_err(|_| format!("port {p:?}: expected 1 to 65535"))?,
         ),
         None => None,
     };
-    o.direct_tls = given(&f.direct_tls).is_some();
-    o.compel_tls = given(&f.compel_tls).is_some();
+    o.tls_mode = TlsMode::from_flags(
+        given(&f.direct_tls).is_some(),
+        given(&f.compel_tls).is_some(),
+    )
+    .ok_or("Direct TLS and Compel TLS: choose one (TLS on connect has no STARTTLS to compel)")?;
     o.ignore_no_connect |= given(&f.ignore_no_connect).is_some();
     if given(&f.no_revocation).is_some() {
         o.revocation = false;
     }
     o.sni = given(&f.sni).map(str::to_owned);
+    if given(&f.cert_domain).is_some() {
+        o.cert_names = CertNames::MxHostOrDomain;
+    }
     if let Some(user) = given(&f.auth_user) {
         let password = given(&f.auth_pass)
             .ok_or("AUTH needs a password")?
@@ -398,17 +408,23 @@ fn asked(app: &App, f: &CheckForm) -> Result<Asked, String> {
         });
     }
     o.record_raw = level == Level::Debug;
-    o.ssl_probe = level == Level::SslProbe;
-    let mut text = f.target.trim().to_owned();
-    match (given(&f.host), port) {
-        (Some(h), Some(p)) => text = format!("{text}[{h}:{p}]"),
-        (Some(h), None) => text = format!("{text}[{h}]"),
-        (None, Some(p)) => o.port = Some(p),
-        (None, None) => {}
+    if level == Level::SslProbe {
+        o.legacy_probe = LegacyProbe::Full;
     }
-    let target: Target = text
-        .parse()
-        .map_err(|e: checktls::target::TargetError| e.to_string())?;
+    let target: Target = f.target.parse().map_err(|e: TargetError| e.to_string())?;
+    let target = match given(&f.host) {
+        Some(h) => {
+            let mut host = GivenHost::parse(h).map_err(|e| format!("host: {e}"))?;
+            host.port = port.or(host.port);
+            target.with_host(host).map_err(|t| {
+                format!("{t} is an IP address: it is the host tested (leave the host empty)")
+            })?
+        }
+        None => {
+            o.port = port.map(NonZeroU16::get).or(o.port);
+            target
+        }
+    };
     o.validate().map_err(|e| e.to_string())?;
     Ok(Asked {
         target,

@@ -1,13 +1,11 @@
-//! Domain names as this crate hands them around: ASCII presentation form, lower case, no
-//! trailing dot.
+//! Domain names as every checktls crate hands them around: ASCII presentation form, lower
+//! case, no trailing dot.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-use crate::Error;
 
 /// The longest presentation name without its trailing dot (RFC 1035 §2.3.4: 255 octets on the
 /// wire).
@@ -23,13 +21,16 @@ const MAX_LABEL: usize = 63;
 /// are given in their A-label (`xn--`) form.
 ///
 /// ```
-/// use checktls_dns::DomainName;
+/// use checktls_types::DomainName;
 ///
 /// let name: DomainName = "Mail.Example.COM.".parse()?;
 /// assert_eq!(name.as_str(), "mail.example.com");
 /// assert_eq!(name.child("_dmarc")?.as_str(), "_dmarc.mail.example.com");
 /// assert!(name.is_subdomain_of(&"example.com".parse()?));
-/// # Ok::<(), checktls_dns::Error>(())
+///
+/// let err = DomainName::parse("mx..example.com").unwrap_err();
+/// assert_eq!((err.position, err.reason), (3, "empty label"));
+/// # Ok::<(), checktls_types::NameError>(())
 /// ```
 ///
 /// [`is_hostname`]: DomainName::is_hostname
@@ -38,11 +39,11 @@ pub struct DomainName(String);
 
 impl DomainName {
     /// Parses a name in presentation form; a trailing dot is allowed, `.` alone is the root.
-    pub fn parse(input: &str) -> Result<Self, Error> {
-        let invalid = |position: usize, reason: &'static str| Error::InvalidName {
+    pub fn parse(input: &str) -> Result<Self, NameError> {
+        let invalid = |position: usize, reason: &'static str| NameError {
             input: truncate_for_error(input),
             position,
-            reason: reason.into(),
+            reason,
         };
         if input == "." {
             return Ok(Self::root());
@@ -129,7 +130,7 @@ impl DomainName {
     }
 
     /// `label.self`, checked (`_dmarc`, `_25._tcp`, a DKIM selector).
-    pub fn child(&self, label: &str) -> Result<Self, Error> {
+    pub fn child(&self, label: &str) -> Result<Self, NameError> {
         if self.is_root() {
             Self::parse(label)
         } else {
@@ -201,7 +202,7 @@ impl fmt::Debug for DomainName {
 }
 
 impl FromStr for DomainName {
-    type Err = Error;
+    type Err = NameError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::parse(s)
@@ -229,7 +230,7 @@ impl schemars::JsonSchema for DomainName {
     }
 
     fn schema_id() -> std::borrow::Cow<'static, str> {
-        "checktls_dns::DomainName".into()
+        "checktls_types::DomainName".into()
     }
 
     fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
@@ -243,6 +244,30 @@ impl schemars::JsonSchema for DomainName {
         })
     }
 }
+
+/// Why a text is not a domain name: where (a byte offset from 0) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct NameError {
+    /// The text given (cut to 300 bytes).
+    pub input: String,
+    /// The byte offset of the problem.
+    pub position: usize,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for NameError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid domain name {:?} at byte {}: {}",
+            self.input, self.position, self.reason
+        )
+    }
+}
+
+impl std::error::Error for NameError {}
 
 /// Keeps error values bounded when a caller passes a huge string.
 fn truncate_for_error(input: &str) -> String {
@@ -293,7 +318,7 @@ mod tests {
                 continue;
             }
             match DomainName::parse(input) {
-                Err(Error::InvalidName { position, .. }) => assert_eq!(position, pos, "{input}"),
+                Err(NameError { position, .. }) => assert_eq!(position, pos, "{input}"),
                 other => panic!("{input}: {other:?}"),
             }
         }
