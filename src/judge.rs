@@ -30,7 +30,7 @@ use crate::score::{
 };
 use crate::smtp::{Finding as SmtpFinding, Outcome, Stage};
 use crate::tls::TrustStore;
-use crate::tls::cert::{CertPolicy, CertReport, evaluate, summarize};
+use crate::tls::cert::{CertPolicy, CertReport, CertSummary, evaluate, summarize};
 use crate::tls::dane::{self, DaneReport, DaneStatus};
 use crate::tls::mta_sts::{Mode, Policy};
 use crate::tls::revocation::Revocation;
@@ -55,6 +55,19 @@ pub(crate) struct JudgeContext<'a> {
 #[derive(Default)]
 pub(crate) struct CertMemo {
     made: Mutex<HashMap<CertKey, CertReport>>,
+    /// The summaries of a chain's certificates, by the chain's SHA-256.
+    summaries: Mutex<HashMap<[u8; 32], Vec<CertSummary>>>,
+}
+
+fn chain_digest(chain: &[CertificateDer<'_>]) -> [u8; 32] {
+    let mut h = ring::digest::Context::new(&ring::digest::SHA256);
+    for c in chain {
+        h.update(&(c.len() as u64).to_be_bytes());
+        h.update(c.as_ref());
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(h.finish().as_ref());
+    digest
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -73,15 +86,8 @@ impl CertMemo {
     /// [`evaluate`], or the judgement it made before on the same inputs. The key holds every
     /// field of the policy: one added to `CertPolicy` must be added here.
     fn evaluate(&self, chain: &[CertificateDer<'_>], policy: &CertPolicy<'_>) -> CertReport {
-        let mut h = ring::digest::Context::new(&ring::digest::SHA256);
-        for c in chain {
-            h.update(&(c.len() as u64).to_be_bytes());
-            h.update(c.as_ref());
-        }
-        let mut digest = [0u8; 32];
-        digest.copy_from_slice(h.finish().as_ref());
         let key = CertKey {
-            chain: digest,
+            chain: chain_digest(chain),
             name: policy.name.map(str::to_owned),
             alternative_name: policy.alternative_name.map(str::to_owned),
             now: policy.now.as_secs(),
@@ -97,6 +103,25 @@ impl CertMemo {
         }
         made.insert(key, report.clone());
         report
+    }
+
+    /// [`summarize`] of each certificate of the chain (those that parse), made once per chain.
+    fn summaries(&self, chain: &[CertificateDer<'_>]) -> Vec<CertSummary> {
+        let key = chain_digest(chain);
+        if let Some(made) = lock(&self.summaries).get(&key) {
+            return made.clone();
+        }
+        let made: Vec<CertSummary> = chain
+            .iter()
+            .enumerate()
+            .filter_map(|(depth, der)| summarize(depth, der))
+            .collect();
+        let mut all = lock(&self.summaries);
+        if all.len() >= CERT_MEMO_LIMIT {
+            all.clear();
+        }
+        all.insert(key, made.clone());
+        made
     }
 }
 
@@ -207,22 +232,21 @@ pub(crate) fn assess(
 fn judge_certificate(
     report: &CertReport,
     chain: &[CertificateDer<'static>],
+    certs: &CertMemo,
 ) -> (CertificateView, CertEvidence) {
     let mut summaries = Vec::new();
     let mut leaf_key = None;
     let mut weakest: Option<SignatureHash> = None;
-    for (depth, der) in chain.iter().enumerate() {
-        if let Some(s) = summarize(depth, der) {
-            if depth == 0 {
-                leaf_key = s.key;
-            }
-            // The root's self-signature does not matter; every other signature does.
-            let is_root = s.subject == s.issuer && depth > 0;
-            if !is_root && let Some(h) = SignatureHash::from_name(&s.signature) {
-                weakest = Some(weakest.map_or(h, |w| w.min(h)));
-            }
-            summaries.push(s);
+    for s in certs.summaries(chain) {
+        if s.depth == 0 {
+            leaf_key = s.key;
         }
+        // The root's self-signature does not matter; every other signature does.
+        let is_root = s.subject == s.issuer && s.depth > 0;
+        if !is_root && let Some(h) = SignatureHash::from_name(&s.signature) {
+            weakest = Some(weakest.map_or(h, |w| w.min(h)));
+        }
+        summaries.push(s);
     }
     let matched_name = report.matched_name.clone();
     let problems = report
@@ -435,7 +459,7 @@ pub(crate) fn host_report(
                         ),
                     ));
                 }
-                let (view, mut ev) = judge_certificate(report, &assessment.chain);
+                let (view, mut ev) = judge_certificate(report, &assessment.chain, cx.certs);
                 let revoked = matches!(
                     revocation.as_ref().map(|r| &r.status),
                     Some(crate::tls::revocation::RevocationStatus::Revoked { .. })

@@ -102,3 +102,28 @@ pub(crate) fn cpu_ms() -> u64 {
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10
 }
+
+/// The CPU time (user + system, milliseconds) of this process's threads whose name starts with
+/// `prefix` (a tokio runtime's workers are named with `thread_name`), from /proc (10 ms ticks).
+pub(crate) fn threads_cpu_ms(prefix: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    let mut ticks = 0;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("", |(_, n)| n);
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        ticks += f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    }
+    ticks * 10
+}

@@ -634,9 +634,7 @@ impl DnsLabBuilder {
     /// Signs the zones and serves them on 127.0.0.1, an ephemeral port, UDP and TCP.
     pub async fn start(self) -> Result<DnsLab, Error> {
         let zones = build(self)?;
-        let udp = UdpSocket::bind("127.0.0.1:0").await?;
-        let addr = udp.local_addr()?;
-        let tcp = TcpListener::bind(addr).await?;
+        let (udp, tcp, addr) = bind_pair().await?;
         let queries = Arc::new(AtomicUsize::new(0));
         let delayed = Arc::new(Delayed::default());
         let mut handler = LabHandler::new(&zones, Arc::clone(&queries));
@@ -1229,12 +1227,26 @@ pub struct SilentDns {
     _udp: UdpSocket,
 }
 
+/// A UDP socket and a TCP listener on the same ephemeral port of 127.0.0.1. The port is the
+/// UDP one, free for TCP only most of the time (another test's listener may hold it): a few
+/// tries with fresh ports.
+async fn bind_pair() -> std::io::Result<(UdpSocket, TcpListener, std::net::SocketAddr)> {
+    let mut last = None;
+    for _ in 0..16 {
+        let udp = UdpSocket::bind("127.0.0.1:0").await?;
+        let addr = udp.local_addr()?;
+        match TcpListener::bind(addr).await {
+            Ok(tcp) => return Ok((udp, tcp, addr)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no port free for both UDP and TCP")))
+}
+
 impl SilentDns {
     /// Binds 127.0.0.1 on an ephemeral port.
     pub async fn start() -> Result<Self, Error> {
-        let udp = UdpSocket::bind("127.0.0.1:0").await?;
-        let addr = udp.local_addr()?;
-        let tcp = TcpListener::bind(addr).await?;
+        let (udp, tcp, addr) = bind_pair().await?;
         let task = tokio::spawn(async move {
             let mut held = Vec::new();
             // Accept and hold connections (bounded) without ever answering.
