@@ -35,7 +35,9 @@ if [ -z "${!MARK:-}" ]; then
     root=$(cd "$(dirname "$0")/.." && pwd)
     if [ -z "${CHECKTLS:-}" ]; then
         CHECKTLS=$root/target/release/checktls
-        [ -x "$CHECKTLS" ] || (cd "$root" && cargo build --release --bin checktls)
+        # Always through cargo: a no-op when the binary is fresh, and never a stale binary
+        # compared by mistake.
+        (cd "$root" && cargo build --release --bin checktls)
     fi
     export CHECKTLS RUNS
     export "$MARK=1"
