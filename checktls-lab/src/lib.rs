@@ -86,3 +86,18 @@ pub(crate) fn wait_listening(addr: std::net::SocketAddr, mut exited: impl FnMut(
     }
     true
 }
+
+/// Stops a server process the harness started (ours, by its pid): SIGTERM, up to 3 s for it to
+/// exit, then SIGKILL; reaped either way.
+pub(crate) fn stop_child(child: &mut std::process::Child) {
+    use std::time::{Duration, Instant};
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -30,7 +30,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use crate::Error;
 use crate::pki::Leaf;
@@ -225,16 +224,7 @@ impl OpenSmtpd {
 
 impl Drop for OpenSmtpd {
     fn drop(&mut self) {
-        // Our own child, by its pid.
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline && matches!(self.child.try_wait(), Ok(None)) {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::stop_child(&mut self.child);
         for m in self.mounts.iter().rev() {
             let _ = Command::new("umount").arg(m).status();
         }
