@@ -34,6 +34,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
@@ -80,6 +81,9 @@ pub struct LegacyPosture {
     /// handshake_failure, and a well-padded one only after the Finished (bad_record_mac): a
     /// Bleichenbacher oracle. Otherwise every ClientKeyExchange gets the same answer.
     pub padding_oracle: bool,
+    /// Heartbeat records received, on every connection of this posture and its clones (for
+    /// tests: a check that should send none).
+    pub heartbeats_seen: Arc<AtomicUsize>,
 }
 
 /// How the responder treats heartbeats (RFC 6520).
@@ -131,6 +135,7 @@ impl LegacyPosture {
             rsa: None,
             padding_oracle: false,
             abort_after_certificate: None,
+            heartbeats_seen: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -424,6 +429,9 @@ async fn after_flight<S: AsyncRead + AsyncWrite + Unpin>(
                 };
             buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
         };
+        if kind == 24 {
+            posture.heartbeats_seen.fetch_add(1, Ordering::Relaxed);
+        }
         let reply = match (kind, body.as_slice()) {
             // A heartbeat request.
             (24, [1, hi, lo, rest @ ..]) if posture.heartbeat != HeartbeatMode::Absent => {

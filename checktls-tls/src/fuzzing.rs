@@ -100,18 +100,30 @@ pub fn heartbeat_reply(data: &[u8]) {
 /// The CCS injection check's reading of arbitrary server records (alerts of any shape).
 pub fn ccs_reply(data: &[u8]) {
     use crate::probe::exchange::CcsExchange;
+    use crate::probe::exchange::{Outcome, replay};
     use crate::probe::hello::ClientHello;
     let hello = ClientHello::new(crate::TlsVersion::Tls12, vec![0xC02F]);
-    checked_replay(Box::new(CcsExchange::new(hello)), data);
+    checked_replay(Box::new(CcsExchange::new(hello.clone())), data);
+    // Riding on an enumeration hello: the same check, and the hello's answer is the valid
+    // flight whatever follows it.
+    let mut server = flight();
+    server.extend_from_slice(data);
+    match replay(Box::new(CcsExchange::riding(hello)), &server, 64) {
+        (_, Outcome::Rider { hello, check }) => {
+            assert!(matches!(*hello, Outcome::Answer(_)), "{hello:?}");
+            assert!(matches!(*check, Outcome::Ccs(_)), "{check:?}");
+        }
+        (_, other) => panic!("a riding check ended in {other:?}"),
+    }
 }
 
 /// The enumeration planner driven by arbitrary server answers: each step's answer is the
 /// next length-prefixed slice of the input, parsed as a first flight. The plan ends within
 /// its connection bound and its report serializes.
 pub fn probe_plan(data: &[u8]) {
-    use crate::probe::exchange::Outcome;
+    use crate::probe::exchange::{CcsResult, Outcome};
     use crate::probe::parse::FlightParser;
-    use crate::probe::plan::{PlanOptions, Planner};
+    use crate::probe::plan::{PlanOptions, Planner, Probe};
     let mut planner = Planner::new(PlanOptions {
         max_connections: 64,
         ..PlanOptions::default()
@@ -131,6 +143,22 @@ pub fn probe_plan(data: &[u8]) {
             Ok(Some(a)) => Outcome::Answer(a),
             Ok(None) => Outcome::Failed("closed".into()),
             Err(e) => Outcome::Failed(e.to_string()),
+        };
+        // A check riding on a hello: its verdict from the same length byte.
+        let outcome = match step.probe {
+            Probe::CcsRiding(_) => Outcome::Rider {
+                hello: Box::new(outcome),
+                check: Box::new(Outcome::Ccs(match n % 3 {
+                    0 => CcsResult::Refused("refused".into()),
+                    1 => CcsResult::Rejected {
+                        how: "alert".into(),
+                    },
+                    _ => CcsResult::Accepted {
+                        how: "silence".into(),
+                    },
+                })),
+            },
+            _ => outcome,
         };
         planner.learn(step.id, outcome);
     }

@@ -533,19 +533,37 @@ async fn each_check_reports_the_vulnerable_posture_and_not_the_patched_one() {
         }
     }
 
-    // No heartbeat extension at all: the request is refused (unexpected_message).
+    // No heartbeat extension at all: no ServerHello echoes it, so the check needs no
+    // connection of its own and sends no heartbeat (RFC 6520 §3 forbids one the peer did not
+    // allow).
     let mut posture = patched.clone();
     posture.heartbeat = HeartbeatMode::Absent;
+    posture.heartbeats_seen = Arc::new(AtomicUsize::new(0));
+    let seen = posture.heartbeats_seen.clone();
     let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
         .await
         .unwrap();
     let r = run(server.addr()).await;
     assert_eq!(r.checks.heartbleed.verdict, Verdict::Protected);
     assert!(
-        r.checks.heartbleed.detail.contains("unexpected_message"),
+        r.checks
+            .heartbleed
+            .detail
+            .contains("echoed the heartbeat extension"),
         "{:?}",
         r.checks.heartbleed
     );
+    assert_eq!(seen.load(Ordering::Relaxed), 0, "a heartbeat was sent");
+    // The server that echoes it gets the check's request (the patched posture above).
+    let mut posture = patched.clone();
+    posture.heartbeats_seen = Arc::new(AtomicUsize::new(0));
+    let seen = posture.heartbeats_seen.clone();
+    let server = LegacyServer::start("127.0.0.1:0".parse().unwrap(), posture)
+        .await
+        .unwrap();
+    let r = run(server.addr()).await;
+    assert_eq!(r.checks.heartbleed.verdict, Verdict::Protected);
+    assert_eq!(seen.load(Ordering::Relaxed), 1, "{:?}", r.checks.heartbleed);
 }
 
 /// ROBOT against the lab's RSA responder: a Bleichenbacher oracle (bad padding refused at

@@ -11,6 +11,7 @@
 //!                ─► heartbeat reply? (vulnerable) | alert/close (not)  ─► Outcome::Heartbleed
 //!   CCS:         ClientHello ─► flight ─► ChangeCipherSpec + a 32-byte "encrypted" record
 //!                ─► unexpected_message (patched) | bad_record_mac (accepted) ─► Outcome::Ccs
+//!   CCS riding:  the same on an enumeration hello ─► Outcome::Rider { hello: the Answer, check }
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -125,6 +126,14 @@ pub enum Outcome {
         variant: super::robot::Variant,
         /// Its answer (an alert, a close, no answer).
         answer: String,
+    },
+    /// A check that rode on an enumeration hello: what the hello got (as a plain hello's
+    /// [`Outcome::Answer`] or [`Outcome::Failed`]), then the check's own outcome.
+    Rider {
+        /// The hello's outcome.
+        hello: Box<Outcome>,
+        /// The check's outcome.
+        check: Box<Outcome>,
     },
 }
 
@@ -373,6 +382,7 @@ pub struct CcsExchange {
     first: Option<Result<ServerAnswer, String>>,
     records: RecordReader,
     result: Option<CcsResult>,
+    riding: bool,
 }
 
 impl CcsExchange {
@@ -384,6 +394,16 @@ impl CcsExchange {
             first: None,
             records: RecordReader::new(),
             result: None,
+            riding: false,
+        }
+    }
+
+    /// The check riding on an enumeration hello: it ends in [`Outcome::Rider`], which also
+    /// gives the hello's answer, so the connection serves both.
+    pub fn riding(hello: ClientHello) -> Self {
+        Self {
+            riding: true,
+            ..Self::new(hello)
         }
     }
 
@@ -466,12 +486,18 @@ impl Conversation for CcsExchange {
     }
 
     fn finish(self: Box<Self>, ending: Ending) -> Outcome {
+        let hello = match &self.first {
+            Some(Ok(a)) => Outcome::Answer(a.clone()),
+            Some(Err(e)) => Outcome::Failed(e.clone()),
+            None => Outcome::Failed(ending.describe()),
+        };
+        let riding = self.riding;
         let first = match self.first {
             Some(Ok(ServerAnswer::Hello(f))) if f.done => Ok(()),
             Some(other) => Err(refusal(&other)),
             None => Err(ending.describe()),
         };
-        Outcome::Ccs(match (first, self.result) {
+        let check = Outcome::Ccs(match (first, self.result) {
             (Err(e), _) => CcsResult::Refused(e),
             (Ok(()), Some(r)) => r,
             (Ok(()), None) => match ending {
@@ -483,7 +509,15 @@ impl Conversation for CcsExchange {
                     how: format!("no alert ({})", other.describe()),
                 },
             },
-        })
+        });
+        if riding {
+            Outcome::Rider {
+                hello: Box::new(hello),
+                check: Box::new(check),
+            }
+        } else {
+            check
+        }
     }
 }
 
