@@ -427,17 +427,31 @@ impl Planner {
             .and_then(|i| self.chains.get(i))
     }
 
-    /// The pair appended to chain `c`'s next hello: its first two suites found, second first.
-    /// A server following the client's order picks the second once no candidate is left; one
-    /// following its own picks the first at once.
+    /// The pair appended to chain `c`'s next hello: two suites found, the later found first.
+    /// A server following the client's order picks the later once no candidate is left; one
+    /// following its own picks the earlier at once (it preferred it to the later, and to every
+    /// candidate, when it chose it). Any two found will do, so the two cheapest for the
+    /// server to answer are taken: the last hello of a client-order chain is answered with
+    /// the later one's whole flight.
     fn pair_for(&self, c: &Chain) -> Option<(u16, u16)> {
-        if !self.options.preference || c.reorder != Task::Waiting {
+        if !self.options.preference || c.reorder != Task::Waiting || c.found.len() < 2 {
             return None;
         }
-        match c.found.as_slice() {
-            [a, b, ..] => Some((*a, *b)),
-            _ => None,
+        let mut by_cost: Vec<(u8, usize)> = c
+            .found
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (answer_cost(*s), i))
+            .collect();
+        by_cost.sort_unstable();
+        let (mut i, mut j) = match by_cost.as_slice() {
+            [(_, i), (_, j), ..] => (*i, *j),
+            _ => return None,
+        };
+        if j < i {
+            std::mem::swap(&mut i, &mut j);
         }
+        Some((*c.found.get(i)?, *c.found.get(j)?))
     }
 
     /// Whether the CCS injection check rides on chain `c`'s next hello: TLS 1.2, once it is
@@ -1191,12 +1205,11 @@ impl Planner {
                 TlsVersion::Tls13 => suites::tls13_suites(),
                 _ => suites::legacy_suites(),
             };
-            let at: Vec<Option<usize>> = c
-                .found
-                .iter()
-                .map(|f| offered.iter().position(|o| o == f))
-                .collect();
-            if at.windows(2).any(|w| w[0] > w[1]) {
+            // Checked after every step, so the newest two suffice.
+            let at = |f: &u16| offered.iter().position(|o| o == f);
+            if let [.., a, b] = c.found.as_slice()
+                && at(a) > at(b)
+            {
                 c.preference = Preference::Server;
                 c.reorder = Task::Done;
             }
@@ -1729,6 +1742,25 @@ impl Planner {
                 ),
             )
         }
+    }
+}
+
+/// How much a server spends answering a hello with this suite, in rank: RSA key exchange
+/// sends no ServerKeyExchange; anonymous ones generate a key and sign nothing; ECDSA signs
+/// cheaply; RSA signatures cost most, with a DH key on top for DHE. TLS 1.3 suites (answered
+/// by a HelloRetryRequest here) cost alike.
+fn answer_cost(code: u16) -> u8 {
+    let Some(s) = suites::suite(code) else {
+        return 9;
+    };
+    match (s.kx, s.auth) {
+        (KeyExchange::Rsa, _) => 0,
+        (KeyExchange::Ecdh, Authentication::Anonymous) => 1,
+        (KeyExchange::Dh, Authentication::Anonymous) => 2,
+        (KeyExchange::Ecdhe, Authentication::Ecdsa) => 3,
+        (KeyExchange::Ecdhe, _) => 4,
+        (KeyExchange::Dhe, _) => 5,
+        _ => 6,
     }
 }
 

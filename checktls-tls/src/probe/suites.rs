@@ -290,17 +290,24 @@ pub fn tls13_suites() -> Vec<u16> {
 /// strongest first (so a server honouring the client's order picks a good one), without
 /// `TLS_NULL_WITH_NULL_NULL`.
 pub fn legacy_suites() -> Vec<u16> {
-    let mut v: Vec<&SuiteInfo> = SUITES.iter().filter(|s| !s.tls13 && s.code != 0).collect();
-    v.sort_by_key(|s| {
-        (
-            !s.is_ephemeral() || s.auth == Authentication::Anonymous,
-            !s.is_aead(),
-            s.export,
-            std::cmp::Reverse(s.bits),
-            s.code,
-        )
-    });
-    v.into_iter().map(|s| s.code).collect()
+    // Sorted once: the planner asks for the list at every step.
+    static ORDER: std::sync::OnceLock<Vec<u16>> = std::sync::OnceLock::new();
+    ORDER
+        .get_or_init(|| {
+            let mut v: Vec<&SuiteInfo> =
+                SUITES.iter().filter(|s| !s.tls13 && s.code != 0).collect();
+            v.sort_by_key(|s| {
+                (
+                    !s.is_ephemeral() || s.auth == Authentication::Anonymous,
+                    !s.is_aead(),
+                    s.export,
+                    std::cmp::Reverse(s.bits),
+                    s.code,
+                )
+            });
+            v.into_iter().map(|s| s.code).collect()
+        })
+        .clone()
 }
 
 /// The groups offered: every registered group usable for key exchange.
