@@ -19,14 +19,16 @@
 //!   TLS 1.3 groups: supported_groups G, no key share ─► HelloRetryRequest(g) ─► G − {g} ─► …
 //!   TLS 1.2 groups: ECDHE suites only (the anonymous ones if accepted: no signature),
 //!     supported_groups G ─► ServerKeyExchange(g) ─► … ; each first group is the chain's
-//!   once every version's first answer is in: TLS_FALLBACK_SCSV, Heartbleed (only if a
-//!     ServerHello echoed the heartbeat extension of each version's first hello), ROBOT
+//!   once every version's first answer is in: TLS_FALLBACK_SCSV (unless every TLS 1.2
+//!     ServerHello of a TLS 1.3 server carried RFC 8446's downgrade sentinel), Heartbleed
+//!     (only if a ServerHello echoed the heartbeat extension of each version's first hello),
+//!     ROBOT
 //!   CCS injection rides on a TLS 1.2 chain hello; the handshakes and resumptions start once
 //!     the TLS 1.2 chain found a suite they can complete
 //! ```
 //!
-//! The riding tests spare 9 connections for Postfix's defaults (118 with the split, instead of
-//! 126), and the handshakes are asked first so their sequence makes no tail.
+//! The riding tests spare 10 connections for Postfix's defaults (117 with the split, instead
+//! of 126), and the handshakes are asked first so their sequence makes no tail.
 
 use std::collections::HashMap;
 
@@ -242,6 +244,9 @@ struct Flags {
     staple: Option<Vec<u8>>,
     /// ServerHellos that echoed the heartbeat extension (offered in each version's first hello).
     heartbeats: usize,
+    /// TLS 1.2 ServerHellos, and those whose random ends with RFC 8446's downgrade sentinel.
+    tls12_hellos: usize,
+    tls12_sentinels: usize,
 }
 
 /// The enumeration planner.
@@ -1230,6 +1235,27 @@ impl Planner {
             }
         }
         if self.options.checks
+            && self.fallback == Task::Waiting
+            && self.first_answers_in()
+            && self.accepted(TlsVersion::Tls13)
+            && self.accepted(TlsVersion::Tls12)
+            && self.flags.tls12_hellos > 0
+            && self.flags.tls12_sentinels == self.flags.tls12_hellos
+        {
+            // The fallback hello would go to TLS 1.2, the newest version below TLS 1.3. Every
+            // TLS 1.2 ServerHello carried the downgrade sentinel (RFC 8446 §4.1.3), which a
+            // TLS 1.3 server sets whenever it answers below its best: that hello would be
+            // refused or answered with the sentinel, Protected either way.
+            self.fallback = Task::Done;
+            self.checks.fallback_scsv = Check::new(
+                Verdict::Protected,
+                format!(
+                    "each of the {} TLS 1.2 ServerHellos carried the RFC 8446 downgrade sentinel in the server random: a fallback to TLS 1.2 is refused or detected",
+                    self.flags.tls12_hellos
+                ),
+            );
+        }
+        if self.options.checks
             && !self.options.ssl2_compatible
             && self.heartbleed == Task::Waiting
             && self.flags.heartbeats == 0
@@ -1498,6 +1524,10 @@ impl Planner {
             fl.ems += usize::from(f.hello.has(ext::EXTENDED_MASTER_SECRET));
             fl.tickets += usize::from(f.hello.has(ext::SESSION_TICKET));
             fl.heartbeats += usize::from(f.hello.has(ext::HEARTBEAT));
+            if version == TlsVersion::Tls12 {
+                fl.tls12_hellos += 1;
+                fl.tls12_sentinels += usize::from(f.hello.random.ends_with(b"DOWNGRD\x01"));
+            }
             if suite.is_some_and(|s| s.mode == Mode::Cbc) {
                 fl.cbc += 1;
                 fl.etm += usize::from(f.hello.has(ext::ENCRYPT_THEN_MAC));
@@ -2037,6 +2067,10 @@ mod tests {
     /// A TLS 1.2-only server in memory taking the client's order; a hello the enumeration's
     /// CCS check rides on gets a whole flight, then refuses the early ChangeCipherSpec.
     fn tls12_answer(suites: &[u16], probe: &Probe) -> Outcome {
+        tls12_answer_with(suites, probe, [1; 32])
+    }
+
+    fn tls12_answer_with(suites: &[u16], probe: &Probe, random: [u8; 32]) -> Outcome {
         let h = match probe {
             Probe::Hello(HelloForm::Tls(h)) | Probe::CcsRiding(h) => h,
             _ => return Outcome::Failed("the server closed the connection".into()),
@@ -2050,7 +2084,7 @@ mod tests {
             Outcome::Answer(ServerAnswer::Hello(Box::new(ServerFlight {
                 hello: ServerHello {
                     version: TlsVersion::Tls12,
-                    random: [1; 32],
+                    random,
                     session_id: Vec::new(),
                     cipher,
                     compression: 0,
@@ -2080,6 +2114,55 @@ mod tests {
                 })),
             },
             _ => answer,
+        }
+    }
+
+    /// A TLS 1.3 server also answering TLS 1.2: with RFC 8446's downgrade sentinel in every
+    /// TLS 1.2 ServerHello the fallback check needs no connection (its hello would be refused
+    /// or carry the sentinel too: Protected by the check's own rule); without it, the fallback
+    /// hello is sent.
+    #[test]
+    fn the_downgrade_sentinel_answers_the_fallback_check() {
+        let tls13 = Tls13Server {
+            suites: vec![0x1301],
+            groups: vec![29],
+            own_order: false,
+        };
+        let tls12 = [0xC02F, 0xC030];
+        for sentinel in [true, false] {
+            let mut random = [7u8; 32];
+            if sentinel {
+                random[24..].copy_from_slice(b"DOWNGRD\x01");
+            }
+            let mut planner = Planner::new(PlanOptions::default());
+            let mut labels = Vec::new();
+            while let Some(step) = planner.next_step() {
+                labels.push(step.label.clone());
+                let outcome = match &step.probe {
+                    Probe::Hello(HelloForm::Tls(h)) if h.version == TlsVersion::Tls13 => {
+                        tls13.answer(&step.probe)
+                    }
+                    // The fallback hello, refused as RFC 7507 says.
+                    Probe::Hello(HelloForm::Tls(h)) if h.fallback_scsv => {
+                        Outcome::Answer(ServerAnswer::Alert {
+                            level: 2,
+                            description: 86,
+                        })
+                    }
+                    other => tls12_answer_with(&tls12, other, random),
+                };
+                planner.learn(step.id, outcome);
+            }
+            let r = planner.finish();
+            assert_eq!(r.checks.fallback_scsv.verdict, Verdict::Protected);
+            let asked = labels.iter().any(|l| l == "fallback SCSV");
+            assert_eq!(asked, !sentinel, "{labels:?}");
+            assert_eq!(
+                r.checks.fallback_scsv.detail.contains("downgrade sentinel"),
+                sentinel,
+                "{:?}",
+                r.checks.fallback_scsv
+            );
         }
     }
 
