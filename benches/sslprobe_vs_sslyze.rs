@@ -18,19 +18,6 @@ use checktls_lab::postfix::{Postfix, PostfixConfig};
 
 mod support;
 
-/// The CPU time (user + system, milliseconds) of this process's waited-for children, from
-/// /proc (10 ms ticks): sslyze's.
-fn children_cpu_ms() -> u64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let f: Vec<u64> = after
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    // cutime and cstime are fields 16 and 17 of the line, 14 and 15 after the name.
-    (f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0)) * 10
-}
-
 fn connections(pf: &Postfix) -> usize {
     pf.log().matches("connect from").count() - pf.log().matches("disconnect from").count()
 }
@@ -252,9 +239,9 @@ fn main() {
     for _ in 0..runs {
         quiet(&pf);
         let before = connections(&pf);
-        let cpu = children_cpu_ms();
+        let cpu = support::children_cpu_ms();
         theirs_t.push(sslyze());
-        theirs_cpu += children_cpu_ms() - cpu;
+        theirs_cpu += support::children_cpu_ms() - cpu;
         quiet(&pf);
         let mid = connections(&pf);
         let cpu = support::cpu_ms();

@@ -90,17 +90,30 @@ pub(crate) fn memory_kib() -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// This process's CPU time so far (user + system), in milliseconds, from /proc (10 ms ticks).
-pub(crate) fn cpu_ms() -> u64 {
+/// The numeric fields of /proc/self/stat after the command name (which may hold spaces):
+/// state is the first.
+fn self_stat() -> Vec<u64> {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces): state is the first.
     let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-    let f: Vec<u64> = after
+    after
         .split_whitespace()
         .map(|x| x.parse().unwrap_or(0))
-        .collect();
+        .collect()
+}
+
+/// This process's CPU time so far (user + system), in milliseconds, from /proc (10 ms ticks).
+pub(crate) fn cpu_ms() -> u64 {
+    let f = self_stat();
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10
+}
+
+/// The CPU time (user + system, milliseconds) of this process's waited-for children, from
+/// /proc (10 ms ticks).
+pub(crate) fn children_cpu_ms() -> u64 {
+    let f = self_stat();
+    // cutime and cstime are fields 16 and 17 of the line, 14 and 15 after the name.
+    (f.get(13).copied().unwrap_or(0) + f.get(14).copied().unwrap_or(0)) * 10
 }
 
 /// The CPU time (user + system, milliseconds) of this process's threads whose name starts with
