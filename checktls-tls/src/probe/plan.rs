@@ -2022,8 +2022,8 @@ mod tests {
                     description: 40,
                 });
             };
-            Outcome::Answer(ServerAnswer::Hello(Box::new(ServerFlight {
-                hello: ServerHello {
+            flight(
+                ServerHello {
                     version: TlsVersion::Tls13,
                     random: HELLO_RETRY_RANDOM,
                     session_id: Vec::new(),
@@ -2035,15 +2035,8 @@ mod tests {
                     }],
                     retry: true,
                 },
-                chain: Vec::new(),
-                key_exchange: None,
-                ocsp_staple: None,
-                certificate_request: false,
-                done: false,
-                resumed: false,
-                transcript: Vec::new(),
-                alert: None,
-            })))
+                false,
+            )
         }
     }
 
@@ -2056,6 +2049,26 @@ mod tests {
         assert!(planner.is_done());
         let issued = planner.issued();
         (planner.finish(), issued)
+    }
+
+    /// A first flight around `hello`: a TLS 1.3 HelloRetryRequest, or a whole TLS 1.2 flight
+    /// when `done`.
+    fn flight(hello: ServerHello, done: bool) -> Outcome {
+        Outcome::Answer(ServerAnswer::Hello(Box::new(ServerFlight {
+            hello,
+            chain: Vec::new(),
+            key_exchange: None,
+            ocsp_staple: None,
+            certificate_request: false,
+            done,
+            resumed: false,
+            transcript: Vec::new(),
+            alert: None,
+        })))
+    }
+
+    fn suite_codes(v: &VersionResult) -> Vec<u16> {
+        v.suites.iter().map(|s| s.code).collect()
     }
 
     fn codes(groups: &[NamedGroup]) -> Vec<u16> {
@@ -2081,8 +2094,8 @@ mod tests {
                 description: 70,
             })
         } else if let Some(&cipher) = h.suites.iter().find(|s| suites.contains(s)) {
-            Outcome::Answer(ServerAnswer::Hello(Box::new(ServerFlight {
-                hello: ServerHello {
+            flight(
+                ServerHello {
                     version: TlsVersion::Tls12,
                     random,
                     session_id: Vec::new(),
@@ -2091,15 +2104,8 @@ mod tests {
                     extensions: Vec::new(),
                     retry: false,
                 },
-                chain: Vec::new(),
-                key_exchange: None,
-                ocsp_staple: None,
-                certificate_request: false,
-                done: true,
-                resumed: false,
-                transcript: Vec::new(),
-                alert: None,
-            })))
+                true,
+            )
         } else {
             Outcome::Answer(ServerAnswer::Alert {
                 level: 2,
@@ -2219,7 +2225,7 @@ mod tests {
         let v = r.version(TlsVersion::Tls12).expect("TLS 1.2");
         let mut want = server.clone();
         want.sort_by_key(|s| offered.iter().position(|o| o == s));
-        assert_eq!(v.suites.iter().map(|s| s.code).collect::<Vec<_>>(), want);
+        assert_eq!(suite_codes(v), want);
         assert_eq!(v.preference, Preference::Client);
         assert_eq!(at_once, 2, "the halves never ran side by side");
         // Twenty found, and each half's refusal.
@@ -2243,7 +2249,7 @@ mod tests {
         let offered13 = suites::tls13_suites();
         let mut want: Vec<u16> = server.suites.clone();
         want.sort_by_key(|s| offered13.iter().position(|o| o == s));
-        assert_eq!(v.suites.iter().map(|s| s.code).collect::<Vec<_>>(), want);
+        assert_eq!(suite_codes(v), want);
         assert_eq!(v.preference, Preference::Client);
         let order = suites::offered_groups();
         let mut groups = server.groups.clone();
@@ -2267,10 +2273,7 @@ mod tests {
         };
         let (r, issued) = run(&server);
         let v = r.version(TlsVersion::Tls13).expect("TLS 1.3");
-        assert_eq!(
-            v.suites.iter().map(|s| s.code).collect::<Vec<_>>(),
-            server.suites
-        );
+        assert_eq!(suite_codes(v), server.suites);
         assert_eq!(v.preference, Preference::Server);
         assert_eq!(codes(&r.groups.tls13), server.groups);
         assert_eq!(r.groups.tls13_preference, Preference::Server);
@@ -2286,10 +2289,7 @@ mod tests {
         };
         let (r, issued) = run(&server);
         let v = r.version(TlsVersion::Tls13).expect("TLS 1.3");
-        assert_eq!(
-            v.suites.iter().map(|s| s.code).collect::<Vec<_>>(),
-            server.suites
-        );
+        assert_eq!(suite_codes(v), server.suites);
         assert_eq!(v.preference, Preference::Server);
         assert_eq!(issued, 4 + 5 + 3);
     }
